@@ -1,0 +1,212 @@
+//! Convolution plans (1-D/2-D/3-D, channels-last) built on sliding-window kernels.
+//!
+//! A [`Conv`] is compiled once from a [`ConvSpec`], the input's spatial dims and the weights:
+//! weights are packed for the chosen kernel family and ISA, and the scratch size is fixed.
+//! Running it allocates nothing and only reads/writes the caller's slices.
+
+mod geom;
+mod reference;
+mod spec;
+
+pub(crate) use geom::{ConvGeom, OutMap};
+pub use spec::ConvSpec;
+
+use crate::activation::Activation;
+use crate::error::{EngineError, Result, check_len};
+use crate::isa::Isa;
+use crate::outptr::OutPtr;
+use crate::threads::{Threads, band_range};
+use std::ops::Range;
+
+/// Which kernel a plan runs.
+#[derive(Debug, Clone)]
+pub(crate) enum ConvKernel {
+    /// Scalar direct loops (any geometry).
+    Reference(reference::RefPacked),
+}
+
+impl ConvKernel {
+    fn name(&self) -> &'static str {
+        match self {
+            ConvKernel::Reference(_) => "reference",
+        }
+    }
+
+    /// Scratch floats one band needs.
+    fn scratch_per_band(&self) -> usize {
+        match self {
+            ConvKernel::Reference(_) => 0,
+        }
+    }
+}
+
+/// An immutable, thread-shareable convolution plan.
+#[derive(Debug, Clone)]
+pub struct Conv {
+    geom: ConvGeom,
+    act: Activation,
+    isa: Isa,
+    bias: Vec<f32>,
+    map: OutMap,
+    kernel: ConvKernel,
+}
+
+const OP: &str = "conv";
+
+impl Conv {
+    /// Plans `spec` for inputs of spatial size `input_dims` (outermost first) with the
+    /// process-wide ISA tier ([`Isa::active`]).
+    pub fn new(spec: &ConvSpec, input_dims: &[usize], weights: &[f32], bias: Option<&[f32]>) -> Result<Self> {
+        Self::with_isa(Isa::active(), spec, input_dims, weights, bias)
+    }
+
+    /// Plans with an explicit ISA tier (errors if this CPU lacks it).
+    pub fn with_isa(
+        isa: Isa,
+        spec: &ConvSpec,
+        input_dims: &[usize],
+        weights: &[f32],
+        bias: Option<&[f32]>,
+    ) -> Result<Self> {
+        let geom = ConvGeom::new(OP, spec, input_dims)?;
+        let map = OutMap::for_geom(&geom);
+        Self::build(isa, geom, map, spec.activation, weights, bias)
+    }
+
+    /// Plans with an explicit geometry and output map (transposed-conv phases).
+    pub(crate) fn build(
+        isa: Isa,
+        geom: ConvGeom,
+        map: OutMap,
+        act: Activation,
+        weights: &[f32],
+        bias: Option<&[f32]>,
+    ) -> Result<Self> {
+        let isa = isa.require()?;
+        geom.check_weights(OP, weights, bias)?;
+        let bias = bias.map_or_else(|| vec![0.0; geom.cout], <[f32]>::to_vec);
+        let kernel = choose_kernel(isa, &geom, &map, weights);
+        tracing::debug!(kernel = kernel.name(), isa = isa.name(), cin = geom.cin, cout = geom.cout, groups = geom.groups,
+            kernel_dims = ?geom.kernel, "conv planned");
+        Ok(Self { geom, act, isa, bias, map, kernel })
+    }
+
+    /// Output spatial dims (after any pixel shuffle), outermost first.
+    pub fn output_dims(&self) -> Vec<usize> {
+        self.geom.user_out_dims()
+    }
+
+    /// Output channels (after any pixel shuffle).
+    pub fn output_channels(&self) -> usize {
+        self.geom.user_out_channels()
+    }
+
+    /// Elements of one input image.
+    pub fn input_len(&self) -> usize {
+        self.geom.input_len()
+    }
+
+    /// Elements of one output image.
+    pub fn output_len(&self) -> usize {
+        self.geom.output_len()
+    }
+
+    /// FLOPs (2 × multiply-adds) for one image.
+    pub fn flops(&self) -> u64 {
+        self.geom.flops()
+    }
+
+    /// The ISA tier the plan runs on.
+    pub fn isa(&self) -> Isa {
+        self.isa
+    }
+
+    /// The kernel family chosen, for logs and benches.
+    pub fn kernel_name(&self) -> &'static str {
+        self.kernel.name()
+    }
+
+    /// Scratch floats [`Conv::run`] needs with `threads`.
+    pub fn scratch_len(&self, threads: &Threads) -> usize {
+        self.kernel.scratch_per_band() * threads.count()
+    }
+
+    /// Runs the plan on `n ≥ 1` images: `input` is `n · input_len()` floats, `output` is
+    /// `n · output_len()`. Scratch must hold at least [`Conv::scratch_len`] floats.
+    pub fn run(&self, input: &[f32], output: &mut [f32], scratch: &mut [f32], threads: &Threads) -> Result<()> {
+        let il = self.geom.input_len();
+        if input.is_empty() || input.len() % il != 0 {
+            return Err(EngineError::BufferLength { op: OP, buffer: "input", expected: il, got: input.len() });
+        }
+        let n = input.len() / il;
+        check_len(OP, "output", n * self.geom.output_len(), output.len())?;
+        self.run_mapped(input, n, OutPtr::new(output), self.geom.output_len(), scratch, threads)
+    }
+
+    /// Runs with output written through `self.map`, image `i` at `out + i·out_image_stride`.
+    pub(crate) fn run_mapped(
+        &self,
+        input: &[f32],
+        n: usize,
+        out: OutPtr,
+        out_image_stride: usize,
+        scratch: &mut [f32],
+        threads: &Threads,
+    ) -> Result<()> {
+        let per_band = self.kernel.scratch_per_band();
+        let rows = self.geom.rows();
+        let total = n * rows;
+        let bands = threads.bands_for(total, self.geom.flops() * n as u64);
+        if scratch.len() < per_band * bands {
+            return Err(EngineError::BufferLength {
+                op: OP,
+                buffer: "scratch",
+                expected: per_band * bands,
+                got: scratch.len(),
+            });
+        }
+        let scratch = OutPtr::new(scratch);
+        let il = self.geom.input_len();
+        threads.run_bands(bands, &|b| {
+            // SAFETY: band `b` owns scratch[b·per_band ..][..per_band] exclusively.
+            let scr = unsafe { scratch.slice(b * per_band, per_band) };
+            let range = band_range(total, bands, b);
+            let mut r = range.start;
+            while r < range.end {
+                let img = r / rows;
+                let end = range.end.min((img + 1) * rows);
+                let rows_in = (r - img * rows)..(end - img * rows);
+                let map_img = &self.map;
+                self.run_rows(&input[img * il..(img + 1) * il], out, img * out_image_stride, map_img, rows_in, scr);
+                r = end;
+            }
+        });
+        Ok(())
+    }
+
+    fn run_rows(
+        &self,
+        input: &[f32],
+        out: OutPtr,
+        image_offset: usize,
+        map: &OutMap,
+        rows: Range<usize>,
+        _scratch: &mut [f32],
+    ) {
+        let shifted;
+        let map = if image_offset == 0 {
+            map
+        } else {
+            shifted = OutMap { offset: map.offset + image_offset, ..map.clone() };
+            &shifted
+        };
+        match &self.kernel {
+            ConvKernel::Reference(k) => k.run_rows(&self.geom, &self.bias, self.act, input, out, map, rows),
+        }
+    }
+}
+
+/// Picks the fastest kernel family for the geometry and ISA.
+fn choose_kernel(_isa: Isa, geom: &ConvGeom, _map: &OutMap, weights: &[f32]) -> ConvKernel {
+    ConvKernel::Reference(reference::RefPacked::new(geom, weights))
+}

@@ -1,0 +1,99 @@
+//! AVX2+FMA vector math. Every function requires the `avx2,fma` target features, which the
+//! callers (kernels compiled with the same features) guarantee.
+
+use super::{TANH_ALPHA, TANH_BETA, TANH_CLAMP};
+use crate::activation::Activation;
+use std::arch::x86_64::*;
+
+/// tanh of 8 lanes (rational approximation).
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+pub fn tanh(x: __m256) -> __m256 {
+    let x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-TANH_CLAMP)), _mm256_set1_ps(TANH_CLAMP));
+    let x2 = _mm256_mul_ps(x, x);
+    let mut p = _mm256_set1_ps(TANH_ALPHA[6]);
+    p = _mm256_fmadd_ps(p, x2, _mm256_set1_ps(TANH_ALPHA[5]));
+    p = _mm256_fmadd_ps(p, x2, _mm256_set1_ps(TANH_ALPHA[4]));
+    p = _mm256_fmadd_ps(p, x2, _mm256_set1_ps(TANH_ALPHA[3]));
+    p = _mm256_fmadd_ps(p, x2, _mm256_set1_ps(TANH_ALPHA[2]));
+    p = _mm256_fmadd_ps(p, x2, _mm256_set1_ps(TANH_ALPHA[1]));
+    p = _mm256_fmadd_ps(p, x2, _mm256_set1_ps(TANH_ALPHA[0]));
+    p = _mm256_mul_ps(p, x);
+    let mut q = _mm256_set1_ps(TANH_BETA[3]);
+    q = _mm256_fmadd_ps(q, x2, _mm256_set1_ps(TANH_BETA[2]));
+    q = _mm256_fmadd_ps(q, x2, _mm256_set1_ps(TANH_BETA[1]));
+    q = _mm256_fmadd_ps(q, x2, _mm256_set1_ps(TANH_BETA[0]));
+    _mm256_div_ps(p, q)
+}
+
+/// Logistic sigmoid of 8 lanes, as 0.5 + 0.5·tanh(x/2).
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+pub fn sigmoid(x: __m256) -> __m256 {
+    let half = _mm256_set1_ps(0.5);
+    _mm256_fmadd_ps(tanh(_mm256_mul_ps(x, half)), half, half)
+}
+
+/// Applies `act` to 8 lanes.
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+pub fn activate(act: Activation, x: __m256) -> __m256 {
+    match act {
+        Activation::Identity => x,
+        Activation::Relu => _mm256_max_ps(x, _mm256_setzero_ps()),
+        Activation::Tanh => tanh(x),
+        Activation::Sigmoid => sigmoid(x),
+    }
+}
+
+/// Applies `act` in place over a slice (vector body, scalar-rational tail).
+#[target_feature(enable = "avx2,fma")]
+pub fn activate_slice(act: Activation, xs: &mut [f32]) {
+    if act == Activation::Identity {
+        return;
+    }
+    let mut chunks = xs.chunks_exact_mut(8);
+    for c in &mut chunks {
+        // SAFETY: `c` has exactly 8 elements; unaligned load/store.
+        unsafe {
+            let v = _mm256_loadu_ps(c.as_ptr());
+            _mm256_storeu_ps(c.as_mut_ptr(), activate(act, v));
+        }
+    }
+    for x in chunks.into_remainder() {
+        *x = scalar_like(act, *x);
+    }
+}
+
+/// The scalar form of the vector activation (same approximation), for tails.
+#[inline]
+pub fn scalar_like(act: Activation, x: f32) -> f32 {
+    match act {
+        Activation::Identity => x,
+        Activation::Relu => x.max(0.0),
+        Activation::Tanh => super::tanh_rational(x),
+        Activation::Sigmoid => 0.5f32.mul_add(super::tanh_rational(0.5 * x), 0.5),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vector_activations_match_scalar() {
+        if !crate::Isa::Avx2.is_supported() {
+            assert!(!std::arch::is_x86_feature_detected!("avx2") || !std::arch::is_x86_feature_detected!("fma"));
+            return;
+        }
+        let xs: Vec<f32> = (0..1000).map(|i| (i as f32 - 500.0) * 0.031).collect();
+        for act in [Activation::Identity, Activation::Relu, Activation::Tanh, Activation::Sigmoid] {
+            let mut ys = xs.clone();
+            // SAFETY: AVX2+FMA support checked above.
+            unsafe { activate_slice(act, &mut ys) };
+            for (x, y) in xs.iter().zip(&ys) {
+                assert!((act.apply(*x) - y).abs() < 2e-6, "{act:?}({x}) = {y}");
+            }
+        }
+    }
+}

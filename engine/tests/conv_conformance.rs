@@ -1,0 +1,128 @@
+//! Conformance of every conv kernel and ISA tier against the naive f64 definition.
+
+mod common;
+
+use common::*;
+use rand::Rng;
+use sluice_engine::{Activation, Conv, ConvSpec, Isa, Threads};
+
+fn check(isa: Isa, spec: &ConvSpec, in_dims: &[usize], threads: &Threads, seed: u64) {
+    let mut r = rng(seed);
+    let in_len: usize = in_dims.iter().product::<usize>() * spec.in_channels;
+    let x = rand_vec(&mut r, in_len * 2);
+    let w = rand_vec(&mut r, spec.weight_len());
+    let b = rand_vec(&mut r, spec.out_channels);
+    let plan = Conv::with_isa(isa, spec, in_dims, &w, Some(&b)).unwrap_or_else(|e| panic!("plan {spec:?}: {e}"));
+    let mut out = vec![f32::NAN; plan.output_len() * 2];
+    let mut scratch = vec![0.0; plan.scratch_len(threads)];
+    plan.run(&x, &mut out, &mut scratch, threads).unwrap_or_else(|e| panic!("run {spec:?}: {e}"));
+    let taps: usize = spec.kernel.iter().product::<usize>() * spec.in_channels / spec.groups;
+    let atol = 2e-6 * (taps as f64).sqrt().max(1.0) + 2e-6;
+    for img in 0..2 {
+        let (want, dims) = conv_ref(spec, in_dims, &x[img * in_len..(img + 1) * in_len], &w, Some(&b));
+        assert_eq!(plan.output_dims(), dims, "{spec:?}");
+        let got = &out[img * plan.output_len()..(img + 1) * plan.output_len()];
+        assert_close(&format!("{isa} {} {spec:?} {in_dims:?} img {img}", plan.kernel_name()), got, &want, atol, 1e-5);
+    }
+}
+
+/// Fixed edge cases: width 1, lanes±1, channels off the lane grid, strides, dilation, big padding, groups.
+fn edge_specs() -> Vec<(ConvSpec, Vec<usize>)> {
+    let acts = [Activation::Identity, Activation::Relu, Activation::Tanh, Activation::Sigmoid];
+    let mut v = vec![
+        (ConvSpec::new(1, 64, &[5, 5]).same_padding().activation(Activation::Tanh), vec![9, 37]),
+        (ConvSpec::new(64, 32, &[3, 3]).same_padding().activation(Activation::Tanh), vec![5, 19]),
+        (ConvSpec::new(32, 9, &[3, 3]).same_padding().pixel_shuffle(3), vec![4, 17]),
+        (ConvSpec::new(16, 16, &[3, 3, 3]).same_padding(), vec![3, 6, 9]),
+        (ConvSpec::new(3, 5, &[1]), vec![1]),
+        (ConvSpec::new(7, 9, &[3]).padding(&[4], &[5]), vec![2]),
+        (ConvSpec::new(8, 8, &[3, 3]).stride(&[2, 2]).padding(&[1, 1], &[1, 1]), vec![7, 15]),
+        (ConvSpec::new(5, 17, &[3, 5]).dilation(&[2, 3]).padding(&[2, 6], &[2, 6]), vec![6, 16]),
+        (ConvSpec::new(64, 64, &[1, 3]).stride(&[1, 2]).groups(64), vec![1, 32]),
+        (ConvSpec::new(64, 64, &[1, 3]).padding(&[0, 1], &[0, 1]).groups(64).activation(Activation::Relu), vec![3, 8]),
+        (ConvSpec::new(2, 64, &[3, 3]).padding(&[2, 1], &[0, 1]).groups(2), vec![4, 96]),
+        (ConvSpec::new(64, 10, &[5, 1]).causal_time().groups(2), vec![6, 12]),
+        (ConvSpec::new(12, 24, &[3, 3]).groups(3).same_padding(), vec![5, 9]),
+        (ConvSpec::new(4, 16, &[2, 2, 2]).stride(&[1, 2, 2]).padding(&[0, 0, 0], &[1, 1, 1]), vec![3, 5, 7]),
+        (ConvSpec::new(1, 1, &[7]).padding(&[6], &[0]), vec![33]),
+    ];
+    for (i, a) in acts.iter().enumerate() {
+        v.push((ConvSpec::new(9 + i, 7 + 8 * i, &[3, 3]).same_padding().activation(*a), vec![3 + i, 15 + i]));
+    }
+    v
+}
+
+#[test]
+fn edge_shapes_every_tier() {
+    let single = Threads::single();
+    for isa in tiers() {
+        for (i, (spec, dims)) in edge_specs().iter().enumerate() {
+            check(isa, spec, dims, &single, i as u64);
+        }
+    }
+}
+
+#[test]
+fn random_shapes_every_tier() {
+    let mut r = rng(99);
+    let single = Threads::single();
+    for isa in tiers() {
+        for case in 0..60 {
+            let rank = r.random_range(1..=3);
+            let groups = [1, 1, 1, 2, 3, 4][r.random_range(0..6)];
+            let cin = groups * r.random_range(1..=9);
+            let cout = groups * r.random_range(1..=20);
+            let kernel: Vec<usize> = (0..rank).map(|_| [1, 2, 3, 5, 4][r.random_range(0..5)]).collect();
+            let stride: Vec<usize> = (0..rank).map(|_| r.random_range(1..=2)).collect();
+            let dilation: Vec<usize> = (0..rank).map(|_| r.random_range(1..=2)).collect();
+            let pb: Vec<usize> = kernel.iter().map(|k| r.random_range(0..=*k)).collect();
+            let pe: Vec<usize> = kernel.iter().map(|k| r.random_range(0..=*k)).collect();
+            let dims: Vec<usize> =
+                (0..rank).map(|a| r.random_range(1..=[4, 9, 21][a + 3 - rank]) + kernel[a] * dilation[a]).collect();
+            let act =
+                [Activation::Identity, Activation::Relu, Activation::Tanh, Activation::Sigmoid][r.random_range(0..4)];
+            let spec = ConvSpec::new(cin, cout, &kernel)
+                .stride(&stride)
+                .dilation(&dilation)
+                .padding(&pb, &pe)
+                .groups(groups)
+                .activation(act);
+            check(isa, &spec, &dims, &single, 1000 + case);
+        }
+    }
+}
+
+#[test]
+fn threaded_bands_equal_single() {
+    let t2 = Threads::new(2).unwrap_or_else(|e| panic!("{e}"));
+    for isa in tiers() {
+        check(isa, &ConvSpec::new(16, 32, &[3, 3]).same_padding().activation(Activation::Tanh), &[64, 96], &t2, 7);
+        check(isa, &ConvSpec::new(32, 9, &[3, 3]).same_padding().pixel_shuffle(3), &[40, 70], &t2, 8);
+        check(isa, &ConvSpec::new(16, 16, &[3, 3, 3]).same_padding(), &[4, 32, 40], &t2, 9);
+    }
+}
+
+#[test]
+fn bad_shapes_are_typed_errors() {
+    let w = vec![0.0; 8 * 4 * 9];
+    // groups not dividing channels
+    assert!(Conv::new(&ConvSpec::new(4, 8, &[3, 3]).groups(3), &[5, 5], &w, None).is_err());
+    // wrong weight count
+    assert!(matches!(
+        Conv::new(&ConvSpec::new(4, 8, &[3, 3]), &[5, 5], &w[1..], None),
+        Err(sluice_engine::EngineError::WeightShape { .. })
+    ));
+    // kernel larger than padded input
+    assert!(Conv::new(&ConvSpec::new(4, 8, &[3, 3]), &[2, 5], &w, None).is_err());
+    // rank mismatch
+    assert!(Conv::new(&ConvSpec::new(4, 8, &[3, 3]), &[5], &w, None).is_err());
+    let plan = Conv::new(&ConvSpec::new(4, 8, &[3, 3]), &[5, 5], &w, None).unwrap_or_else(|e| panic!("{e}"));
+    let t = Threads::single();
+    let mut out = vec![0.0; plan.output_len()];
+    assert!(matches!(
+        plan.run(&vec![0.0; plan.input_len() - 1], &mut out, &mut [], &t),
+        Err(sluice_engine::EngineError::BufferLength { buffer: "input", .. })
+    ));
+    let mut short = vec![0.0; plan.output_len() - 1];
+    assert!(plan.run(&vec![0.0; plan.input_len()], &mut short, &mut [], &t).is_err());
+}

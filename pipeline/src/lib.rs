@@ -1,0 +1,1 @@
+//! Sluice streaming pipeline: DSP, media I/O and per-stream stages (arrive with the model issues).
