@@ -135,7 +135,7 @@ impl Conv {
     /// `n · output_len()`. Scratch must hold at least [`Conv::scratch_len`] floats.
     pub fn run(&self, input: &[f32], output: &mut [f32], scratch: &mut [f32], threads: &Threads) -> Result<()> {
         let il = self.geom.input_len();
-        if input.is_empty() || input.len() % il != 0 {
+        if input.is_empty() || !input.len().is_multiple_of(il) {
             return Err(EngineError::BufferLength { op: OP, buffer: "input", expected: il, got: input.len() });
         }
         let n = input.len() / il;
@@ -176,30 +176,16 @@ impl Conv {
                 let img = r / rows;
                 let end = range.end.min((img + 1) * rows);
                 let rows_in = (r - img * rows)..(end - img * rows);
-                let map_img = &self.map;
-                self.run_rows(&input[img * il..(img + 1) * il], out, img * out_image_stride, map_img, rows_in, scr);
+                self.run_rows(&input[img * il..(img + 1) * il], out.advance(img * out_image_stride), rows_in, scr);
                 r = end;
             }
         });
         Ok(())
     }
 
-    fn run_rows(
-        &self,
-        input: &[f32],
-        out: OutPtr,
-        image_offset: usize,
-        map: &OutMap,
-        rows: Range<usize>,
-        _scratch: &mut [f32],
-    ) {
-        let shifted;
-        let map = if image_offset == 0 {
-            map
-        } else {
-            shifted = OutMap { offset: map.offset + image_offset, ..map.clone() };
-            &shifted
-        };
+    /// Computes output rows `rows` of one image whose output starts at `out`.
+    fn run_rows(&self, input: &[f32], out: OutPtr, rows: Range<usize>, _scratch: &mut [f32]) {
+        let map = &self.map;
         match &self.kernel {
             ConvKernel::Reference(k) => k.run_rows(&self.geom, &self.bias, self.act, input, out, map, rows),
         }
