@@ -25,6 +25,23 @@ use std::ops::Range;
 pub(crate) const MAX_ROWS: usize = 128;
 /// Most lanes one block covers (`lanes · V`): 16 × 4.
 const MAX_BLOCK: usize = 64;
+/// Output pixels per row chunk: every co-block computes a chunk before the next one starts.
+const CHUNK: usize = 32;
+/// Co-blocks interleaved over one chunk (more are run in successive passes).
+const MAX_CURSORS: usize = 16;
+
+/// One output row's context, shared by its segments.
+struct RowCtx<'a> {
+    g: &'a ConvGeom,
+    bias: &'a [f32],
+    act: Activation,
+    input: &'a [f32],
+    out: OutPtr,
+    map: &'a OutMap,
+    rows: &'a [(usize, usize)],
+    od: usize,
+    oh: usize,
+}
 
 /// One block of output channels: `v` vectors starting at channel `c0` of the group.
 #[derive(Debug, Clone, Copy)]
@@ -119,10 +136,12 @@ pub(crate) fn supports(isa: Isa, g: &ConvGeom) -> bool {
     matches!(isa, Isa::Avx2 | Isa::Avx512 | Isa::Neon) && isa.is_supported() && g.kernel[0] * g.kernel[1] <= MAX_ROWS
 }
 
-/// Widest channel block (in vectors) for `cout_g` output channels per group.
+/// Widest channel block (in vectors) for `cout_g` output channels per group. Measured on Zen 4
+/// (specs/engine.md §3.5, re-checked here on ESPCN l2 and the 16→16 Conv3d).
 fn max_v(isa: Isa, nvec: usize) -> usize {
     match isa {
-        // Cout ≤ 32: R=8 V=1 beat wider blocks (l2: 77.7 ms); Cout 64: R=6 V=4.
+        // Cout ≤ 32: R=8 V=1 per 16 channels (V=2 with R=8 or 12 was no faster on l2);
+        // Cout ≥ 48: up to V=4 with R=6.
         Isa::Avx512 => {
             if nvec <= 2 {
                 1
@@ -130,10 +149,11 @@ fn max_v(isa: Isa, nvec: usize) -> usize {
                 nvec.min(4)
             }
         }
-        // Cout 16–24: (6,2); Cout ≥ 32: (2,4). (3,4) would spill.
+        // Cout 16–32: (R, V) = (6, 2) (l2: 83.5 ms vs 85.7 ms with (2, 4)); Cout > 32: (2, 4).
+        // (3, 4) would need 17 registers and spill.
         Isa::Avx2 => match nvec {
             1 => 1,
-            2 | 3 => 2,
+            2..=4 => 2,
             _ => 4,
         },
         _ => nvec.min(4),
@@ -180,6 +200,10 @@ impl LanesPacked {
     }
 
     /// Computes output rows `rows` (flattened (od, oh)) of one image.
+    ///
+    /// Each row is walked in chunks of [`CHUNK`] output pixels, and every co-block finishes its
+    /// part of a chunk before the next chunk starts, so the chunk's input stays in L1 while all
+    /// output channels are computed from it.
     #[allow(clippy::too_many_arguments)] // the kernel contract: geometry, data, destination, band
     pub fn run_rows(
         &self,
@@ -193,82 +217,83 @@ impl LanesPacked {
     ) {
         let mut row_list = [(0usize, 0usize); MAX_ROWS];
         let ow_n = g.out_dims[2];
-        let (lo, hi) = g.interior(2);
-        let kw_n = g.kernel[2];
         for row in rows {
             let (od, oh) = (row / g.out_dims[1], row % g.out_dims[1]);
             let nrows = tap_rows(g, od, oh, &mut row_list);
-            let row_list = &row_list[..nrows];
+            let row = RowCtx { g, bias, act, input, out, map, rows: &row_list[..nrows], od, oh };
             for grp in 0..g.groups {
-                for b in &self.blocks {
-                    let lv = self.lanes * b.v;
-                    let c0 = grp * g.cout_g + b.c0;
-                    let nvalid = lv.min(g.cout_g - b.c0);
-                    let mut bpad = [0.0f32; MAX_BLOCK];
-                    bpad[..nvalid].copy_from_slice(&bias[c0..c0 + nvalid]);
-                    let chan = map.chan.as_deref().map(|t| &t[c0..c0 + nvalid]);
-                    let wblk = grp * self.group_len + b.off;
-                    let r = tile_r(self.isa, b.v);
-                    debug_assert!(lv <= MAX_BLOCK);
-                    let mut args = BlockArgs {
-                        rows: row_list,
-                        in_off: 0,
-                        w_off: wblk,
-                        input: input.as_ptr(),
-                        w: self.w.as_ptr(),
-                        cin_g: g.cin_g,
-                        x_step: g.stride[2] * g.cin,
-                        kw_step: g.dilation[2] * g.cin,
-                        nkw: kw_n,
-                        bias: &bpad,
-                        act,
-                        out,
-                        out_base: 0,
-                        out_step: map.strides[2],
-                        nvalid,
-                        chan,
-                    };
-                    let chan_off = if map.contiguous() { c0 } else { 0 };
-                    let pixel = |ow: usize, full: bool, args: &mut BlockArgs| {
-                        let (a, e) = if full { (0, kw_n) } else { kw_range(g, ow) };
-                        // ow·s + a·d − p ≥ 0 for the first valid tap; a pixel with no taps reads nothing.
-                        let iw0 = (ow * g.stride[2] + a * g.dilation[2]).saturating_sub(g.pad[2]);
-                        let some = e > a;
-                        args.in_off = if some { iw0 * g.cin + grp * g.cin_g } else { 0 };
-                        args.w_off = wblk + if some { a * g.cin_g * lv } else { 0 };
-                        args.nkw = e - a;
-                        args.out_base = map.pixel(od, oh, ow) + chan_off;
-                    };
-                    let mut ow = 0;
-                    while ow < lo.min(ow_n) {
-                        pixel(ow, false, &mut args);
-                        self.call(b.v, false, args.nkw, &args);
-                        ow += 1;
-                    }
-                    while ow + r <= hi {
-                        pixel(ow, true, &mut args);
-                        self.call(b.v, true, kw_n, &args);
-                        ow += r;
-                    }
-                    if ow < hi && hi - lo >= r {
-                        // R-tail: one more full block ending at `hi`, recomputing a few pixels of
-                        // the previous block (same values, same band) instead of a slow tail.
-                        pixel(hi - r, true, &mut args);
-                        self.call(b.v, true, kw_n, &args);
-                        ow = hi;
-                    }
-                    while ow < hi {
-                        pixel(ow, true, &mut args);
-                        self.call(b.v, false, kw_n, &args);
-                        ow += 1;
-                    }
-                    while ow < ow_n {
-                        pixel(ow, false, &mut args);
-                        self.call(b.v, false, args.nkw, &args);
-                        ow += 1;
+                for blocks in self.blocks.chunks(MAX_CURSORS) {
+                    let mut cursor = [0usize; MAX_CURSORS];
+                    let mut end = 0;
+                    while end < ow_n {
+                        end = (end + CHUNK).min(ow_n);
+                        for (b, cur) in blocks.iter().zip(&mut cursor) {
+                            self.segment(&row, grp, b, cur, end);
+                        }
                     }
                 }
             }
+        }
+    }
+
+    /// Advances co-block `b` of group `grp` from output column `*cur` to at least `end`: border
+    /// pixels one at a time with clipped taps, interior pixels in `R`-pixel blocks (a block may
+    /// run past `end`; the last one ends at the interior's end, overlapping its predecessor).
+    fn segment(&self, row: &RowCtx, grp: usize, b: &CoBlock, cur: &mut usize, end: usize) {
+        let g = row.g;
+        let (lo, hi) = g.interior(2);
+        let kw_n = g.kernel[2];
+        let lv = self.lanes * b.v;
+        debug_assert!(lv <= MAX_BLOCK);
+        let c0 = grp * g.cout_g + b.c0;
+        let nvalid = lv.min(g.cout_g - b.c0);
+        let mut bpad = [0.0f32; MAX_BLOCK];
+        bpad[..nvalid].copy_from_slice(&row.bias[c0..c0 + nvalid]);
+        let wblk = grp * self.group_len + b.off;
+        let r = tile_r(self.isa, b.v);
+        let chan_off = if row.map.contiguous() { c0 } else { 0 };
+        let mut args = BlockArgs {
+            rows: row.rows,
+            in_off: 0,
+            w_off: wblk,
+            input: row.input.as_ptr(),
+            w: self.w.as_ptr(),
+            cin_g: g.cin_g,
+            x_step: g.stride[2] * g.cin,
+            kw_step: g.dilation[2] * g.cin,
+            nkw: kw_n,
+            bias: &bpad,
+            act: row.act,
+            out: row.out,
+            out_base: 0,
+            out_step: row.map.strides[2],
+            nvalid,
+            chan: row.map.chan.as_deref().map(|t| &t[c0..c0 + nvalid]),
+        };
+        while *cur < end {
+            let ow = *cur;
+            let interior = ow >= lo && ow < hi;
+            let (start, full, next) = if !interior {
+                (ow, false, ow + 1)
+            } else if ow + r <= hi {
+                (ow, true, ow + r)
+            } else if hi - lo >= r {
+                // R-tail: one more full block ending at `hi`, recomputing a few pixels of the
+                // previous block (same values, same band) instead of a slow tail.
+                (hi - r, true, hi)
+            } else {
+                (ow, false, ow + 1)
+            };
+            let (a, e) = if interior { (0, kw_n) } else { kw_range(g, start) };
+            // start·s + a·d − p ≥ 0 for the first valid tap; a pixel with no taps reads nothing.
+            let iw0 = (start * g.stride[2] + a * g.dilation[2]).saturating_sub(g.pad[2]);
+            let some = e > a;
+            args.in_off = if some { iw0 * g.cin + grp * g.cin_g } else { 0 };
+            args.w_off = wblk + if some { a * g.cin_g * lv } else { 0 };
+            args.nkw = e - a;
+            args.out_base = row.map.pixel(row.od, row.oh, start) + chan_off;
+            self.call(b.v, full, args.nkw, &args);
+            *cur = next;
         }
     }
 
