@@ -6,7 +6,8 @@
 //! input is read in place (no im2col, no padded copy). Padding is handled by splitting each
 //! output row into its interior (all W taps inside the input: the blocked kernel) and border
 //! pixels (one pixel at a time with the out-of-range taps clipped); out-of-range (kd, kh) rows
-//! are simply left out of the row list.
+//! are simply left out of the row list. An interior that is not a multiple of `R` ends with one
+//! block overlapping its predecessor rather than a slow single-pixel tail.
 
 #[cfg(target_arch = "x86_64")]
 mod avx2;
@@ -350,4 +351,38 @@ pub(super) fn kw_range(g: &ConvGeom, ow: usize) -> (usize, usize) {
 fn tap_pos(o: usize, k: usize, axis: usize, g: &ConvGeom, n: usize) -> Option<usize> {
     let p = (o * g.stride[axis] + k * g.dilation[axis]).checked_sub(g.pad[axis])?;
     (p < n).then_some(p)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::conv::ConvSpec;
+
+    /// `kw_range` equals the set of kw taps `tap_pos` accepts, for every column of many geometries.
+    #[test]
+    fn kw_range_matches_tap_positions() -> crate::error::Result<()> {
+        for k in 1..=5 {
+            for s in 1..=3 {
+                for d in 1..=3 {
+                    for (pb, pe) in [(0, 0), (1, 1), (k, 0), (0, k), (2 * k, 2 * k)] {
+                        for n in 1..=12 {
+                            let spec = ConvSpec::new(1, 1, &[k]).stride(&[s]).dilation(&[d]).padding(&[pb], &[pe]);
+                            let Ok(g) = ConvGeom::new("test", &spec, &[n]) else { continue };
+                            for ow in 0..g.out_dims[2] {
+                                let valid: Vec<usize> =
+                                    (0..k).filter(|&kw| tap_pos(ow, kw, 2, &g, n).is_some()).collect();
+                                let (a, e) = kw_range(&g, ow);
+                                assert_eq!((a..e).collect::<Vec<_>>(), valid, "k{k} s{s} d{d} p{pb},{pe} n{n} ow{ow}");
+                            }
+                            let (lo, hi) = g.interior(2);
+                            for ow in lo..hi {
+                                assert_eq!(kw_range(&g, ow), (0, k));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
 }
