@@ -27,7 +27,7 @@ pub(crate) const MAX_ROWS: usize = 128;
 /// Most lanes one block covers (`lanes · V`): 16 × 4.
 const MAX_BLOCK: usize = 64;
 /// Output pixels per row chunk: every co-block computes a chunk before the next one starts.
-const CHUNK: usize = 32;
+const CHUNK: usize = 128;
 /// Co-blocks interleaved over one chunk (more are run in successive passes).
 const MAX_CURSORS: usize = 16;
 
