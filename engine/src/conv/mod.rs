@@ -4,7 +4,9 @@
 //! weights are packed for the chosen kernel family and ISA, and the scratch size is fixed.
 //! Running it allocates nothing and only reads/writes the caller's slices.
 
+mod depthwise;
 mod geom;
+mod lanes;
 mod reference;
 mod spec;
 
@@ -23,19 +25,25 @@ use std::ops::Range;
 pub(crate) enum ConvKernel {
     /// Scalar direct loops (any geometry).
     Reference(reference::RefPacked),
+    /// Channels-in-lanes blocks (family A).
+    Lanes(lanes::LanesPacked),
+    /// Per-channel sliding window (groups == cin == cout).
+    Depthwise(depthwise::DwPacked),
 }
 
 impl ConvKernel {
     fn name(&self) -> &'static str {
         match self {
             ConvKernel::Reference(_) => "reference",
+            ConvKernel::Lanes(_) => "lanes",
+            ConvKernel::Depthwise(_) => "depthwise",
         }
     }
 
     /// Scratch floats one band needs.
     fn scratch_per_band(&self) -> usize {
         match self {
-            ConvKernel::Reference(_) => 0,
+            ConvKernel::Reference(_) | ConvKernel::Lanes(_) | ConvKernel::Depthwise(_) => 0,
         }
     }
 }
@@ -188,11 +196,22 @@ impl Conv {
         let map = &self.map;
         match &self.kernel {
             ConvKernel::Reference(k) => k.run_rows(&self.geom, &self.bias, self.act, input, out, map, rows),
+            ConvKernel::Lanes(k) => k.run_rows(&self.geom, &self.bias, self.act, input, out, map, rows),
+            ConvKernel::Depthwise(k) => k.run_rows(&self.geom, &self.bias, self.act, input, out, map, rows),
         }
     }
 }
 
 /// Picks the fastest kernel family for the geometry and ISA.
-fn choose_kernel(_isa: Isa, geom: &ConvGeom, _map: &OutMap, weights: &[f32]) -> ConvKernel {
+fn choose_kernel(isa: Isa, geom: &ConvGeom, _map: &OutMap, weights: &[f32]) -> ConvKernel {
+    if depthwise::supports(isa, geom) {
+        return ConvKernel::Depthwise(depthwise::DwPacked::new(isa, geom, weights));
+    }
+    if lanes::supports(isa, geom) {
+        let k = lanes::LanesPacked::new(isa, geom, weights);
+        let (r, v) = k.tile();
+        tracing::debug!(r, v, "lanes tile");
+        return ConvKernel::Lanes(k);
+    }
     ConvKernel::Reference(reference::RefPacked::new(geom, weights))
 }
