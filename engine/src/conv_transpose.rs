@@ -243,9 +243,10 @@ impl ConvTranspose {
             });
         }
         if let Some(b) = bias
-            && b.len() != cout {
-                return Err(EngineError::WeightShape { op: OP, tensor: "bias", expected: cout, got: b.len() });
-            }
+            && b.len() != cout
+        {
+            return Err(EngineError::WeightShape { op: OP, tensor: "bias", expected: cout, got: b.len() });
+        }
         let isa = isa.require()?;
         let norm = |v: &[usize], f: usize| {
             let mut a = [f; 3];

@@ -49,13 +49,16 @@ fn streaming_equals_whole_sequence() {
             for (xi, yo) in x.chunks(fi).zip(got.chunks_mut(fo)) {
                 s.step(&mut st, xi, yo, &mut scratch, &t).unwrap_or_else(|e| panic!("{e}"));
             }
-            assert_eq!(got, want, "{isa} case {case} {spec:?}");
+            // Equal up to summation order: the vector kernels take a different (border) path for
+            // frames whose taps reach into the causal padding than for frames that read history.
+            let want64: Vec<f64> = want.iter().map(|v| *v as f64).collect();
+            assert_close(&format!("{isa} case {case} {spec:?}"), &got, &want64, 1e-5, 1e-5);
 
             // After a reset the stream starts over from silence.
             st.reset();
             let mut again = vec![0.0; fo];
             s.step(&mut st, &x[..fi], &mut again, &mut scratch, &t).unwrap_or_else(|e| panic!("{e}"));
-            assert_eq!(again, want[..fo], "reset");
+            assert_close("reset", &again, &want64[..fo], 1e-5, 1e-5);
         }
     }
 }

@@ -167,9 +167,10 @@ impl ConvGeom {
             return Err(EngineError::WeightShape { op, tensor: "weights", expected, got: weights.len() });
         }
         if let Some(b) = bias
-            && b.len() != self.cout {
-                return Err(EngineError::WeightShape { op, tensor: "bias", expected: self.cout, got: b.len() });
-            }
+            && b.len() != self.cout
+        {
+            return Err(EngineError::WeightShape { op, tensor: "bias", expected: self.cout, got: b.len() });
+        }
         Ok(())
     }
 }
