@@ -39,6 +39,11 @@ impl ModelFiles {
         Self::read_tar_gz(bytes, "<in-memory archive>", names)
     }
 
+    /// Wraps files already in memory; `source` names them in error messages.
+    pub fn from_memory(source: &str, files: Vec<(&'static str, Vec<u8>)>) -> Self {
+        Self { source: source.to_owned(), files }
+    }
+
     /// The source these files came from (archive path or directory), for messages.
     pub fn source(&self) -> &str {
         &self.source
