@@ -381,3 +381,69 @@ impl<'i> Fields<'i> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The inference-relevant keys of the official config (no training sections).
+    const MINIMAL: &str = "[df]\nsr = 48000\nfft_size = 960\nhop_size = 480\nnb_erb = 32\nnb_df = 96\nnorm_tau = 1\n\
+        lsnr_max = 35\nlsnr_min = -15\nmin_nb_erb_freqs = 2\npad_mode = output\ndf_order = 5\ndf_lookahead = 2\n\
+        [deepfilternet]\nconv_lookahead = 2\nconv_ch = 64\nconv_depthwise = True\nemb_hidden_dim = 256\n\
+        emb_num_layers = 3\nenc_linear_groups = 32\nlinear_groups = 16\nconv_dec_mode = transposed\nmask_pf = False\n\
+        df_hidden_dim = 256\ndf_num_layers = 2\ndfop_method = df\ngroup_shuffle = False\nconv_kernel = 1,3\n\
+        df_gru_skip = groupedlinear\ndf_pathway_kernel_size_t = 5\nenc_concat = False\nconv_kernel_inp = 3,3\n\
+        emb_gru_skip = none\ndf_n_iter = 1\nconvt_kernel = 1,3\n";
+
+    fn parse(text: &str) -> Result<Dfn3Config, ConfigError> {
+        Dfn3Config::parse(text)
+    }
+
+    #[test]
+    fn minimal_config_parses_without_training_sections() {
+        let c = parse(MINIMAL).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((c.sr, c.nb_erb, c.nb_df, c.conv_kernel_inp, c.mask_pf), (48_000, 32, 96, [3, 3], false));
+    }
+
+    #[test]
+    fn configparser_booleans_and_pairs() {
+        let c = parse(&MINIMAL.replace("mask_pf = False", "mask_pf = yes")).unwrap_or_else(|e| panic!("{e}"));
+        assert!(c.mask_pf);
+        let c = parse(&MINIMAL.replace("conv_kernel_inp = 3,3", "conv_kernel_inp = 3, 5"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.conv_kernel_inp, [3, 5]);
+        for bad in ["conv_kernel = 1,3,5", "conv_kernel = 1", "conv_kernel = a,b"] {
+            let e = parse(&MINIMAL.replace("conv_kernel = 1,3", bad)).err();
+            assert!(matches!(e, Some(ConfigError::BadValue { key: "deepfilternet.conv_kernel", .. })), "{bad}: {e:?}");
+        }
+    }
+
+    #[test]
+    fn unsupported_values_name_their_key() {
+        for (from, to, key) in [
+            ("sr = 48000", "sr = 0", "df.sr"),
+            ("nb_df = 96", "nb_df = 95", "df.nb_df"),
+            ("df_lookahead = 2", "df_lookahead = 5", "df.df_lookahead"),
+            ("conv_lookahead = 2", "conv_lookahead = 7", "deepfilternet.conv_lookahead"),
+            ("conv_ch = 64", "conv_ch = 63", "deepfilternet.conv_ch"),
+            ("linear_groups = 16", "linear_groups = 7", "deepfilternet.linear_groups"),
+            ("enc_linear_groups = 32", "enc_linear_groups = 0", "deepfilternet.enc_linear_groups"),
+            ("emb_num_layers = 3", "emb_num_layers = 1", "deepfilternet.emb_num_layers"),
+            ("convt_kernel = 1,3", "convt_kernel = 1,5", "deepfilternet.convt_kernel"),
+            ("conv_kernel = 1,3", "conv_kernel = 2,3", "deepfilternet.conv_kernel"),
+            ("norm_tau = 1", "norm_tau = -1", "df.norm_tau"),
+            ("df_n_iter = 1", "df_n_iter = 2", "deepfilternet.df_n_iter"),
+            ("enc_concat = False", "enc_concat = True", "deepfilternet.enc_concat"),
+            ("pad_mode = output", "pad_mode = input", "df.pad_mode"),
+        ] {
+            let text = MINIMAL.replace(from, to);
+            assert_ne!(text, MINIMAL, "{from}");
+            match parse(&text) {
+                Err(ConfigError::Unsupported { key: k, .. }) => assert_eq!(k, key, "{to}"),
+                other => panic!("{to}: expected Unsupported({key}), got {other:?}"),
+            }
+        }
+        let e = parse(&format!("[train]\nmodel = deepfilternet2\n{MINIMAL}")).err();
+        assert!(matches!(e, Some(ConfigError::Unsupported { key: "train.model", .. })), "{e:?}");
+    }
+}

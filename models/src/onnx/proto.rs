@@ -341,3 +341,149 @@ fn decode_opset(buf: &[u8]) -> Result<OpsetImport<'_>, OnnxError> {
     }
     Ok(o)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn varint(mut v: u64, out: &mut Vec<u8>) {
+        while v >= 0x80 {
+            out.push((v as u8) | 0x80);
+            v >>= 7;
+        }
+        out.push(v as u8);
+    }
+
+    fn field_varint(num: u32, v: u64, out: &mut Vec<u8>) {
+        varint(u64::from(num) << 3, out);
+        varint(v, out);
+    }
+
+    fn field_bytes(num: u32, b: &[u8], out: &mut Vec<u8>) {
+        varint(u64::from(num) << 3 | 2, out);
+        varint(b.len() as u64, out);
+        out.extend_from_slice(b);
+    }
+
+    fn floats(xs: &[f32]) -> Vec<u8> {
+        xs.iter().flat_map(|x| x.to_le_bytes()).collect()
+    }
+
+    fn ok<T>(r: Result<T, OnnxError>) -> T {
+        r.unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn float_data_packed_and_unpacked_and_raw_data_decode_alike() {
+        let want = [1.0f32, -2.5, 3.25, 0.0, 7.0, -0.125];
+        let mut packed = Vec::new();
+        field_varint(1, 2, &mut packed);
+        field_varint(1, 3, &mut packed);
+        field_varint(2, 1, &mut packed);
+        field_bytes(4, &floats(&want), &mut packed);
+        let t = ok(Tensor::decode(&packed));
+        assert_eq!(ok(t.shape()), vec![2, 3]);
+        assert_eq!(ok(t.to_f32()), want);
+
+        let mut unpacked = Vec::new();
+        field_bytes(1, &[2, 3], &mut unpacked); // packed dims
+        field_varint(2, 1, &mut unpacked);
+        for x in want {
+            varint(4 << 3 | 5, &mut unpacked);
+            unpacked.extend_from_slice(&x.to_le_bytes());
+        }
+        assert_eq!(ok(ok(Tensor::decode(&unpacked)).to_f32()), want);
+
+        let mut raw = Vec::new();
+        field_bytes(1, &[6], &mut raw);
+        field_varint(2, 1, &mut raw);
+        field_bytes(9, &floats(&want), &mut raw);
+        field_bytes(8, b"w", &mut raw);
+        let t = ok(Tensor::decode(&raw));
+        assert_eq!(t.name, "w");
+        assert_eq!(ok(t.to_f32()), want);
+    }
+
+    #[test]
+    fn unsupported_tensors_are_errors() {
+        // INT64 data.
+        let mut int64 = Vec::new();
+        field_varint(1, 1, &mut int64);
+        field_varint(2, 7, &mut int64);
+        field_bytes(9, &[0; 8], &mut int64);
+        assert!(matches!(
+            ok(Tensor::decode(&int64)).to_f32(),
+            Err(OnnxError::UnsupportedDataType { data_type: 7, name: "INT64", .. })
+        ));
+        // Negative dim.
+        let mut neg = Vec::new();
+        field_varint(1, (-1i64) as u64, &mut neg);
+        field_varint(2, 1, &mut neg);
+        assert!(matches!(ok(Tensor::decode(&neg)).to_f32(), Err(OnnxError::BadDims { .. })));
+        // Dims whose product overflows.
+        let mut huge = Vec::new();
+        for _ in 0..3 {
+            field_varint(1, 1 << 40, &mut huge);
+        }
+        field_varint(2, 1, &mut huge);
+        assert!(matches!(ok(Tensor::decode(&huge)).shape(), Err(OnnxError::BadDims { .. })));
+        // External data.
+        let mut ext = Vec::new();
+        field_varint(1, 1, &mut ext);
+        field_varint(2, 1, &mut ext);
+        field_varint(14, 1, &mut ext);
+        assert!(matches!(ok(Tensor::decode(&ext)).to_f32(), Err(OnnxError::ExternalData { .. })));
+        // Element count mismatch.
+        let mut short = Vec::new();
+        field_varint(1, 3, &mut short);
+        field_varint(2, 1, &mut short);
+        field_bytes(9, &floats(&[1.0, 2.0]), &mut short);
+        assert!(matches!(
+            ok(Tensor::decode(&short)).to_f32(),
+            Err(OnnxError::DataLength { expected: 3, found: 2, .. })
+        ));
+    }
+
+    #[test]
+    fn model_needs_a_graph_and_the_default_opset() {
+        let mut opset = Vec::new();
+        field_varint(2, 12, &mut opset);
+        let mut node = Vec::new();
+        field_bytes(1, b"x", &mut node);
+        field_bytes(1, b"", &mut node);
+        field_bytes(2, b"y", &mut node);
+        field_bytes(3, b"/n", &mut node);
+        field_bytes(4, b"Relu", &mut node);
+        let mut attr = Vec::new();
+        field_bytes(1, b"alpha", &mut attr);
+        varint(2 << 3 | 5, &mut attr);
+        attr.extend_from_slice(&0.5f32.to_le_bytes());
+        field_bytes(5, &attr, &mut node);
+        let mut graph = Vec::new();
+        field_bytes(1, &node, &mut graph);
+        field_bytes(2, b"g", &mut graph);
+
+        let mut model = Vec::new();
+        field_varint(1, 7, &mut model);
+        field_bytes(7, &graph, &mut model);
+        assert!(matches!(Model::decode(&model), Err(OnnxError::Missing { .. })), "no opset");
+        field_bytes(8, &opset, &mut model);
+        let m = ok(Model::decode(&model));
+        assert_eq!((m.ir_version, m.graph.name), (7, "g"));
+        assert_eq!(m.opset_import, vec![OpsetImport { domain: "", version: 12 }]);
+        let n = &m.graph.nodes[0];
+        assert_eq!(
+            (n.name, n.op_type, n.inputs.as_slice(), n.outputs.as_slice()),
+            ("/n", "Relu", &["x", ""][..], &["y"][..])
+        );
+        assert!(matches!(n.attribute("alpha"), Some(AttributeValue::Float(a)) if *a == 0.5));
+
+        let mut no_graph = Vec::new();
+        field_bytes(8, &opset, &mut no_graph);
+        assert!(matches!(Model::decode(&no_graph), Err(OnnxError::Missing { what: "ModelProto.graph" })));
+        // A string field with the wrong wire type.
+        let mut bad = Vec::new();
+        field_varint(2, 5, &mut bad);
+        assert!(matches!(Model::decode(&bad), Err(OnnxError::WrongWireType { field: "producer_name", .. })));
+    }
+}
