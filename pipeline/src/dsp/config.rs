@@ -79,7 +79,7 @@ impl DspConfig {
         if self.sr == 0 {
             return bad("sr", "must be positive");
         }
-        if self.fft_size < 4 || self.fft_size % 2 != 0 {
+        if self.fft_size < 4 || !self.fft_size.is_multiple_of(2) {
             return bad("fft_size", "must be even and at least 4");
         }
         if self.hop * 2 != self.fft_size {

@@ -2,7 +2,7 @@
 //! network, which the caller runs between [`Dfn3Dsp::front`] and [`Dfn3Dsp::back`].
 
 use super::{
-    AttenLimit, Analysis, Complex32, DspConfig, DspError, Enhancer, ErbFeatures, NoisyRing, RmsGate, SpecFeatures,
+    Analysis, AttenLimit, Complex32, DspConfig, DspError, Enhancer, ErbFeatures, NoisyRing, RmsGate, SpecFeatures,
     Stage, StageOutput, StageThresholds, Synthesis, check_len,
 };
 
