@@ -4,7 +4,7 @@
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use sluice_pipeline::dsp::{
-    AttenLimit, Complex32, Dfn3Dsp, DspConfig, Enhancer, FrontEnd, NoisyRing, RmsGate, Stage, StageOutput,
+    AttenLimit, Complex32, Dfn3Dsp, DspConfig, DspError, Enhancer, FrontEnd, NoisyRing, RmsGate, Stage, StageOutput,
     StageThresholds, deep_filter, post_filter,
 };
 
@@ -295,8 +295,12 @@ fn driver_silences_digital_silence_after_five_passthrough_hops() {
         [FrontEnd::Features, FrontEnd::Features, FrontEnd::Features, FrontEnd::Silent, FrontEnd::Silent]
     );
     assert!(o.iter().all(|&v| v == 0.0));
-    // With a gain applied every frame (C-API thresholds), zeros never trigger the gate.
+    // front twice without back is refused too.
     d.reset();
+    assert_eq!(ok(d.front(&zeros, &mut o, &mut fe, &mut fs)), FrontEnd::Features);
+    assert!(matches!(d.front(&zeros, &mut o, &mut fe, &mut fs), Err(DspError::Sequence(_))));
+    ok(d.back(StageOutput::ZeroMask, &mut o));
+    // With a gain applied every frame (C-API thresholds), zeros never trigger the gate.
     for _ in 0..50 {
         assert_eq!(ok(d.front(&zeros, &mut o, &mut fe, &mut fs)), FrontEnd::Features);
         ok(d.back(StageOutput::ZeroMask, &mut o));

@@ -21,6 +21,9 @@ pub enum DspError {
         /// What is wrong with it.
         reason: String,
     },
+    /// A per-hop method was called out of order; the message says which call was expected.
+    #[error("call out of order: {0}")]
+    Sequence(&'static str),
     /// The FFT library refused a transform (lengths are fixed at construction, so this indicates a bug).
     #[error("FFT failed: {0}")]
     Fft(String),

@@ -38,6 +38,8 @@ pub struct Dfn3Dsp {
     enhancer: Enhancer,
     thresholds: StageThresholds,
     enhanced: Vec<Complex32>,
+    /// `front` returned [`FrontEnd::Features`] and `back` has not consumed that frame yet.
+    pending: bool,
 }
 
 impl Dfn3Dsp {
@@ -56,6 +58,7 @@ impl Dfn3Dsp {
             enhancer: Enhancer::new(cfg)?,
             thresholds: StageThresholds::C_API,
             enhanced: vec![Complex32::new(0.0, 0.0); cfg.freq_bins()],
+            pending: false,
         })
     }
 
@@ -110,6 +113,9 @@ impl Dfn3Dsp {
         check_len("output hop", self.cfg.hop, out.len())?;
         check_len("feat_erb", self.cfg.nb_erb, feat_erb.len())?;
         check_len("feat_spec", 2 * self.cfg.nb_df, feat_spec.len())?;
+        if self.pending {
+            return Err(DspError::Sequence("back() must follow a front() that returned Features"));
+        }
         if self.gate.observe(hop) {
             out.fill(0.0);
             return Ok(FrontEnd::Silent);
@@ -122,15 +128,21 @@ impl Dfn3Dsp {
         let x = self.ring.frame(0);
         self.erb.process(x, feat_erb)?;
         self.spec_feat.process(x, feat_spec)?;
+        self.pending = true;
         Ok(FrontEnd::Features)
     }
 
     /// Steps 7–11 of a hop, after `front` returned [`FrontEnd::Features`] and the network ran:
     /// mask, deep filtering, post-filter, attenuation limit, synthesis of frame t−lookahead into
-    /// `out` (`hop` samples).
+    /// `out` (`hop` samples). Calling `back` twice, or `front` again before `back`, is a
+    /// [`DspError::Sequence`] error. On a length error nothing advances; fix the buffer and retry.
     pub fn back(&mut self, net: StageOutput<'_>, out: &mut [f32]) -> Result<(), DspError> {
         check_len("output hop", self.cfg.hop, out.len())?;
+        if !self.pending {
+            return Err(DspError::Sequence("back() is only called after front() returned Features"));
+        }
         self.enhancer.run(&self.ring, net, &mut self.enhanced)?;
+        self.pending = false;
         self.gate.record(net.stage());
         self.synthesis.process(&self.enhanced, out)
     }
@@ -146,5 +158,6 @@ impl Dfn3Dsp {
         self.ring.reset();
         self.gate.reset();
         self.enhanced.fill(Complex32::new(0.0, 0.0));
+        self.pending = false;
     }
 }
