@@ -1,1 +1,3 @@
 //! Sluice streaming pipeline: DSP, media I/O and per-stream stages (arrive with the model issues).
+
+pub mod dsp;
