@@ -16,6 +16,7 @@ pub mod activation;
 pub mod conv;
 pub mod error;
 pub mod isa;
+pub mod pool;
 pub mod threads;
 pub mod vmath;
 
@@ -25,4 +26,6 @@ pub use activation::Activation;
 pub use conv::{Conv, ConvSpec};
 pub use error::{EngineError, Result};
 pub use isa::Isa;
+
+pub use pool::{Pool, PoolKind, PoolSpec, WindowMethod};
 pub use threads::Threads;

@@ -1,0 +1,173 @@
+//! The kernel contract of pooling: three slice operations, written once per ISA.
+//!
+//! The driver ([`super::driver`]) expresses every pass (vertical rows, horizontal pixels, both
+//! the direct and the prefix/suffix method) with these, so an ISA only supplies `⊕` over slices.
+//! `⊕` is `max` or `+`, fixed by the implementor's `MAX` parameter.
+
+use std::marker::PhantomData;
+
+/// Slice operations with one associative, commutative `⊕`.
+pub(crate) trait Kern: Copy {
+    /// f32 lanes of one register; channel counts below this use the pixels-in-lanes W pass.
+    const LANES: usize;
+    /// `dst[i] = dst[i] ⊕ src[i]`. Lengths are equal.
+    fn acc(self, dst: &mut [f32], src: &[f32]);
+    /// `dst[i] = a[i] ⊕ b[i]`. Lengths are equal.
+    fn combine(self, dst: &mut [f32], a: &[f32], b: &[f32]);
+    /// The sliding window as shifted copies: `dst[j] = ⊕_{t<taps} src[j + t·step]`.
+    /// `src.len() >= dst.len() + (taps − 1)·step`.
+    fn shift_reduce(self, src: &[f32], step: usize, taps: usize, dst: &mut [f32]);
+}
+
+/// One SIMD register of f32 lanes, as the generic vector kernels need it.
+///
+/// # Safety
+/// Implementors are only used (through [`VecKern`]) where the CPU has the register's features.
+pub(crate) unsafe trait Vector: Copy {
+    /// Lanes per register.
+    const LANES: usize;
+    /// Unaligned load of `LANES` floats.
+    ///
+    /// # Safety
+    /// `p..p+LANES` readable; the CPU has the features.
+    unsafe fn load(p: *const f32) -> Self;
+    /// Unaligned store of `LANES` floats.
+    ///
+    /// # Safety
+    /// `p..p+LANES` writable; the CPU has the features.
+    unsafe fn store(self, p: *mut f32);
+    /// Loads the first `n < LANES` floats (other lanes unspecified).
+    ///
+    /// # Safety
+    /// `p..p+n` readable; the CPU has the features.
+    unsafe fn load_part(p: *const f32, n: usize) -> Self;
+    /// Stores the first `n < LANES` lanes.
+    ///
+    /// # Safety
+    /// `p..p+n` writable; the CPU has the features.
+    unsafe fn store_part(self, p: *mut f32, n: usize);
+    /// Lane-wise maximum.
+    ///
+    /// # Safety
+    /// The CPU has the features.
+    unsafe fn max(self, o: Self) -> Self;
+    /// Lane-wise sum.
+    ///
+    /// # Safety
+    /// The CPU has the features.
+    unsafe fn add(self, o: Self) -> Self;
+}
+
+/// [`Kern`] for any [`Vector`]: full registers, then one partial register for the tail.
+#[derive(Clone, Copy)]
+pub(crate) struct VecKern<V, const MAX: bool>(PhantomData<V>);
+
+impl<V: Vector, const MAX: bool> VecKern<V, MAX> {
+    /// # Safety
+    /// The CPU has `V`'s features for as long as the value is used. Construct it only inside a
+    /// `#[target_feature]` function enabling them, so the generic code inlines with the features.
+    #[inline(always)]
+    pub unsafe fn new() -> Self {
+        Self(PhantomData)
+    }
+
+    #[inline(always)]
+    unsafe fn op(a: V, b: V) -> V {
+        // SAFETY: forwarded from the caller (the features are present).
+        unsafe { if MAX { a.max(b) } else { a.add(b) } }
+    }
+}
+
+impl<V: Vector, const MAX: bool> Kern for VecKern<V, MAX> {
+    const LANES: usize = V::LANES;
+
+    #[inline(always)]
+    fn acc(self, dst: &mut [f32], src: &[f32]) {
+        assert_eq!(dst.len(), src.len());
+        let n = dst.len();
+        let (d, s) = (dst.as_mut_ptr(), src.as_ptr());
+        let mut i = 0;
+        // SAFETY: every access is below `n` (full registers while i + LANES <= n, then the
+        // `n − i` tail); a `VecKern` exists only where the features are present (see `new`).
+        unsafe {
+            while i + 2 * V::LANES <= n {
+                let a = Self::op(V::load(d.add(i)), V::load(s.add(i)));
+                let b = Self::op(V::load(d.add(i + V::LANES)), V::load(s.add(i + V::LANES)));
+                a.store(d.add(i));
+                b.store(d.add(i + V::LANES));
+                i += 2 * V::LANES;
+            }
+            while i + V::LANES <= n {
+                Self::op(V::load(d.add(i)), V::load(s.add(i))).store(d.add(i));
+                i += V::LANES;
+            }
+            if i < n {
+                Self::op(V::load_part(d.add(i), n - i), V::load_part(s.add(i), n - i)).store_part(d.add(i), n - i);
+            }
+        }
+    }
+
+    #[inline(always)]
+    fn combine(self, dst: &mut [f32], a: &[f32], b: &[f32]) {
+        assert!(a.len() == dst.len() && b.len() == dst.len());
+        let n = dst.len();
+        let (d, pa, pb) = (dst.as_mut_ptr(), a.as_ptr(), b.as_ptr());
+        let mut i = 0;
+        // SAFETY: as in `acc`: accesses below `n`, features present.
+        unsafe {
+            while i + 2 * V::LANES <= n {
+                let x = Self::op(V::load(pa.add(i)), V::load(pb.add(i)));
+                let y = Self::op(V::load(pa.add(i + V::LANES)), V::load(pb.add(i + V::LANES)));
+                x.store(d.add(i));
+                y.store(d.add(i + V::LANES));
+                i += 2 * V::LANES;
+            }
+            while i + V::LANES <= n {
+                Self::op(V::load(pa.add(i)), V::load(pb.add(i))).store(d.add(i));
+                i += V::LANES;
+            }
+            if i < n {
+                Self::op(V::load_part(pa.add(i), n - i), V::load_part(pb.add(i), n - i)).store_part(d.add(i), n - i);
+            }
+        }
+    }
+
+    #[inline(always)]
+    fn shift_reduce(self, src: &[f32], step: usize, taps: usize, dst: &mut [f32]) {
+        let n = dst.len();
+        assert!(taps >= 1 && src.len() >= n + (taps - 1) * step);
+        let (d, s) = (dst.as_mut_ptr(), src.as_ptr());
+        let mut i = 0;
+        // SAFETY: the largest read is `s[i + (taps−1)·step + LANES − 1]` with `i + LANES <= n`
+        // (or the `n − i` tail), in bounds by the assert; features present (see `new`).
+        unsafe {
+            while i + 2 * V::LANES <= n {
+                let mut a = V::load(s.add(i));
+                let mut b = V::load(s.add(i + V::LANES));
+                for t in 1..taps {
+                    a = Self::op(a, V::load(s.add(i + t * step)));
+                    b = Self::op(b, V::load(s.add(i + t * step + V::LANES)));
+                }
+                a.store(d.add(i));
+                b.store(d.add(i + V::LANES));
+                i += 2 * V::LANES;
+            }
+            while i + V::LANES <= n {
+                let mut a = V::load(s.add(i));
+                for t in 1..taps {
+                    a = Self::op(a, V::load(s.add(i + t * step)));
+                }
+                a.store(d.add(i));
+                i += V::LANES;
+            }
+            if i < n {
+                let r = n - i;
+                let mut a = V::load_part(s.add(i), r);
+                for t in 1..taps {
+                    a = Self::op(a, V::load_part(s.add(i + t * step), r));
+                }
+                a.store_part(d.add(i), r);
+            }
+        }
+    }
+}
