@@ -1,7 +1,7 @@
 //! AVX2 pooling kernels: 8-lane registers, `vmaskmovps` tails.
 
 use super::driver::Pass;
-use super::kernel::{VecKern, Vector};
+use super::kernel::{Vector, vector_kern};
 use std::arch::x86_64::*;
 use std::ops::Range;
 
@@ -16,8 +16,8 @@ unsafe fn mask(n: usize) -> __m256i {
     unsafe { _mm256_cmpgt_epi32(_mm256_set1_epi32(n as i32), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)) }
 }
 
-// SAFETY: `Ymm` is only used through `VecKern`, which is built only inside `run_rows` below,
-// a function compiled with (and called only on CPUs with) AVX2+FMA.
+// SAFETY: `Ymm`'s methods are only called from this module's `#[target_feature]` kernels,
+// which plans call only on CPUs with AVX2+FMA.
 unsafe impl Vector for Ymm {
     const LANES: usize = 8;
     #[inline(always)]
@@ -52,14 +52,18 @@ unsafe impl Vector for Ymm {
     }
 }
 
-/// [`Pass::run_rows`] with 8-lane kernels.
-#[target_feature(enable = "avx2,fma")]
-pub(crate) fn run_rows(pass: &Pass, input: &[f32], rows: Range<usize>, out: &mut [f32], scratch: &mut [f32]) {
+vector_kern!(Avx2Kern, Ymm, "avx2,fma");
+
+/// [`Pass::run_rows`] with this tier's kernels.
+///
+/// # Safety
+/// The CPU has the tier's features.
+pub(crate) unsafe fn run_rows(pass: &Pass, input: &[f32], rows: Range<usize>, out: &mut [f32], scratch: &mut [f32]) {
     if pass.max {
-        // SAFETY: this function is compiled with AVX2+FMA and only called where they exist.
-        pass.run_rows(unsafe { VecKern::<Ymm, true>::new() }, input, rows, out, scratch);
+        // SAFETY: forwarded from the caller.
+        pass.run_rows(unsafe { Avx2Kern::<true>::new() }, input, rows, out, scratch);
     } else {
-        // SAFETY: as above.
-        pass.run_rows(unsafe { VecKern::<Ymm, false>::new() }, input, rows, out, scratch);
+        // SAFETY: forwarded from the caller.
+        pass.run_rows(unsafe { Avx2Kern::<false>::new() }, input, rows, out, scratch);
     }
 }

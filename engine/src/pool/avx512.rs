@@ -1,7 +1,7 @@
 //! AVX-512 pooling kernels: 16-lane registers, masked tails.
 
 use super::driver::Pass;
-use super::kernel::{VecKern, Vector};
+use super::kernel::{Vector, vector_kern};
 use std::arch::x86_64::*;
 use std::ops::Range;
 
@@ -14,8 +14,8 @@ fn mask(n: usize) -> __mmask16 {
     ((1u32 << n) - 1) as __mmask16
 }
 
-// SAFETY: `Zmm` is only used through `VecKern`, which is built only inside `run_rows` below,
-// a function compiled with (and called only on CPUs with) the AVX-512 features.
+// SAFETY: `Zmm`'s methods are only called from this module's `#[target_feature]` kernels,
+// which plans call only on CPUs with the AVX-512 features.
 unsafe impl Vector for Zmm {
     const LANES: usize = 16;
     #[inline(always)]
@@ -50,14 +50,18 @@ unsafe impl Vector for Zmm {
     }
 }
 
-/// [`Pass::run_rows`] with 16-lane kernels.
-#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")]
-pub(crate) fn run_rows(pass: &Pass, input: &[f32], rows: Range<usize>, out: &mut [f32], scratch: &mut [f32]) {
+vector_kern!(Avx512Kern, Zmm, "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma");
+
+/// [`Pass::run_rows`] with this tier's kernels.
+///
+/// # Safety
+/// The CPU has the tier's features.
+pub(crate) unsafe fn run_rows(pass: &Pass, input: &[f32], rows: Range<usize>, out: &mut [f32], scratch: &mut [f32]) {
     if pass.max {
-        // SAFETY: this function is compiled with the AVX-512 features and only called where they exist.
-        pass.run_rows(unsafe { VecKern::<Zmm, true>::new() }, input, rows, out, scratch);
+        // SAFETY: forwarded from the caller.
+        pass.run_rows(unsafe { Avx512Kern::<true>::new() }, input, rows, out, scratch);
     } else {
-        // SAFETY: as above.
-        pass.run_rows(unsafe { VecKern::<Zmm, false>::new() }, input, rows, out, scratch);
+        // SAFETY: forwarded from the caller.
+        pass.run_rows(unsafe { Avx512Kern::<false>::new() }, input, rows, out, scratch);
     }
 }

@@ -80,9 +80,32 @@ impl Pass {
         }
     }
 
-    /// Output rows `oh ∈ ohs` of plane `od`, strip by strip.
+    /// Output rows `oh ∈ ohs` of plane `od`. The prefix/suffix stream runs strip by strip
+    /// down all rows (its state is per strip); the direct method goes row by row, so the
+    /// window's input rows are read in memory order and stay in L2 for the next row.
     #[inline(always)]
     fn run_plane_rows<K: Kern>(
+        &self,
+        k: K,
+        input: &[f32],
+        od: usize,
+        ohs: Range<usize>,
+        out: &mut [f32],
+        scratch: &mut [f32],
+    ) {
+        if self.h_ps && self.g.kernel[1] >= 2 {
+            self.run_strips(k, input, od, ohs, out, scratch);
+        } else {
+            let row_len = self.g.out_dims[2] * self.g.c;
+            for (oh, dst) in ohs.zip(out.chunks_exact_mut(row_len)) {
+                self.run_strips(k, input, od, oh..oh + 1, dst, scratch);
+            }
+        }
+    }
+
+    /// Output rows `oh ∈ ohs` of plane `od`, strip by strip.
+    #[inline(always)]
+    fn run_strips<K: Kern>(
         &self,
         k: K,
         input: &[f32],

@@ -4,8 +4,6 @@
 //! the direct and the prefix/suffix method) with these, so an ISA only supplies `⊕` over slices.
 //! `⊕` is `max` or `+`, fixed by the implementor's `MAX` parameter.
 
-use std::marker::PhantomData;
-
 /// Slice operations with one associative, commutative `⊕`.
 pub(crate) trait Kern: Copy {
     /// f32 lanes of one register; channel counts below this use the pixels-in-lanes W pass.
@@ -22,7 +20,7 @@ pub(crate) trait Kern: Copy {
 /// One SIMD register of f32 lanes, as the generic vector kernels need it.
 ///
 /// # Safety
-/// Implementors are only used (through [`VecKern`]) where the CPU has the register's features.
+/// Implementors' methods are only called where the CPU has the register's features.
 pub(crate) unsafe trait Vector: Copy {
     /// Lanes per register.
     const LANES: usize;
@@ -58,116 +56,168 @@ pub(crate) unsafe trait Vector: Copy {
     unsafe fn add(self, o: Self) -> Self;
 }
 
-/// [`Kern`] for any [`Vector`]: full registers, then one partial register for the tail.
-#[derive(Clone, Copy)]
-pub(crate) struct VecKern<V, const MAX: bool>(PhantomData<V>);
+#[inline(always)]
+unsafe fn op<V: Vector, const MAX: bool>(a: V, b: V) -> V {
+    // SAFETY: forwarded from the caller (the features are present).
+    unsafe { if MAX { a.max(b) } else { a.add(b) } }
+}
 
-impl<V: Vector, const MAX: bool> VecKern<V, MAX> {
-    /// # Safety
-    /// The CPU has `V`'s features for as long as the value is used. Construct it only inside a
-    /// `#[target_feature]` function enabling them, so the generic code inlines with the features.
-    #[inline(always)]
-    pub unsafe fn new() -> Self {
-        Self(PhantomData)
-    }
-
-    #[inline(always)]
-    unsafe fn op(a: V, b: V) -> V {
-        // SAFETY: forwarded from the caller (the features are present).
-        unsafe { if MAX { a.max(b) } else { a.add(b) } }
+/// [`Kern::acc`] for any [`Vector`]: two registers per step, then one, then a partial tail.
+///
+/// # Safety
+/// The CPU has `V`'s features. Call it from a `#[target_feature]` function enabling them so the
+/// register operations inline.
+#[inline(always)]
+pub(crate) unsafe fn acc<V: Vector, const MAX: bool>(dst: &mut [f32], src: &[f32]) {
+    assert_eq!(dst.len(), src.len());
+    let n = dst.len();
+    let (d, s) = (dst.as_mut_ptr(), src.as_ptr());
+    let mut i = 0;
+    // SAFETY: every access is below `n` (full registers while i + LANES <= n, then the
+    // `n − i` tail); the features are present (caller).
+    unsafe {
+        while i + 2 * V::LANES <= n {
+            let a = op::<V, MAX>(V::load(d.add(i)), V::load(s.add(i)));
+            let b = op::<V, MAX>(V::load(d.add(i + V::LANES)), V::load(s.add(i + V::LANES)));
+            a.store(d.add(i));
+            b.store(d.add(i + V::LANES));
+            i += 2 * V::LANES;
+        }
+        while i + V::LANES <= n {
+            op::<V, MAX>(V::load(d.add(i)), V::load(s.add(i))).store(d.add(i));
+            i += V::LANES;
+        }
+        if i < n {
+            op::<V, MAX>(V::load_part(d.add(i), n - i), V::load_part(s.add(i), n - i)).store_part(d.add(i), n - i);
+        }
     }
 }
 
-impl<V: Vector, const MAX: bool> Kern for VecKern<V, MAX> {
-    const LANES: usize = V::LANES;
-
-    #[inline(always)]
-    fn acc(self, dst: &mut [f32], src: &[f32]) {
-        assert_eq!(dst.len(), src.len());
-        let n = dst.len();
-        let (d, s) = (dst.as_mut_ptr(), src.as_ptr());
-        let mut i = 0;
-        // SAFETY: every access is below `n` (full registers while i + LANES <= n, then the
-        // `n − i` tail); a `VecKern` exists only where the features are present (see `new`).
-        unsafe {
-            while i + 2 * V::LANES <= n {
-                let a = Self::op(V::load(d.add(i)), V::load(s.add(i)));
-                let b = Self::op(V::load(d.add(i + V::LANES)), V::load(s.add(i + V::LANES)));
-                a.store(d.add(i));
-                b.store(d.add(i + V::LANES));
-                i += 2 * V::LANES;
-            }
-            while i + V::LANES <= n {
-                Self::op(V::load(d.add(i)), V::load(s.add(i))).store(d.add(i));
-                i += V::LANES;
-            }
-            if i < n {
-                Self::op(V::load_part(d.add(i), n - i), V::load_part(s.add(i), n - i)).store_part(d.add(i), n - i);
-            }
+/// [`Kern::combine`] for any [`Vector`].
+///
+/// # Safety
+/// As [`acc`].
+#[inline(always)]
+pub(crate) unsafe fn combine<V: Vector, const MAX: bool>(dst: &mut [f32], a: &[f32], b: &[f32]) {
+    assert!(a.len() == dst.len() && b.len() == dst.len());
+    let n = dst.len();
+    let (d, pa, pb) = (dst.as_mut_ptr(), a.as_ptr(), b.as_ptr());
+    let mut i = 0;
+    // SAFETY: as in `acc`: accesses below `n`, features present.
+    unsafe {
+        while i + 2 * V::LANES <= n {
+            let x = op::<V, MAX>(V::load(pa.add(i)), V::load(pb.add(i)));
+            let y = op::<V, MAX>(V::load(pa.add(i + V::LANES)), V::load(pb.add(i + V::LANES)));
+            x.store(d.add(i));
+            y.store(d.add(i + V::LANES));
+            i += 2 * V::LANES;
         }
-    }
-
-    #[inline(always)]
-    fn combine(self, dst: &mut [f32], a: &[f32], b: &[f32]) {
-        assert!(a.len() == dst.len() && b.len() == dst.len());
-        let n = dst.len();
-        let (d, pa, pb) = (dst.as_mut_ptr(), a.as_ptr(), b.as_ptr());
-        let mut i = 0;
-        // SAFETY: as in `acc`: accesses below `n`, features present.
-        unsafe {
-            while i + 2 * V::LANES <= n {
-                let x = Self::op(V::load(pa.add(i)), V::load(pb.add(i)));
-                let y = Self::op(V::load(pa.add(i + V::LANES)), V::load(pb.add(i + V::LANES)));
-                x.store(d.add(i));
-                y.store(d.add(i + V::LANES));
-                i += 2 * V::LANES;
-            }
-            while i + V::LANES <= n {
-                Self::op(V::load(pa.add(i)), V::load(pb.add(i))).store(d.add(i));
-                i += V::LANES;
-            }
-            if i < n {
-                Self::op(V::load_part(pa.add(i), n - i), V::load_part(pb.add(i), n - i)).store_part(d.add(i), n - i);
-            }
+        while i + V::LANES <= n {
+            op::<V, MAX>(V::load(pa.add(i)), V::load(pb.add(i))).store(d.add(i));
+            i += V::LANES;
         }
-    }
-
-    #[inline(always)]
-    fn shift_reduce(self, src: &[f32], step: usize, taps: usize, dst: &mut [f32]) {
-        let n = dst.len();
-        assert!(taps >= 1 && src.len() >= n + (taps - 1) * step);
-        let (d, s) = (dst.as_mut_ptr(), src.as_ptr());
-        let mut i = 0;
-        // SAFETY: the largest read is `s[i + (taps−1)·step + LANES − 1]` with `i + LANES <= n`
-        // (or the `n − i` tail), in bounds by the assert; features present (see `new`).
-        unsafe {
-            while i + 2 * V::LANES <= n {
-                let mut a = V::load(s.add(i));
-                let mut b = V::load(s.add(i + V::LANES));
-                for t in 1..taps {
-                    a = Self::op(a, V::load(s.add(i + t * step)));
-                    b = Self::op(b, V::load(s.add(i + t * step + V::LANES)));
-                }
-                a.store(d.add(i));
-                b.store(d.add(i + V::LANES));
-                i += 2 * V::LANES;
-            }
-            while i + V::LANES <= n {
-                let mut a = V::load(s.add(i));
-                for t in 1..taps {
-                    a = Self::op(a, V::load(s.add(i + t * step)));
-                }
-                a.store(d.add(i));
-                i += V::LANES;
-            }
-            if i < n {
-                let r = n - i;
-                let mut a = V::load_part(s.add(i), r);
-                for t in 1..taps {
-                    a = Self::op(a, V::load_part(s.add(i + t * step), r));
-                }
-                a.store_part(d.add(i), r);
-            }
+        if i < n {
+            op::<V, MAX>(V::load_part(pa.add(i), n - i), V::load_part(pb.add(i), n - i)).store_part(d.add(i), n - i);
         }
     }
 }
+
+/// [`Kern::shift_reduce`] for any [`Vector`]: shifted copies by unaligned loads.
+///
+/// # Safety
+/// As [`acc`].
+#[inline(always)]
+pub(crate) unsafe fn shift_reduce<V: Vector, const MAX: bool>(src: &[f32], step: usize, taps: usize, dst: &mut [f32]) {
+    let n = dst.len();
+    assert!(taps >= 1 && src.len() >= n + (taps - 1) * step);
+    let (d, s) = (dst.as_mut_ptr(), src.as_ptr());
+    let mut i = 0;
+    // SAFETY: the largest read is `s[i + (taps−1)·step + LANES − 1]` with `i + LANES <= n`
+    // (or the `n − i` tail), in bounds by the assert; features present (caller).
+    unsafe {
+        while i + 2 * V::LANES <= n {
+            let mut a = V::load(s.add(i));
+            let mut b = V::load(s.add(i + V::LANES));
+            for t in 1..taps {
+                a = op::<V, MAX>(a, V::load(s.add(i + t * step)));
+                b = op::<V, MAX>(b, V::load(s.add(i + t * step + V::LANES)));
+            }
+            a.store(d.add(i));
+            b.store(d.add(i + V::LANES));
+            i += 2 * V::LANES;
+        }
+        while i + V::LANES <= n {
+            let mut a = V::load(s.add(i));
+            for t in 1..taps {
+                a = op::<V, MAX>(a, V::load(s.add(i + t * step)));
+            }
+            a.store(d.add(i));
+            i += V::LANES;
+        }
+        if i < n {
+            let r = n - i;
+            let mut a = V::load_part(s.add(i), r);
+            for t in 1..taps {
+                a = op::<V, MAX>(a, V::load_part(s.add(i + t * step), r));
+            }
+            a.store_part(d.add(i), r);
+        }
+    }
+}
+
+/// Implements [`Kern`] for an ISA: `$kern<MAX>` forwards each slice operation to a
+/// `#[target_feature]` function instantiating the generic body with register type `$v`.
+/// The plan constructs `$kern` only after [`crate::Isa::require`] succeeded for the tier.
+macro_rules! vector_kern {
+    ($kern:ident, $v:ty, $features:literal) => {
+        /// The tier's [`Kern`]; only constructed by plans whose tier passed `Isa::require`.
+        #[derive(Clone, Copy, Debug)]
+        pub(crate) struct $kern<const MAX: bool>(());
+
+        impl<const MAX: bool> $kern<MAX> {
+            /// # Safety
+            /// The CPU has the tier's features.
+            pub unsafe fn new() -> Self {
+                Self(())
+            }
+        }
+
+        #[target_feature(enable = $features)]
+        fn acc_tf<const MAX: bool>(dst: &mut [f32], src: &[f32]) {
+            // SAFETY: this function is compiled with the register's features.
+            unsafe { $crate::pool::kernel::acc::<$v, MAX>(dst, src) }
+        }
+
+        #[target_feature(enable = $features)]
+        fn combine_tf<const MAX: bool>(dst: &mut [f32], a: &[f32], b: &[f32]) {
+            // SAFETY: this function is compiled with the register's features.
+            unsafe { $crate::pool::kernel::combine::<$v, MAX>(dst, a, b) }
+        }
+
+        #[target_feature(enable = $features)]
+        fn shift_reduce_tf<const MAX: bool>(src: &[f32], step: usize, taps: usize, dst: &mut [f32]) {
+            // SAFETY: this function is compiled with the register's features.
+            unsafe { $crate::pool::kernel::shift_reduce::<$v, MAX>(src, step, taps, dst) }
+        }
+
+        impl<const MAX: bool> $crate::pool::kernel::Kern for $kern<MAX> {
+            const LANES: usize = <$v as $crate::pool::kernel::Vector>::LANES;
+            #[inline]
+            fn acc(self, dst: &mut [f32], src: &[f32]) {
+                // SAFETY: a `$kern` exists only where the tier's features are present (see `new`).
+                unsafe { acc_tf::<MAX>(dst, src) }
+            }
+            #[inline]
+            fn combine(self, dst: &mut [f32], a: &[f32], b: &[f32]) {
+                // SAFETY: as above.
+                unsafe { combine_tf::<MAX>(dst, a, b) }
+            }
+            #[inline]
+            fn shift_reduce(self, src: &[f32], step: usize, taps: usize, dst: &mut [f32]) {
+                // SAFETY: as above.
+                unsafe { shift_reduce_tf::<MAX>(src, step, taps, dst) }
+            }
+        }
+    };
+}
+pub(crate) use vector_kern;

@@ -34,6 +34,9 @@ use std::ops::Range;
 
 const OP: &str = "pool";
 
+/// Largest prefix/suffix state (`kh + 1` rows) kept as whole rows, in floats (2 MiB).
+const PS_ROW_BUDGET: usize = 1 << 19;
+
 /// An immutable, thread-shareable pooling plan.
 #[derive(Debug, Clone)]
 pub struct Pool {
@@ -59,13 +62,18 @@ impl Pool {
         let use_ps = |k: usize, s: usize| match spec.method {
             WindowMethod::Direct => false,
             WindowMethod::PrefixSuffix => k >= 2,
-            // Direct costs k−1 ops per output, prefix/suffix ~2 per input + 1 per output.
-            WindowMethod::Auto => k >= 4 && s < k,
+            // Direct costs k−1 ops per output, prefix/suffix ~2 per input + 1 per output plus
+            // scan buffers; measured (64×360×640, 1 core) they tie at k = 5 and prefix/suffix
+            // stays flat (16–17 ms) while direct grows (13 ms at k = 3, 23 ms at k = 9).
+            WindowMethod::Auto => k >= 6 && s < k,
         };
         let h_ps = use_ps(kh, sh);
         let w_ps = use_ps(kw, sw);
         let ow_n = g.out_dims[2];
-        let strip_ow = STRIP_FLOATS.div_ceil(c * sw).clamp(1, ow_n);
+        // The prefix/suffix stream along H keeps state per strip: with whole rows it reads the
+        // input in memory order (measured 16 vs 19.5 ms on 64×360×640), so use them if they fit.
+        let whole_rows = h_ps && (kh + 1) * g.in_dims[2] * c <= PS_ROW_BUDGET;
+        let strip_ow = if whole_rows { ow_n } else { STRIP_FLOATS.div_ceil(c * sw).clamp(1, ow_n) };
         let np_max = (strip_ow - 1) * sw + kw;
         let elem = np_max.min(g.in_dims[2]) * c;
         let vlen = np_max * c;

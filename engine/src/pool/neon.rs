@@ -1,7 +1,7 @@
 //! NEON pooling kernels: 4-lane registers, tails through a stack buffer.
 
 use super::driver::Pass;
-use super::kernel::{VecKern, Vector};
+use super::kernel::{Vector, vector_kern};
 use std::arch::aarch64::*;
 use std::ops::Range;
 
@@ -9,8 +9,8 @@ use std::ops::Range;
 #[derive(Clone, Copy)]
 pub(crate) struct Q(float32x4_t);
 
-// SAFETY: NEON is architecturally present on aarch64; `Q` is used only through `VecKern`,
-// built inside `run_rows` below.
+// SAFETY: NEON is architecturally present on aarch64; `Q`'s methods are only called from this
+// module's `#[target_feature]` kernels.
 unsafe impl Vector for Q {
     const LANES: usize = 4;
     #[inline(always)]
@@ -53,14 +53,18 @@ unsafe impl Vector for Q {
     }
 }
 
-/// [`Pass::run_rows`] with 4-lane kernels.
-#[target_feature(enable = "neon")]
-pub(crate) fn run_rows(pass: &Pass, input: &[f32], rows: Range<usize>, out: &mut [f32], scratch: &mut [f32]) {
+vector_kern!(NeonKern, Q, "neon");
+
+/// [`Pass::run_rows`] with this tier's kernels.
+///
+/// # Safety
+/// The CPU has the tier's features.
+pub(crate) unsafe fn run_rows(pass: &Pass, input: &[f32], rows: Range<usize>, out: &mut [f32], scratch: &mut [f32]) {
     if pass.max {
-        // SAFETY: NEON is present on every aarch64 CPU this tier is selected on.
-        pass.run_rows(unsafe { VecKern::<Q, true>::new() }, input, rows, out, scratch);
+        // SAFETY: forwarded from the caller.
+        pass.run_rows(unsafe { NeonKern::<true>::new() }, input, rows, out, scratch);
     } else {
-        // SAFETY: as above.
-        pass.run_rows(unsafe { VecKern::<Q, false>::new() }, input, rows, out, scratch);
+        // SAFETY: forwarded from the caller.
+        pass.run_rows(unsafe { NeonKern::<false>::new() }, input, rows, out, scratch);
     }
 }

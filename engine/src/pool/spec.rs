@@ -13,7 +13,7 @@ pub enum PoolKind {
 /// (up to f32 rounding order for `Avg`); they differ only in speed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum WindowMethod {
-    /// Pick per axis from the window and stride (direct for small or non-overlapping windows).
+    /// Pick per axis from the window and stride: direct for windows ≤ 5 or stride ≥ window.
     #[default]
     Auto,
     /// `w − 1` operations per output: best for tiny windows and stride ≥ window.
