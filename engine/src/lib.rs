@@ -16,6 +16,7 @@ pub mod activation;
 pub mod conv;
 pub mod error;
 pub mod isa;
+pub mod ops;
 pub mod pool;
 pub mod threads;
 pub mod vmath;
@@ -26,6 +27,6 @@ pub use activation::Activation;
 pub use conv::{Conv, ConvSpec};
 pub use error::{EngineError, Result};
 pub use isa::Isa;
-
+pub use ops::{Add, Broadcast, Concat, Mul, PixelShuffle, Upsample};
 pub use pool::{Pool, PoolKind, PoolSpec, WindowMethod};
 pub use threads::Threads;

@@ -99,11 +99,14 @@ fn both_kinds(channels: usize, kernel: &[usize]) -> [PoolSpec; 3] {
     ]
 }
 
+/// (C, kernel, stride, pad_begin, pad_end, input dims)
+type Case = (usize, Vec<usize>, Vec<usize>, Vec<usize>, Vec<usize>, Vec<usize>);
+
 /// Fixed edge cases: window 1, window ≥ input, width 1, lanes±1, C = 1/3/lanes±1, stride > window,
 /// big padding, 3-D.
 fn edge_cases() -> Vec<(PoolSpec, Vec<usize>)> {
     let mut v = Vec::new();
-    let shapes: Vec<(usize, Vec<usize>, Vec<usize>, Vec<usize>, Vec<usize>, Vec<usize>)> = vec![
+    let shapes: Vec<Case> = vec![
         // (C, kernel, stride, pad_begin, pad_end, input dims)
         (64, vec![3, 3], vec![1, 1], vec![1, 1], vec![1, 1], vec![9, 37]),
         (1, vec![3, 3], vec![1, 1], vec![1, 1], vec![1, 1], vec![7, 33]),
