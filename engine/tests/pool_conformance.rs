@@ -127,6 +127,12 @@ fn edge_cases() -> Vec<(PoolSpec, Vec<usize>)> {
         (2, vec![6, 5], vec![2, 3], vec![5, 4], vec![5, 4], vec![3, 4]),
         (1, vec![10, 20], vec![1, 1], vec![0, 0], vec![0, 0], vec![12, 40]),
         (24, vec![5, 7], vec![1, 1], vec![2, 3], vec![2, 3], vec![13, 300]),
+        // Long pixels-in-lanes rows (the AVX-512 register-shift loop needs ≥ 48 floats).
+        (1, vec![3, 3], vec![1, 1], vec![1, 1], vec![1, 1], vec![5, 300]),
+        (5, vec![2, 2], vec![1, 1], vec![0, 0], vec![1, 1], vec![4, 130]),
+        (3, vec![1, 3], vec![1, 2], vec![0, 1], vec![0, 1], vec![3, 200]),
+        (15, vec![3, 3], vec![1, 1], vec![1, 1], vec![1, 1], vec![3, 70]),
+        (7, vec![1, 2], vec![1, 1], vec![0, 0], vec![0, 0], vec![2, 99]),
     ];
     for (c, k, s, pb, pe, dims) in shapes {
         for base in both_kinds(c, &k) {

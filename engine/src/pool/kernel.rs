@@ -62,6 +62,15 @@ unsafe fn op<V: Vector, const MAX: bool>(a: V, b: V) -> V {
     unsafe { if MAX { a.max(b) } else { a.add(b) } }
 }
 
+/// Floats to handle before `p` is register-aligned (capped at `n`): caller buffers are often
+/// 16 B off a cache line, and every full-width load would then straddle two lines (measured:
+/// no gain on the DRAM-bound 64-channel case, kept because it is free).
+#[inline(always)]
+fn head<V: Vector>(p: *const f32, n: usize) -> usize {
+    let misalign = (p as usize / 4) % V::LANES;
+    ((V::LANES - misalign) % V::LANES).min(n)
+}
+
 /// [`Kern::acc`] for any [`Vector`]: two registers per step, then one, then a partial tail.
 ///
 /// # Safety
@@ -72,10 +81,13 @@ pub(crate) unsafe fn acc<V: Vector, const MAX: bool>(dst: &mut [f32], src: &[f32
     assert_eq!(dst.len(), src.len());
     let n = dst.len();
     let (d, s) = (dst.as_mut_ptr(), src.as_ptr());
-    let mut i = 0;
-    // SAFETY: every access is below `n` (full registers while i + LANES <= n, then the
-    // `n − i` tail); the features are present (caller).
+    let mut i = head::<V>(s, n);
+    // SAFETY: every access is below `n` (a partial head that aligns the source, full registers
+    // while i + LANES <= n, then the `n − i` tail); the features are present (caller).
     unsafe {
+        if i > 0 {
+            op::<V, MAX>(V::load_part(d, i), V::load_part(s, i)).store_part(d, i);
+        }
         while i + 2 * V::LANES <= n {
             let a = op::<V, MAX>(V::load(d.add(i)), V::load(s.add(i)));
             let b = op::<V, MAX>(V::load(d.add(i + V::LANES)), V::load(s.add(i + V::LANES)));
@@ -102,9 +114,12 @@ pub(crate) unsafe fn combine<V: Vector, const MAX: bool>(dst: &mut [f32], a: &[f
     assert!(a.len() == dst.len() && b.len() == dst.len());
     let n = dst.len();
     let (d, pa, pb) = (dst.as_mut_ptr(), a.as_ptr(), b.as_ptr());
-    let mut i = 0;
+    let mut i = head::<V>(pa, n);
     // SAFETY: as in `acc`: accesses below `n`, features present.
     unsafe {
+        if i > 0 {
+            op::<V, MAX>(V::load_part(pa, i), V::load_part(pb, i)).store_part(d, i);
+        }
         while i + 2 * V::LANES <= n {
             let x = op::<V, MAX>(V::load(pa.add(i)), V::load(pb.add(i)));
             let y = op::<V, MAX>(V::load(pa.add(i + V::LANES)), V::load(pb.add(i + V::LANES)));
@@ -131,10 +146,17 @@ pub(crate) unsafe fn shift_reduce<V: Vector, const MAX: bool>(src: &[f32], step:
     let n = dst.len();
     assert!(taps >= 1 && src.len() >= n + (taps - 1) * step);
     let (d, s) = (dst.as_mut_ptr(), src.as_ptr());
-    let mut i = 0;
+    let mut i = head::<V>(s, n);
     // SAFETY: the largest read is `s[i + (taps−1)·step + LANES − 1]` with `i + LANES <= n`
-    // (or the `n − i` tail), in bounds by the assert; features present (caller).
+    // (or the partial head / `n − i` tail), in bounds by the assert; features present (caller).
     unsafe {
+        if i > 0 {
+            let mut a = V::load_part(s, i);
+            for t in 1..taps {
+                a = op::<V, MAX>(a, V::load_part(s.add(t * step), i));
+            }
+            a.store_part(d, i);
+        }
         while i + 2 * V::LANES <= n {
             let mut a = V::load(s.add(i));
             let mut b = V::load(s.add(i + V::LANES));
@@ -166,10 +188,19 @@ pub(crate) unsafe fn shift_reduce<V: Vector, const MAX: bool>(src: &[f32], step:
 }
 
 /// Implements [`Kern`] for an ISA: `$kern<MAX>` forwards each slice operation to a
-/// `#[target_feature]` function instantiating the generic body with register type `$v`.
+/// `#[target_feature]` function instantiating the generic body with register type `$v`
+/// (or, for `shift_reduce`, to the ISA's own `$shift` when given).
 /// The plan constructs `$kern` only after [`crate::Isa::require`] succeeded for the tier.
 macro_rules! vector_kern {
     ($kern:ident, $v:ty, $features:literal) => {
+        #[target_feature(enable = $features)]
+        fn shift_reduce_tf<const MAX: bool>(src: &[f32], step: usize, taps: usize, dst: &mut [f32]) {
+            // SAFETY: this function is compiled with the register's features.
+            unsafe { $crate::pool::kernel::shift_reduce::<$v, MAX>(src, step, taps, dst) }
+        }
+        $crate::pool::kernel::vector_kern!($kern, $v, $features, shift_reduce_tf);
+    };
+    ($kern:ident, $v:ty, $features:literal, $shift:ident) => {
         /// The tier's [`Kern`]; only constructed by plans whose tier passed `Isa::require`.
         #[derive(Clone, Copy, Debug)]
         pub(crate) struct $kern<const MAX: bool>(());
@@ -194,12 +225,6 @@ macro_rules! vector_kern {
             unsafe { $crate::pool::kernel::combine::<$v, MAX>(dst, a, b) }
         }
 
-        #[target_feature(enable = $features)]
-        fn shift_reduce_tf<const MAX: bool>(src: &[f32], step: usize, taps: usize, dst: &mut [f32]) {
-            // SAFETY: this function is compiled with the register's features.
-            unsafe { $crate::pool::kernel::shift_reduce::<$v, MAX>(src, step, taps, dst) }
-        }
-
         impl<const MAX: bool> $crate::pool::kernel::Kern for $kern<MAX> {
             const LANES: usize = <$v as $crate::pool::kernel::Vector>::LANES;
             #[inline]
@@ -215,7 +240,7 @@ macro_rules! vector_kern {
             #[inline]
             fn shift_reduce(self, src: &[f32], step: usize, taps: usize, dst: &mut [f32]) {
                 // SAFETY: as above.
-                unsafe { shift_reduce_tf::<MAX>(src, step, taps, dst) }
+                unsafe { $shift::<MAX>(src, step, taps, dst) }
             }
         }
     };
