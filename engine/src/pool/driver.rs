@@ -18,6 +18,9 @@ use std::ops::Range;
 /// Target length, in floats, of one strip-row of input (keeps the stream's rows in L1/L2).
 pub(crate) const STRIP_FLOATS: usize = 4096;
 
+/// Scratch buffers start on 64-byte boundaries (their lengths are rounded up to this many floats).
+pub(crate) const ALIGN: usize = 16;
+
 /// Everything a band needs, fixed at plan time.
 #[derive(Debug, Clone)]
 pub(crate) struct Pass {
@@ -46,7 +49,7 @@ pub(crate) struct Pass {
 impl Pass {
     /// Floats of scratch one band needs.
     pub fn scratch_per_band(&self) -> usize {
-        self.slots + if self.slots > 0 { self.elem } else { 0 } + self.vlen + self.wscr
+        ALIGN + self.slots + if self.slots > 0 { self.elem } else { 0 } + self.vlen + self.wscr
     }
 
     /// Avg: factor for a whole output row `(od, oh)`.
@@ -119,7 +122,9 @@ impl Pass {
         let [_, ih_n, iw_n] = g.in_dims;
         let [_, _, ow_n] = g.out_dims;
         let (kw, sw, pw) = (g.kernel[2], g.stride[2], g.pad[2]);
-        let (slots, rest) = scratch.split_at_mut(self.slots);
+        // Register-aligned scratch buffers (every part's length is a multiple of ALIGN).
+        let skip = (ALIGN - (scratch.as_ptr() as usize / 4) % ALIGN) % ALIGN;
+        let (slots, rest) = scratch[skip..].split_at_mut(self.slots);
         let (l, rest) = rest.split_at_mut(if self.slots > 0 { self.elem } else { 0 });
         let (vbuf, rest) = rest.split_at_mut(self.vlen);
         let wscr = &mut rest[..self.wscr];

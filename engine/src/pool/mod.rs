@@ -27,7 +27,7 @@ use crate::error::{EngineError, Result, check_len};
 use crate::isa::Isa;
 use crate::outptr::OutPtr;
 use crate::threads::{Threads, band_range};
-use driver::{Pass, STRIP_FLOATS};
+use driver::{ALIGN, Pass, STRIP_FLOATS};
 use geom::PoolGeom;
 use scalar::ScalarKern;
 use std::ops::Range;
@@ -84,8 +84,9 @@ impl Pool {
                 .clamp(1, ow_n)
         };
         let np_max = (strip_ow - 1) * sw + kw;
-        let elem = np_max.min(g.in_dims[2]) * c;
-        let vlen = np_max * c;
+        let up = |n: usize| n.next_multiple_of(ALIGN);
+        let elem = up(np_max.min(g.in_dims[2]) * c);
+        let vlen = up(np_max * c);
         let wscr = if w_ps && c >= lanes {
             (kw + 1) * c
         } else if sw > 1 && c < lanes {
@@ -95,6 +96,7 @@ impl Pool {
         };
         let max = spec.kind == PoolKind::Max;
         let identity = vec![if max { f32::NEG_INFINITY } else { 0.0 }; vlen];
+        let wscr = up(wscr);
         let w_factor = if max {
             Vec::new()
         } else {
