@@ -7,6 +7,12 @@
 //! output whatever the window; see [`driver`]). Channels fill the vector lanes when `C ≥ lanes`;
 //! narrower tensors (e.g. planar `C = 1`) slide with consecutive pixels in the lanes.
 //! Running allocates nothing; scratch is a few strip-rows per band ([`Pool::scratch_len`]).
+//!
+//! Measured (1 core of the Zen 4 dev box, busy neighbours, thread CPU time, best of 15): max
+//! pool 3×3 stride 1 "same" on 64 × 360 × 640 channels-last (59 MB in, 59 MB out) takes
+//! 12.6–13 ms on AVX-512 (≈9 GB/s in+out) against 22.4 ms for a naive 9-compare loop and 5.7 ms
+//! for a plain streaming `max(x, c)` over the same bytes; the prefix/suffix method takes
+//! 16–17 ms for windows 3, 5 and 9 alike, while the direct one grows from 13 to 23 ms.
 
 mod driver;
 mod geom;
