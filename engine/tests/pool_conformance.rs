@@ -214,6 +214,21 @@ fn threaded_bands_equal_definition() {
     }
 }
 
+/// Rows too wide for whole-row prefix/suffix state ((kh + 1)·W·C > 2¹⁹ floats): the H stream
+/// then runs strip by strip down the rows.
+#[test]
+fn prefix_suffix_in_strips_every_tier() {
+    let single = Threads::single();
+    for isa in tiers() {
+        for spec in both_kinds(16, &[2, 3]) {
+            let spec = spec.stride(&[1, 2]).padding(&[1, 1], &[0, 1]).method(WindowMethod::PrefixSuffix);
+            check(isa, &spec, &[4, 11000], &single, 77);
+        }
+        let spec = PoolSpec::max(3, &[7, 2]).padding(&[3, 0], &[3, 0]).method(WindowMethod::PrefixSuffix);
+        check(isa, &spec, &[9, 30000], &single, 78);
+    }
+}
+
 #[test]
 fn bad_shapes_are_typed_errors() {
     let invalid = |r: Result<Pool, EngineError>| matches!(r, Err(EngineError::InvalidSpec { op: "pool", .. }));
