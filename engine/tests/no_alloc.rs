@@ -3,7 +3,10 @@
 mod common;
 
 use common::*;
-use sluice_engine::{Activation, Conv, ConvSpec, ConvTranspose, ConvTransposeSpec, StreamingConv, Threads};
+use sluice_engine::{
+    Activation, Add, Broadcast, Concat, Conv, ConvSpec, ConvTranspose, ConvTransposeSpec, Mul, PixelShuffle, Pool,
+    PoolSpec, StreamingConv, Threads, Upsample, WindowMethod,
+};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
@@ -51,9 +54,16 @@ fn allocations(mut f: impl FnMut()) -> usize {
     ALLOCS.load(Ordering::SeqCst)
 }
 
-// One test function: the counter is process-wide, so parallel tests would count each other.
+/// The counter is process-wide, so everything runs from this one test, in turn.
 #[test]
 fn running_plans_allocates_nothing() {
+    assert!(allocations(|| drop(std::hint::black_box(vec![1u8; 8]))) > 0, "the counter counts");
+    convs_allocate_nothing();
+    pool_run_allocates_nothing();
+    ops_run_allocates_nothing();
+}
+
+fn convs_allocate_nothing() {
     let mut r = rng(3);
     for threads in [Threads::single(), Threads::new(2).unwrap_or_else(|e| panic!("{e}"))] {
         for isa in tiers() {
@@ -98,4 +108,48 @@ fn running_plans_allocates_nothing() {
             assert_eq!(n, 0, "{what}: streaming conv allocated");
         }
     }
+}
+
+fn pool_run_allocates_nothing() {
+    let t = Threads::single();
+    let mut r = rng(7);
+    for isa in tiers() {
+        for (spec, dims) in [
+            (PoolSpec::max(64, &[3, 3]).same_padding(), vec![20, 70]),
+            (PoolSpec::avg(1, &[7, 7]).same_padding().method(WindowMethod::PrefixSuffix), vec![30, 90]),
+            (PoolSpec::avg(17, &[3, 2, 5]).stride(&[1, 2, 1]).padding(&[1, 0, 2], &[1, 1, 2]), vec![5, 6, 40]),
+            (PoolSpec::max(16, &[2, 2, 1]).stride(&[2, 2, 1]), vec![8, 8, 12]),
+        ] {
+            let plan = Pool::with_isa(isa, &spec, &dims).unwrap_or_else(|e| panic!("{e}"));
+            let x = rand_vec(&mut r, plan.input_len() * 2);
+            let mut out = vec![0.0; plan.output_len() * 2];
+            let mut scratch = vec![0.0; plan.scratch_len(&t)];
+            let n = allocations(|| plan.run(&x, &mut out, &mut scratch, &t).unwrap_or_else(|e| panic!("{e}")));
+            assert_eq!(n, 0, "{isa} {spec:?} allocated {n} times");
+        }
+    }
+}
+
+fn ops_run_allocates_nothing() {
+    let mut r = rng(8);
+    let ps = PixelShuffle::new(18, 3, &[5, 7]).unwrap_or_else(|e| panic!("{e}"));
+    let up = Upsample::new(8, &[2, 2, 1], &[3, 4, 5]).unwrap_or_else(|e| panic!("{e}"));
+    let cat = Concat::new(&[3, 5], &[6, 7]).unwrap_or_else(|e| panic!("{e}"));
+    let add = Add::new(8, 60, Broadcast::PerChannel).unwrap_or_else(|e| panic!("{e}"));
+    let gate = Mul::new(8, 60, Broadcast::PerPixel).unwrap_or_else(|e| panic!("{e}"));
+    let (x1, x2) = (rand_vec(&mut r, ps.input_len()), rand_vec(&mut r, up.input_len()));
+    let (a, b) = (rand_vec(&mut r, 3 * 42), rand_vec(&mut r, 5 * 42));
+    let (g, y) = (rand_vec(&mut r, 60), rand_vec(&mut r, 8));
+    let mut o1 = vec![0.0; ps.output_len()];
+    let mut o2 = vec![0.0; up.output_len()];
+    let mut o3 = vec![0.0; cat.output_len()];
+    let mut o4 = vec![0.0; 480];
+    let n = allocations(|| {
+        ps.run(&x1, &mut o1).unwrap_or_else(|e| panic!("{e}"));
+        up.run(&x2, &mut o2).unwrap_or_else(|e| panic!("{e}"));
+        cat.run(&[&a, &b], &mut o3).unwrap_or_else(|e| panic!("{e}"));
+        add.run(&x2[..480], &y, &mut o4).unwrap_or_else(|e| panic!("{e}"));
+        gate.run_in_place(&mut o4, &g).unwrap_or_else(|e| panic!("{e}"));
+    });
+    assert_eq!(n, 0, "ops allocated {n} times");
 }
