@@ -5,6 +5,7 @@
 //! Running it allocates nothing and only reads/writes the caller's slices.
 
 mod geom;
+mod pixels;
 mod reference;
 mod spec;
 
@@ -23,12 +24,15 @@ use std::ops::Range;
 pub(crate) enum ConvKernel {
     /// Scalar direct loops (any geometry).
     Reference(reference::RefPacked),
+    /// Pixels in lanes, sliding-window shifts (family B): Cin = 1 and small-Cout layers.
+    Pixels(pixels::PixelsPacked),
 }
 
 impl ConvKernel {
     fn name(&self) -> &'static str {
         match self {
             ConvKernel::Reference(_) => "reference",
+            ConvKernel::Pixels(_) => "pixels",
         }
     }
 
@@ -36,6 +40,7 @@ impl ConvKernel {
     fn scratch_per_band(&self) -> usize {
         match self {
             ConvKernel::Reference(_) => 0,
+            ConvKernel::Pixels(k) => k.scratch_per_band(),
         }
     }
 }
@@ -191,7 +196,7 @@ impl Conv {
         image_offset: usize,
         map: &OutMap,
         rows: Range<usize>,
-        _scratch: &mut [f32],
+        scratch: &mut [f32],
     ) {
         let shifted;
         let map = if image_offset == 0 {
@@ -202,11 +207,15 @@ impl Conv {
         };
         match &self.kernel {
             ConvKernel::Reference(k) => k.run_rows(&self.geom, &self.bias, self.act, input, out, map, rows),
+            ConvKernel::Pixels(k) => k.run_rows(&self.geom, &self.bias, self.act, input, out, map, rows, scratch),
         }
     }
 }
 
 /// Picks the fastest kernel family for the geometry and ISA.
-fn choose_kernel(_isa: Isa, geom: &ConvGeom, _map: &OutMap, weights: &[f32]) -> ConvKernel {
+fn choose_kernel(isa: Isa, geom: &ConvGeom, map: &OutMap, weights: &[f32]) -> ConvKernel {
+    if let Some(k) = pixels::PixelsPacked::select(isa, geom, map, weights) {
+        return ConvKernel::Pixels(k);
+    }
     ConvKernel::Reference(reference::RefPacked::new(geom, weights))
 }
