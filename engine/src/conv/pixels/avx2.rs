@@ -57,16 +57,24 @@ fn row<const C: usize, const R: usize, const KW: usize>(j: &RowJob) {
                             // SAFETY: r·L + kw·dw + L ≤ reach = src.len().
                             let v = unsafe { _mm256_loadu_ps(src.as_ptr().add(r * L + kw * dw)) };
                             for c in 0..C {
-                                acc[c][r] = _mm256_fmadd_ps(_mm256_set1_ps(wt[kw * C + c]), v, acc[c][r]);
+                                acc[c][r] = _mm256_fmadd_ps(_mm256_set1_ps(w_at(wt, kw * C + c)), v, acc[c][r]);
                             }
                         }
                     }
                 }
             }
-            for a in acc.iter_mut().flatten() {
+            // A separate array keeps `acc` from escaping, so it stays in registers in the loop above.
+            let mut fin = [[_mm256_setzero_ps(); R]; C];
+            for c in 0..C {
+                for r in 0..R {
+                    fin[c][r] = acc[c][r];
+                }
+            }
+            // `activate` may stay out of line and take its vector by address: only `fin` may escape.
+            for a in fin.iter_mut().flatten() {
                 *a = activate(j.act, *a);
             }
-            store_block::<C, R>(j, cb, x0, &acc);
+            store_block::<C, R>(j, cb, x0, &fin);
         }
     }
 }
@@ -255,4 +263,13 @@ pub(super) fn fill_row_planar8(src: &[f32], dst: &mut [f32], cin: usize, rowlen:
             dst[ci * rowlen + pl + x] = src[x * cin + ci];
         }
     }
+}
+
+/// Weight `i` of a tap slice. Unchecked so the unroller sees a lean body and fully unrolls the
+/// C·R·KW loop nest, which keeps the accumulators in registers.
+#[inline(always)]
+fn w_at(wt: &[f32], i: usize) -> f32 {
+    debug_assert!(i < wt.len());
+    // SAFETY: callers index kw·C + c with kw < k and c < C, and `wt` holds k·C weights.
+    unsafe { *wt.get_unchecked(i) }
 }

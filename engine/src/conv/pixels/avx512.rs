@@ -10,8 +10,6 @@ use crate::vmath::avx512::activate;
 use std::arch::x86_64::*;
 
 const L: usize = 16;
-/// Most input blocks a shift window needs: R + 1 + (KW − 1)/L ≤ 12 + 1.
-const MAX_BLOCKS: usize = 16;
 
 /// Runs one output row on the AVX-512 tier.
 pub(super) fn run_row(j: &RowJob) {
@@ -78,17 +76,19 @@ fn row<const C: usize, const R: usize, const KW: usize, const SHIFT: bool>(j: &R
                     let src = &j.buf[row_off + ci * p.rowlen + x0..][..reach];
                     let wt = &w[(tap * p.cin + ci) * k * C..][..k * C];
                     if SHIFT {
-                        let mut blk = [_mm512_setzero_ps(); MAX_BLOCKS];
-                        for (b, v) in blk.iter_mut().enumerate().take(R + 1 + KW.saturating_sub(1) / L) {
-                            // SAFETY: b·L + L ≤ (R + 1 + (KW−1)/L)·L ≤ reach = src.len().
-                            *v = unsafe { _mm512_loadu_ps(src.as_ptr().add(b * L)) };
-                        }
+                        // Blocks 0..R and 1..=R of the window; every shift reads a pair.
+                        // SAFETY: b·L + L ≤ (R + 1)·L ≤ reach = src.len().
+                        let lo: [_; R] = std::array::from_fn(|b| unsafe { _mm512_loadu_ps(src.as_ptr().add(b * L)) });
+                        let hi: [_; R] = std::array::from_fn(|b| {
+                            // SAFETY: as above.
+                            if b + 1 < R { lo[b + 1] } else { unsafe { _mm512_loadu_ps(src.as_ptr().add(R * L)) } }
+                        });
                         for kw in 0..KW {
-                            let (q, s) = (kw / L, kw % L);
                             for r in 0..R {
-                                let v = shift(blk[r + q], blk[r + q + 1], s);
+                                // KW ≤ L + 1 for the fixed widths, so kw = L is exactly the next block.
+                                let v = if kw == L { hi[r] } else { shift(lo[r], hi[r], kw) };
                                 for c in 0..C {
-                                    acc[c][r] = _mm512_fmadd_ps(_mm512_set1_ps(wt[kw * C + c]), v, acc[c][r]);
+                                    acc[c][r] = _mm512_fmadd_ps(_mm512_set1_ps(w_at(wt, kw * C + c)), v, acc[c][r]);
                                 }
                             }
                         }
@@ -98,17 +98,25 @@ fn row<const C: usize, const R: usize, const KW: usize, const SHIFT: bool>(j: &R
                                 // SAFETY: r·L + kw·dw + L ≤ reach = src.len().
                                 let v = unsafe { _mm512_loadu_ps(src.as_ptr().add(r * L + kw * dw)) };
                                 for c in 0..C {
-                                    acc[c][r] = _mm512_fmadd_ps(_mm512_set1_ps(wt[kw * C + c]), v, acc[c][r]);
+                                    acc[c][r] = _mm512_fmadd_ps(_mm512_set1_ps(w_at(wt, kw * C + c)), v, acc[c][r]);
                                 }
                             }
                         }
                     }
                 }
             }
-            for a in acc.iter_mut().flatten() {
+            // A separate array keeps `acc` from escaping, so it stays in registers in the loop above.
+            let mut fin = [[_mm512_setzero_ps(); R]; C];
+            for c in 0..C {
+                for r in 0..R {
+                    fin[c][r] = acc[c][r];
+                }
+            }
+            // `activate` may stay out of line and take its vector by address: only `fin` may escape.
+            for a in fin.iter_mut().flatten() {
                 *a = activate(j.act, *a);
             }
-            store_block::<C, R>(j, cb, x0, &acc);
+            store_block::<C, R>(j, cb, x0, &fin);
         }
     }
 }
@@ -224,4 +232,13 @@ fn store_block<const C: usize, const R: usize>(j: &RowJob, cb: usize, x0: usize,
             store_tile(j, cb, x0, &tile, R * L);
         }
     }
+}
+
+/// Weight `i` of a tap slice. Unchecked so the unroller sees a lean body and fully unrolls the
+/// C·R·KW loop nest, which keeps the accumulators in registers.
+#[inline(always)]
+fn w_at(wt: &[f32], i: usize) -> f32 {
+    debug_assert!(i < wt.len());
+    // SAFETY: callers index kw·C + c with kw < k and c < C, and `wt` holds k·C weights.
+    unsafe { *wt.get_unchecked(i) }
 }

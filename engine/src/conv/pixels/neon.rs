@@ -8,8 +8,6 @@ use crate::vmath::neon::activate;
 use std::arch::aarch64::*;
 
 const L: usize = 4;
-/// Most input blocks a shift window needs: R + 1 + (KW − 1)/L ≤ 12 + 2.
-const MAX_BLOCKS: usize = 16;
 
 /// Runs one output row on the NEON tier.
 pub(super) fn run_row(j: &RowJob) {
@@ -70,17 +68,19 @@ fn row<const C: usize, const R: usize, const KW: usize, const SHIFT: bool>(j: &R
                     let src = &j.buf[row_off + ci * p.rowlen + x0..][..reach];
                     let wt = &w[(tap * p.cin + ci) * k * C..][..k * C];
                     if SHIFT {
-                        let mut blk = [vdupq_n_f32(0.0); MAX_BLOCKS];
-                        for (b, v) in blk.iter_mut().enumerate().take(R + 1 + KW.saturating_sub(1) / L) {
-                            // SAFETY: b·L + L ≤ (R + 1 + (KW−1)/L)·L ≤ reach = src.len().
-                            *v = unsafe { vld1q_f32(src.as_ptr().add(b * L)) };
-                        }
+                        // Blocks 0..R and 1..=R of the window; every shift reads a pair.
+                        // SAFETY: b·L + L ≤ (R + 1)·L ≤ reach = src.len().
+                        let lo: [_; R] = std::array::from_fn(|b| unsafe { vld1q_f32(src.as_ptr().add(b * L)) });
+                        let hi: [_; R] = std::array::from_fn(|b| {
+                            // SAFETY: as above.
+                            if b + 1 < R { lo[b + 1] } else { unsafe { vld1q_f32(src.as_ptr().add(R * L)) } }
+                        });
                         for kw in 0..KW {
-                            let (q, s) = (kw / L, kw % L);
                             for r in 0..R {
-                                let v = shift(blk[r + q], blk[r + q + 1], s);
+                                // KW ≤ L + 1 for the fixed widths, so kw = L is exactly the next block.
+                                let v = if kw == L { hi[r] } else { shift(lo[r], hi[r], kw) };
                                 for c in 0..C {
-                                    acc[c][r] = vfmaq_n_f32(acc[c][r], v, wt[kw * C + c]);
+                                    acc[c][r] = vfmaq_n_f32(acc[c][r], v, w_at(wt, kw * C + c));
                                 }
                             }
                         }
@@ -90,7 +90,7 @@ fn row<const C: usize, const R: usize, const KW: usize, const SHIFT: bool>(j: &R
                                 // SAFETY: r·L + kw·dw + L ≤ reach = src.len().
                                 let v = unsafe { vld1q_f32(src.as_ptr().add(r * L + kw * dw)) };
                                 for c in 0..C {
-                                    acc[c][r] = vfmaq_n_f32(acc[c][r], v, wt[kw * C + c]);
+                                    acc[c][r] = vfmaq_n_f32(acc[c][r], v, w_at(wt, kw * C + c));
                                 }
                             }
                         }
@@ -98,13 +98,27 @@ fn row<const C: usize, const R: usize, const KW: usize, const SHIFT: bool>(j: &R
                 }
             }
             let mut tile = [0.0f32; MAX_TILE];
-            for (c, a) in acc.iter().enumerate() {
-                for (r, v) in a.iter().enumerate() {
+            for c in 0..C {
+                for r in 0..R {
                     // SAFETY: (c·R + r)·L + L ≤ C·R·L ≤ MAX_TILE.
-                    unsafe { vst1q_f32(tile.as_mut_ptr().add((c * R + r) * L), activate(j.act, *v)) };
+                    unsafe { vst1q_f32(tile.as_mut_ptr().add((c * R + r) * L), acc[c][r]) };
                 }
+            }
+            // Activation after the copy so `acc` never escapes (it stays in registers above).
+            for v in tile[..C * R * L].chunks_exact_mut(L) {
+                // SAFETY: each chunk holds exactly L = 4 floats.
+                unsafe { vst1q_f32(v.as_mut_ptr(), activate(j.act, vld1q_f32(v.as_ptr()))) };
             }
             store_tile(j, cb, x0, &tile, rl);
         }
     }
+}
+
+/// Weight `i` of a tap slice. Unchecked so the unroller sees a lean body and fully unrolls the
+/// C·R·KW loop nest, which keeps the accumulators in registers.
+#[inline(always)]
+fn w_at(wt: &[f32], i: usize) -> f32 {
+    debug_assert!(i < wt.len());
+    // SAFETY: callers index kw·C + c with kw < k and c < C, and `wt` holds k·C weights.
+    unsafe { *wt.get_unchecked(i) }
 }
