@@ -14,15 +14,19 @@
 
 pub mod activation;
 pub mod conv;
+pub mod conv_transpose;
 pub mod error;
 pub mod isa;
+pub mod streaming;
 pub mod threads;
-pub mod vmath;
+pub(crate) mod vmath;
 
 mod outptr;
 
 pub use activation::Activation;
 pub use conv::{Conv, ConvSpec};
+pub use conv_transpose::{ConvTranspose, ConvTransposeSpec};
 pub use error::{EngineError, Result};
 pub use isa::Isa;
+pub use streaming::{ConvHistory, StreamingConv};
 pub use threads::Threads;

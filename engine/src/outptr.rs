@@ -28,6 +28,13 @@ impl OutPtr {
         self.len
     }
 
+    /// The same buffer seen from element `n` on (image `i` of a batch).
+    pub fn advance(self, n: usize) -> Self {
+        assert!(n <= self.len, "OutPtr advance {n} out of {}", self.len);
+        // SAFETY: n <= len, so the pointer stays within (or one past) the allocation.
+        Self { ptr: unsafe { self.ptr.add(n) }, len: self.len - n }
+    }
+
     /// Writes one element.
     ///
     /// # Safety

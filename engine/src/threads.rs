@@ -5,13 +5,19 @@
 
 use crate::error::{Result, invalid};
 use std::ops::Range;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::thread::JoinHandle;
 
 /// Work below this many FLOPs is never split across threads (≈20–40 µs of compute).
 pub const MIN_PARALLEL_FLOPS: u64 = 4_000_000;
 
-/// A fixed-size pool owned by the engine user (server, CLI, bench).
+/// A fixed-size pool owned by the engine user (server, CLI, bench): `n − 1` parked workers
+/// plus the calling thread, which always takes part. Handing out a run allocates nothing.
 pub struct Threads {
-    pool: Option<rayon::ThreadPool>,
+    shared: Option<Arc<Shared>>,
+    workers: Vec<JoinHandle<()>>,
     n: usize,
 }
 
@@ -19,6 +25,31 @@ impl std::fmt::Debug for Threads {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Threads").field("n", &self.n).finish()
     }
+}
+
+/// The job of the current run, with its lifetime erased (see `run_bands` for why it is sound).
+#[derive(Clone, Copy)]
+struct Job(*const (dyn Fn(usize) + Sync));
+// SAFETY: the pointee is `Sync`, and `run_bands` keeps it alive until every worker is done with it.
+unsafe impl Send for Job {}
+
+struct State {
+    epoch: u64,
+    job: Option<Job>,
+    bands: usize,
+    /// Workers currently holding `job`.
+    in_flight: usize,
+    /// Bands finished in this run.
+    done: usize,
+    panicked: bool,
+    shutdown: bool,
+}
+
+struct Shared {
+    state: Mutex<State>,
+    next: AtomicUsize,
+    wake: Condvar,
+    finished: Condvar,
 }
 
 impl Threads {
@@ -30,17 +61,35 @@ impl Threads {
         if n == 1 {
             return Ok(Self::single());
         }
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(n)
-            .thread_name(|i| format!("sluice-engine-{i}"))
-            .build()
-            .map_err(|e| invalid("threads", format!("cannot start {n} engine threads: {e}")))?;
-        Ok(Self { pool: Some(pool), n })
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State {
+                epoch: 0,
+                job: None,
+                bands: 0,
+                in_flight: 0,
+                done: 0,
+                panicked: false,
+                shutdown: false,
+            }),
+            next: AtomicUsize::new(0),
+            wake: Condvar::new(),
+            finished: Condvar::new(),
+        });
+        let mut workers = Vec::with_capacity(n - 1);
+        for i in 1..n {
+            let sh = Arc::clone(&shared);
+            let h = std::thread::Builder::new()
+                .name(format!("sluice-engine-{i}"))
+                .spawn(move || worker(&sh))
+                .map_err(|e| invalid("threads", format!("cannot start engine thread {i}: {e}")))?;
+            workers.push(h);
+        }
+        Ok(Self { shared: Some(shared), workers, n })
     }
 
     /// Runs everything on the calling thread.
     pub fn single() -> Self {
-        Self { pool: None, n: 1 }
+        Self { shared: None, workers: Vec::new(), n: 1 }
     }
 
     /// One thread per available core.
@@ -58,23 +107,102 @@ impl Threads {
         if self.n == 1 || flops < MIN_PARALLEL_FLOPS { 1 } else { self.n.min(rows).max(1) }
     }
 
-    /// Runs `f(band)` for every band in `0..bands`, in parallel on the pool when `bands > 1`.
-    /// Returns when all bands are done. Allocates nothing.
+    /// Runs `f(band)` for every band in `0..bands`, spread over the pool when `bands > 1`.
+    /// Returns when all bands are done. Allocates nothing. Runs from several threads on the
+    /// same pool are serialised.
     pub fn run_bands(&self, bands: usize, f: &(dyn Fn(usize) + Sync)) {
-        match (&self.pool, bands) {
-            (_, 0) => {}
-            (None, _) | (_, 1) => (0..bands).for_each(f),
-            (Some(pool), _) => pool.install(|| split(0, bands, f)),
+        let Some(sh) = self.shared.as_ref().filter(|_| bands > 1) else {
+            (0..bands).for_each(f);
+            return;
+        };
+        let mut st = lock(&sh.state);
+        // Another caller's run in progress: wait for it to retire its job.
+        while st.job.is_some() {
+            st = sh.finished.wait(st).unwrap_or_else(PoisonError::into_inner);
+        }
+        // SAFETY: only the lifetime is erased. Workers dereference the job only while counted in
+        // `in_flight`, and this function does not return before `in_flight == 0` and the job has
+        // been taken back out of the shared state, so `f` outlives every use.
+        let job: *const (dyn Fn(usize) + Sync + 'static) = unsafe { std::mem::transmute(f) };
+        st.job = Some(Job(job));
+        st.bands = bands;
+        st.done = 0;
+        st.panicked = false;
+        st.epoch = st.epoch.wrapping_add(1);
+        sh.next.store(0, Ordering::SeqCst);
+        drop(st);
+        sh.wake.notify_all();
+
+        let mine = take_bands(sh, f, bands);
+        let mut st = lock(&sh.state);
+        st.done += mine.0;
+        st.panicked |= mine.1;
+        while st.done < bands || st.in_flight > 0 {
+            st = sh.finished.wait(st).unwrap_or_else(PoisonError::into_inner);
+        }
+        st.job = None;
+        let panicked = st.panicked;
+        drop(st);
+        sh.finished.notify_all();
+        if panicked {
+            panic!("an engine thread panicked while running a band");
         }
     }
 }
 
-fn split(lo: usize, hi: usize, f: &(dyn Fn(usize) + Sync)) {
-    if hi - lo == 1 {
-        f(lo);
-    } else {
-        let mid = lo + (hi - lo) / 2;
-        rayon::join(|| split(lo, mid, f), || split(mid, hi, f));
+impl Drop for Threads {
+    fn drop(&mut self) {
+        if let Some(sh) = &self.shared {
+            lock(&sh.state).shutdown = true;
+            sh.wake.notify_all();
+        }
+        for h in self.workers.drain(..) {
+            let _ = h.join();
+        }
+    }
+}
+
+fn lock(m: &Mutex<State>) -> MutexGuard<'_, State> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Claims and runs bands until none are left; returns (bands run, whether one panicked).
+fn take_bands(sh: &Shared, f: &(dyn Fn(usize) + Sync), bands: usize) -> (usize, bool) {
+    let (mut ran, mut panicked) = (0, false);
+    loop {
+        let b = sh.next.fetch_add(1, Ordering::SeqCst);
+        if b >= bands {
+            return (ran, panicked);
+        }
+        panicked |= catch_unwind(AssertUnwindSafe(|| f(b))).is_err();
+        ran += 1;
+    }
+}
+
+fn worker(sh: &Shared) {
+    let mut seen = 0u64;
+    let mut st = lock(&sh.state);
+    loop {
+        if st.shutdown {
+            return;
+        }
+        match st.job {
+            Some(job) if st.epoch != seen => {
+                seen = st.epoch;
+                let bands = st.bands;
+                st.in_flight += 1;
+                drop(st);
+                // SAFETY: counted in `in_flight`, so `run_bands` keeps the job alive until we are done.
+                let f = unsafe { &*job.0 };
+                let (ran, panicked) = take_bands(sh, f, bands);
+                st = lock(&sh.state);
+                st.in_flight -= 1;
+                st.done += ran;
+                st.panicked |= panicked;
+                sh.finished.notify_all();
+            }
+            _ => st = sh.wake.wait(st).unwrap_or_else(PoisonError::into_inner),
+        }
     }
 }
 
@@ -91,7 +219,6 @@ pub fn band_range(total: usize, bands: usize, i: usize) -> Range<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::{AtomicUsize, Ordering};
 
     #[test]
     fn bands_cover_everything_once() {
@@ -119,6 +246,39 @@ mod tests {
         assert!(Threads::new(0).is_err());
         assert_eq!(t.bands_for(100, 10), 1);
         assert_eq!(t.bands_for(2, u64::MAX), 2);
+        Ok(())
+    }
+
+    #[test]
+    fn concurrent_callers_share_one_pool() -> Result<()> {
+        let t = Threads::new(2)?;
+        let total = AtomicUsize::new(0);
+        std::thread::scope(|s| {
+            for _ in 0..4 {
+                s.spawn(|| {
+                    for _ in 0..200 {
+                        t.run_bands(5, &|b| {
+                            total.fetch_add(b + 1, Ordering::Relaxed);
+                        });
+                    }
+                });
+            }
+        });
+        assert_eq!(total.into_inner(), 4 * 200 * 15);
+        Ok(())
+    }
+
+    #[test]
+    fn a_panicking_band_is_reported_not_hung() -> Result<()> {
+        let t = Threads::new(2)?;
+        let r = catch_unwind(AssertUnwindSafe(|| t.run_bands(4, &|b| assert!(b != 2, "band 2 fails"))));
+        assert!(r.is_err());
+        // The pool still works afterwards.
+        let hits = AtomicUsize::new(0);
+        t.run_bands(4, &|_| {
+            hits.fetch_add(1, Ordering::Relaxed);
+        });
+        assert_eq!(hits.into_inner(), 4);
         Ok(())
     }
 }

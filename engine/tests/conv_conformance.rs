@@ -6,7 +6,8 @@ use common::*;
 use rand::Rng;
 use sluice_engine::{Activation, Conv, ConvSpec, Isa, Threads};
 
-fn check(isa: Isa, spec: &ConvSpec, in_dims: &[usize], threads: &Threads, seed: u64) {
+/// Runs `spec` on two random images and compares with the f64 definition; returns the kernel name.
+fn check(isa: Isa, spec: &ConvSpec, in_dims: &[usize], threads: &Threads, seed: u64) -> &'static str {
     let mut r = rng(seed);
     let in_len: usize = in_dims.iter().product::<usize>() * spec.in_channels;
     let x = rand_vec(&mut r, in_len * 2);
@@ -24,6 +25,7 @@ fn check(isa: Isa, spec: &ConvSpec, in_dims: &[usize], threads: &Threads, seed: 
         let got = &out[img * plan.output_len()..(img + 1) * plan.output_len()];
         assert_close(&format!("{isa} {} {spec:?} {in_dims:?} img {img}", plan.kernel_name()), got, &want, atol, 1e-5);
     }
+    plan.kernel_name()
 }
 
 /// Fixed edge cases: width 1, lanes±1, channels off the lane grid, strides, dilation, big padding, groups.
@@ -52,12 +54,65 @@ fn edge_specs() -> Vec<(ConvSpec, Vec<usize>)> {
     v
 }
 
+/// Channels-in-lanes and depthwise edges: Cout 16/32/64 (one, two and four vectors, remainder
+/// blocks) at widths 1, lanes±1 and register-tile tails, 3-D, strided/dilated depthwise, channel
+/// counts off the lane grid, channel multipliers and the pixel-shuffle channel table.
+fn lanes_specs() -> Vec<(ConvSpec, Vec<usize>)> {
+    let mut v = Vec::new();
+    for cout in [16, 32, 48, 64, 80] {
+        for w in [1, 7, 9, 15, 17, 13, 21, 26] {
+            let spec = ConvSpec::new(5 + cout % 7, cout, &[3, 3]).same_padding().activation(Activation::Tanh);
+            v.push((spec, vec![3, w]));
+        }
+    }
+    v.extend([
+        (ConvSpec::new(16, 16, &[3, 3, 3]).same_padding(), vec![4, 5, 19]),
+        (ConvSpec::new(8, 24, &[3, 1, 5]).padding(&[1, 0, 2], &[1, 0, 2]).dilation(&[2, 1, 1]), vec![5, 3, 23]),
+        (ConvSpec::new(16, 32, &[1, 1]), vec![3, 21]),
+        (ConvSpec::new(16, 32, &[1, 5]).stride(&[1, 3]).padding(&[0, 4], &[0, 4]), vec![2, 40]),
+        (ConvSpec::new(6, 40, &[2, 7]).dilation(&[1, 2]).padding(&[1, 7], &[0, 7]), vec![3, 30]),
+        (ConvSpec::new(40, 40, &[2, 2]).groups(2).stride(&[2, 2]), vec![6, 37]),
+        (ConvSpec::new(16, 48, &[3, 3]).groups(16).same_padding(), vec![4, 19]),
+        (ConvSpec::new(64, 64, &[1, 3]).stride(&[1, 2]).padding(&[0, 1], &[0, 1]).groups(64), vec![2, 33]),
+        (ConvSpec::new(64, 64, &[1, 1]).groups(64).activation(Activation::Sigmoid), vec![3, 17]),
+        (ConvSpec::new(20, 20, &[3, 3]).groups(20).dilation(&[2, 2]).same_padding(), vec![5, 18]),
+        (ConvSpec::new(36, 36, &[3, 5]).groups(36).padding(&[2, 4], &[2, 4]), vec![3, 11]),
+        (ConvSpec::new(18, 18, &[3, 3]).groups(18).same_padding().pixel_shuffle(3), vec![4, 10]),
+        (ConvSpec::new(8, 36, &[3, 3]).same_padding().pixel_shuffle(3).activation(Activation::Relu), vec![3, 21]),
+        (ConvSpec::new(24, 16, &[3, 3, 3]).stride(&[2, 2, 2]).padding(&[1, 1, 1], &[1, 1, 1]), vec![5, 6, 17]),
+    ]);
+    v
+}
+
 #[test]
 fn edge_shapes_every_tier() {
     let single = Threads::single();
     for isa in tiers() {
-        for (i, (spec, dims)) in edge_specs().iter().enumerate() {
-            check(isa, spec, dims, &single, i as u64);
+        for (i, (spec, dims)) in edge_specs().iter().chain(&lanes_specs()).enumerate() {
+            let kernel = check(isa, spec, dims, &single, i as u64);
+            if isa != Isa::Scalar {
+                assert_ne!(kernel, "reference", "{isa}: {spec:?} fell back to the scalar kernel");
+            }
+        }
+    }
+}
+
+/// On this CPU's vector tiers the wide layers run channels-in-lanes and depthwise layers run the
+/// depthwise kernel.
+#[test]
+fn wide_layers_choose_lanes() {
+    let w = |s: &ConvSpec| vec![0.1; s.weight_len()];
+    let cases = [
+        (ConvSpec::new(64, 32, &[3, 3]).same_padding().activation(Activation::Tanh), vec![360, 640], "lanes"),
+        (ConvSpec::new(16, 16, &[3, 3, 3]).same_padding(), vec![16, 128, 128], "lanes"),
+        (ConvSpec::new(64, 64, &[1, 3]).padding(&[0, 1], &[0, 1]).groups(64), vec![1, 96], "depthwise"),
+        (ConvSpec::new(64, 64, &[1, 3]).stride(&[1, 2]).groups(64), vec![1, 96], "depthwise"),
+    ];
+    for isa in tiers() {
+        for (spec, dims, want) in &cases {
+            let plan = Conv::with_isa(isa, spec, dims, &w(spec), None).unwrap_or_else(|e| panic!("{e}"));
+            let want = if isa == Isa::Scalar { "reference" } else { want };
+            assert_eq!(plan.kernel_name(), want, "{isa} {spec:?}");
         }
     }
 }
@@ -99,6 +154,8 @@ fn threaded_bands_equal_single() {
         check(isa, &ConvSpec::new(16, 32, &[3, 3]).same_padding().activation(Activation::Tanh), &[64, 96], &t2, 7);
         check(isa, &ConvSpec::new(32, 9, &[3, 3]).same_padding().pixel_shuffle(3), &[40, 70], &t2, 8);
         check(isa, &ConvSpec::new(16, 16, &[3, 3, 3]).same_padding(), &[4, 32, 40], &t2, 9);
+        check(isa, &ConvSpec::new(64, 64, &[1, 3]).same_padding().groups(64), &[40, 48], &t2, 10);
+        check(isa, &ConvSpec::new(8, 72, &[3, 3]).padding(&[2, 0], &[0, 2]), &[30, 33], &t2, 11);
     }
 }
 

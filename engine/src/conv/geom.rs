@@ -41,7 +41,7 @@ impl ConvGeom {
         if spec.in_channels == 0 || spec.out_channels == 0 || spec.groups == 0 {
             return Err(invalid(op, "channel and group counts must be at least 1"));
         }
-        if spec.in_channels % spec.groups != 0 || spec.out_channels % spec.groups != 0 {
+        if !spec.in_channels.is_multiple_of(spec.groups) || !spec.out_channels.is_multiple_of(spec.groups) {
             return Err(invalid(
                 op,
                 format!(
@@ -57,7 +57,7 @@ impl ConvGeom {
             return Err(invalid(op, "input dims must be at least 1"));
         }
         let r = spec.pixel_shuffle;
-        if r == 0 || (r > 1 && (rank < 2 || spec.out_channels % (r * r) != 0)) {
+        if r == 0 || (r > 1 && (rank < 2 || !spec.out_channels.is_multiple_of(r * r))) {
             return Err(invalid(
                 op,
                 format!("pixel shuffle {r} needs rank >= 2 and out_channels divisible by {}", r * r),
@@ -166,10 +166,10 @@ impl ConvGeom {
         if weights.len() != expected {
             return Err(EngineError::WeightShape { op, tensor: "weights", expected, got: weights.len() });
         }
-        if let Some(b) = bias {
-            if b.len() != self.cout {
-                return Err(EngineError::WeightShape { op, tensor: "bias", expected: self.cout, got: b.len() });
-            }
+        if let Some(b) = bias
+            && b.len() != self.cout
+        {
+            return Err(EngineError::WeightShape { op, tensor: "bias", expected: self.cout, got: b.len() });
         }
         Ok(())
     }

@@ -4,7 +4,9 @@
 //! weights are packed for the chosen kernel family and ISA, and the scratch size is fixed.
 //! Running it allocates nothing and only reads/writes the caller's slices.
 
+mod depthwise;
 mod geom;
+mod lanes;
 mod pixels;
 mod reference;
 mod spec;
@@ -24,6 +26,10 @@ use std::ops::Range;
 pub(crate) enum ConvKernel {
     /// Scalar direct loops (any geometry).
     Reference(reference::RefPacked),
+    /// Channels-in-lanes blocks (family A).
+    Lanes(lanes::LanesPacked),
+    /// Per-channel sliding window (groups == cin == cout).
+    Depthwise(depthwise::DwPacked),
     /// Pixels in lanes, sliding-window shifts (family B): Cin = 1 and small-Cout layers.
     Pixels(pixels::PixelsPacked),
 }
@@ -32,6 +38,8 @@ impl ConvKernel {
     fn name(&self) -> &'static str {
         match self {
             ConvKernel::Reference(_) => "reference",
+            ConvKernel::Lanes(_) => "lanes",
+            ConvKernel::Depthwise(_) => "depthwise",
             ConvKernel::Pixels(_) => "pixels",
         }
     }
@@ -39,7 +47,7 @@ impl ConvKernel {
     /// Scratch floats one band needs.
     fn scratch_per_band(&self) -> usize {
         match self {
-            ConvKernel::Reference(_) => 0,
+            ConvKernel::Reference(_) | ConvKernel::Lanes(_) | ConvKernel::Depthwise(_) => 0,
             ConvKernel::Pixels(k) => k.scratch_per_band(),
         }
     }
@@ -140,7 +148,7 @@ impl Conv {
     /// `n · output_len()`. Scratch must hold at least [`Conv::scratch_len`] floats.
     pub fn run(&self, input: &[f32], output: &mut [f32], scratch: &mut [f32], threads: &Threads) -> Result<()> {
         let il = self.geom.input_len();
-        if input.is_empty() || input.len() % il != 0 {
+        if input.is_empty() || !input.len().is_multiple_of(il) {
             return Err(EngineError::BufferLength { op: OP, buffer: "input", expected: il, got: input.len() });
         }
         let n = input.len() / il;
@@ -181,32 +189,20 @@ impl Conv {
                 let img = r / rows;
                 let end = range.end.min((img + 1) * rows);
                 let rows_in = (r - img * rows)..(end - img * rows);
-                let map_img = &self.map;
-                self.run_rows(&input[img * il..(img + 1) * il], out, img * out_image_stride, map_img, rows_in, scr);
+                self.run_rows(&input[img * il..(img + 1) * il], out.advance(img * out_image_stride), rows_in, scr);
                 r = end;
             }
         });
         Ok(())
     }
 
-    fn run_rows(
-        &self,
-        input: &[f32],
-        out: OutPtr,
-        image_offset: usize,
-        map: &OutMap,
-        rows: Range<usize>,
-        scratch: &mut [f32],
-    ) {
-        let shifted;
-        let map = if image_offset == 0 {
-            map
-        } else {
-            shifted = OutMap { offset: map.offset + image_offset, ..map.clone() };
-            &shifted
-        };
+    /// Computes output rows `rows` of one image whose output starts at `out`.
+    fn run_rows(&self, input: &[f32], out: OutPtr, rows: Range<usize>, scratch: &mut [f32]) {
+        let map = &self.map;
         match &self.kernel {
             ConvKernel::Reference(k) => k.run_rows(&self.geom, &self.bias, self.act, input, out, map, rows),
+            ConvKernel::Lanes(k) => k.run_rows(&self.geom, &self.bias, self.act, input, out, map, rows),
+            ConvKernel::Depthwise(k) => k.run_rows(&self.geom, &self.bias, self.act, input, out, map, rows),
             ConvKernel::Pixels(k) => k.run_rows(&self.geom, &self.bias, self.act, input, out, map, rows, scratch),
         }
     }
@@ -214,8 +210,17 @@ impl Conv {
 
 /// Picks the fastest kernel family for the geometry and ISA.
 fn choose_kernel(isa: Isa, geom: &ConvGeom, map: &OutMap, weights: &[f32]) -> ConvKernel {
+    if depthwise::supports(isa, geom) {
+        return ConvKernel::Depthwise(depthwise::DwPacked::new(isa, geom, weights));
+    }
     if let Some(k) = pixels::PixelsPacked::select(isa, geom, map, weights) {
         return ConvKernel::Pixels(k);
+    }
+    if lanes::supports(isa, geom) {
+        let k = lanes::LanesPacked::new(isa, geom, weights);
+        let (r, v) = k.tile();
+        tracing::debug!(r, v, "lanes tile");
+        return ConvKernel::Lanes(k);
     }
     ConvKernel::Reference(reference::RefPacked::new(geom, weights))
 }

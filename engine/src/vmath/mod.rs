@@ -17,7 +17,7 @@ pub(crate) const TANH_CLAMP: f32 = 7.905_311;
 pub(crate) const TANH_ALPHA: [f32; 7] =
     [4.893_524_6e-3, 6.372_619_3e-4, 1.485_722_4e-5, 5.122_297e-8, -8.604_672e-11, 2.000_188e-13, -2.760_768_5e-16];
 /// Denominator coefficients (even powers 0..6).
-pub(crate) const TANH_BETA: [f32; 4] = [4.893_525_2e-3, 2.268_434_6e-3, 1.185_347_1e-4, 1.198_258_4e-6];
+pub(crate) const TANH_BETA: [f32; 4] = [4.893_525e-3, 2.268_434_6e-3, 1.185_347_1e-4, 1.198_258_4e-6];
 
 /// The same rational tanh in scalar form, used to test the vector versions and for tails.
 #[inline]
