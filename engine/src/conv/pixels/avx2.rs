@@ -137,6 +137,7 @@ fn store_block<const C: usize, const R: usize>(j: &RowJob, cb: usize, x0: usize,
 }
 
 /// Stores 8 pixel vectors (8 channels each) at pixels `ow0..ow0+8`, channel `ch`.
+#[inline]
 #[target_feature(enable = "avx2,fma")]
 pub(super) fn store_pixels8(j: &RowJob, ow0: usize, ch: usize, t: &[__m256; 8]) {
     for (px, v) in t.iter().enumerate() {
@@ -247,8 +248,9 @@ pub(super) fn fill_row_planar8(src: &[f32], dst: &mut [f32], cin: usize, rowlen:
         d[pl + iw..].fill(0.0);
     }
     let body = iw / 8 * 8;
-    for g in (0..cin).step_by(8) {
-        for x in (0..body).step_by(8) {
+    // Pixels outer, channel groups inner: the source row is read front to back.
+    for x in (0..body).step_by(8) {
+        for g in (0..cin).step_by(8) {
             // SAFETY: (x + i)·cin + g + 8 ≤ iw·cin ≤ src.len() (asserted above).
             let rows: [__m256; 8] =
                 std::array::from_fn(|i| unsafe { _mm256_loadu_ps(src.as_ptr().add((x + i) * cin + g)) });
