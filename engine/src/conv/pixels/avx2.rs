@@ -4,7 +4,8 @@
 
 use super::store::{full_block, store_tile};
 use super::{MAX_TILE, RowJob, StoreMode};
-use crate::vmath::avx2::activate;
+use crate::activation::Activation;
+use crate::vmath::avx2::{sigmoid, tanh};
 use std::arch::x86_64::*;
 
 const L: usize = 8;
@@ -71,11 +72,21 @@ fn row<const C: usize, const R: usize, const KW: usize>(j: &RowJob) {
                 }
             }
             // `activate` may stay out of line and take its vector by address: only `fin` may escape.
-            for a in fin.iter_mut().flatten() {
-                *a = activate(j.act, *a);
-            }
+            activate_all(j.act, fin.as_flattened_mut());
             store_block::<C, R>(j, cb, x0, &fin);
         }
+    }
+}
+
+/// Applies `act` to a block, one branch per block rather than per vector.
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+fn activate_all(act: Activation, v: &mut [__m256]) {
+    match act {
+        Activation::Identity => {}
+        Activation::Relu => v.iter_mut().for_each(|x| *x = _mm256_max_ps(*x, _mm256_setzero_ps())),
+        Activation::Tanh => v.iter_mut().for_each(|x| *x = tanh(*x)),
+        Activation::Sigmoid => v.iter_mut().for_each(|x| *x = sigmoid(*x)),
     }
 }
 

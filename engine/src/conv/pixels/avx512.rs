@@ -6,7 +6,8 @@
 use super::avx2::{store_pixels8, transpose4x8, transpose8};
 use super::store::{full_block, store_tile};
 use super::{MAX_TILE, RowJob, StoreMode};
-use crate::vmath::avx512::activate;
+use crate::activation::Activation;
+use crate::vmath::avx512::{sigmoid, tanh};
 use std::arch::x86_64::*;
 
 const L: usize = 16;
@@ -113,9 +114,7 @@ fn row<const C: usize, const R: usize, const KW: usize, const SHIFT: bool>(j: &R
                 }
             }
             // `activate` may stay out of line and take its vector by address: only `fin` may escape.
-            for a in fin.iter_mut().flatten() {
-                *a = activate(j.act, *a);
-            }
+            activate_all(j.act, fin.as_flattened_mut());
             store_block::<C, R>(j, cb, x0, &fin);
         }
     }
@@ -160,6 +159,18 @@ static IDX3: [[[i32; 16]; 2]; 3] = [
 fn idx(t: &[i32; 16]) -> __m512i {
     // SAFETY: reads exactly the 16 i32 of `t`.
     unsafe { _mm512_loadu_epi32(t.as_ptr()) }
+}
+
+/// Applies `act` to a block, one branch per block rather than per vector.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")]
+fn activate_all(act: Activation, v: &mut [__m512]) {
+    match act {
+        Activation::Identity => {}
+        Activation::Relu => v.iter_mut().for_each(|x| *x = _mm512_max_ps(*x, _mm512_setzero_ps())),
+        Activation::Tanh => v.iter_mut().for_each(|x| *x = tanh(*x)),
+        Activation::Sigmoid => v.iter_mut().for_each(|x| *x = sigmoid(*x)),
+    }
 }
 
 /// Writes one finished block: transposes (channels-last) or interleaves (pixel shuffle) for
