@@ -1,7 +1,9 @@
-//! AVX-512 pixels-in-lanes kernel: 16 pixels per zmm. Per (input row, ci) it loads the R+1
-//! aligned blocks once and forms every kw-shifted window with `valignd` across a block pair
-//! (one op, immediate shift), which measured 1.2–1.9× faster than unaligned loads on
-//! load-bound layers (specs/engine.md §3.5). Dilated or unusual widths use unaligned loads.
+//! AVX-512 pixels-in-lanes kernel: 16 pixels per zmm. With `shift` it loads the R+1 aligned
+//! blocks of an (input row, ci) once and forms every kw-shifted window with `valignd` across a
+//! block pair (one op, immediate shift; the prototype measured it 1.2–1.9× faster on load-bound
+//! layers, specs/engine.md §3.5). Without it, and for dilated or unusual widths, each window is
+//! an unaligned load; with this kernel's blockings the loads measured slightly faster here, so
+//! plans use them (see `PixelsPacked::select`).
 
 use super::avx2::{store_pixels8, transpose4x8, transpose8};
 use super::store::{full_block, store_tile};

@@ -146,8 +146,8 @@ impl PixelsPacked {
             return None;
         }
         // AVX-512 forms windows with unaligned loads by default: on this Zen 4 the `valignd`
-        // variant measured 16.6 ms vs 15.0 ms (ESPCN l3) and equal on l1, see the timing test.
-        // NEON keeps `ext` shifts; AVX2 always loads.
+        // variant measured 16.3–16.4 ms vs 14.7–15.6 ms thread CPU on ESPCN l3 (C=9 R=2) and
+        // within noise on l1, see `espcn_timing`. NEON keeps `ext` shifts; AVX2 always loads.
         Some(Self::new(isa, g, map, weights, isa == Isa::Neon))
     }
 
