@@ -7,6 +7,7 @@
 mod depthwise;
 mod geom;
 mod lanes;
+mod pixels;
 mod reference;
 mod spec;
 
@@ -29,6 +30,8 @@ pub(crate) enum ConvKernel {
     Lanes(lanes::LanesPacked),
     /// Per-channel sliding window (groups == cin == cout).
     Depthwise(depthwise::DwPacked),
+    /// Pixels in lanes, sliding-window shifts (family B): Cin = 1 and small-Cout layers.
+    Pixels(pixels::PixelsPacked),
 }
 
 impl ConvKernel {
@@ -37,6 +40,7 @@ impl ConvKernel {
             ConvKernel::Reference(_) => "reference",
             ConvKernel::Lanes(_) => "lanes",
             ConvKernel::Depthwise(_) => "depthwise",
+            ConvKernel::Pixels(_) => "pixels",
         }
     }
 
@@ -44,6 +48,7 @@ impl ConvKernel {
     fn scratch_per_band(&self) -> usize {
         match self {
             ConvKernel::Reference(_) | ConvKernel::Lanes(_) | ConvKernel::Depthwise(_) => 0,
+            ConvKernel::Pixels(k) => k.scratch_per_band(),
         }
     }
 }
@@ -192,20 +197,24 @@ impl Conv {
     }
 
     /// Computes output rows `rows` of one image whose output starts at `out`.
-    fn run_rows(&self, input: &[f32], out: OutPtr, rows: Range<usize>, _scratch: &mut [f32]) {
+    fn run_rows(&self, input: &[f32], out: OutPtr, rows: Range<usize>, scratch: &mut [f32]) {
         let map = &self.map;
         match &self.kernel {
             ConvKernel::Reference(k) => k.run_rows(&self.geom, &self.bias, self.act, input, out, map, rows),
             ConvKernel::Lanes(k) => k.run_rows(&self.geom, &self.bias, self.act, input, out, map, rows),
             ConvKernel::Depthwise(k) => k.run_rows(&self.geom, &self.bias, self.act, input, out, map, rows),
+            ConvKernel::Pixels(k) => k.run_rows(&self.geom, &self.bias, self.act, input, out, map, rows, scratch),
         }
     }
 }
 
 /// Picks the fastest kernel family for the geometry and ISA.
-fn choose_kernel(isa: Isa, geom: &ConvGeom, _map: &OutMap, weights: &[f32]) -> ConvKernel {
+fn choose_kernel(isa: Isa, geom: &ConvGeom, map: &OutMap, weights: &[f32]) -> ConvKernel {
     if depthwise::supports(isa, geom) {
         return ConvKernel::Depthwise(depthwise::DwPacked::new(isa, geom, weights));
+    }
+    if let Some(k) = pixels::PixelsPacked::select(isa, geom, map, weights) {
+        return ConvKernel::Pixels(k);
     }
     if lanes::supports(isa, geom) {
         let k = lanes::LanesPacked::new(isa, geom, weights);
