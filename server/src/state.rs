@@ -1,0 +1,127 @@
+//! State shared by every request: the engine's thread pool, its ISA tier and the readiness phase.
+
+use sluice_engine::{Isa, Threads};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
+
+/// Where the service is in its life; drives `/readyz`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Built but not yet accepting connections: not ready.
+    Starting,
+    /// Accepting and serving: ready.
+    Ready,
+    /// A shutdown was requested: not ready, finishing what is in flight.
+    Draining,
+}
+
+impl Phase {
+    fn from_u8(v: u8) -> Phase {
+        match v {
+            0 => Phase::Starting,
+            1 => Phase::Ready,
+            _ => Phase::Draining,
+        }
+    }
+
+    /// Lower-case name, as reported by `/readyz`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Phase::Starting => "starting",
+            Phase::Ready => "ready",
+            Phase::Draining => "draining",
+        }
+    }
+}
+
+/// Cheap-to-clone handle on the service state (an `Arc` inside).
+#[derive(Clone, Debug)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    threads: Threads,
+    isa: Isa,
+    phase: AtomicU8,
+    models: Vec<String>,
+}
+
+impl AppState {
+    /// State around an engine pool; the ISA tier is the process-wide [`Isa::active`] choice.
+    /// Starts in [`Phase::Starting`].
+    pub fn new(threads: Threads) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                threads,
+                isa: Isa::active(),
+                phase: AtomicU8::new(Phase::Starting as u8),
+                models: Vec::new(),
+            }),
+        }
+    }
+
+    /// The engine's thread pool, shared by all compute work.
+    pub fn threads(&self) -> &Threads {
+        &self.inner.threads
+    }
+
+    /// The engine's ISA tier for this process.
+    pub fn isa(&self) -> Isa {
+        self.inner.isa
+    }
+
+    /// Names of the models loaded and servable.
+    pub fn models(&self) -> &[String] {
+        &self.inner.models
+    }
+
+    /// The current phase.
+    pub fn phase(&self) -> Phase {
+        Phase::from_u8(self.inner.phase.load(Ordering::Acquire))
+    }
+
+    /// Starting → Ready. Does nothing once draining: a drain is never undone.
+    pub fn mark_ready(&self) {
+        let _ = self.inner.phase.compare_exchange(
+            Phase::Starting as u8,
+            Phase::Ready as u8,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        );
+    }
+
+    /// Any phase → Draining (readiness turns 503 from now on).
+    pub fn begin_drain(&self) {
+        self.inner.phase.store(Phase::Draining as u8, Ordering::Release);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phases_move_forward_only() {
+        let s = AppState::new(Threads::single());
+        assert_eq!(s.phase(), Phase::Starting);
+        s.mark_ready();
+        assert_eq!(s.phase(), Phase::Ready);
+        s.begin_drain();
+        assert_eq!(s.phase(), Phase::Draining);
+        s.mark_ready();
+        assert_eq!(s.phase(), Phase::Draining, "a drain must not be undone");
+    }
+
+    #[test]
+    fn clones_share_one_state() {
+        let a = AppState::new(Threads::single());
+        let b = a.clone();
+        b.mark_ready();
+        assert_eq!(a.phase(), Phase::Ready);
+        assert_eq!(a.threads().count(), 1);
+        assert!(a.models().is_empty());
+        assert_eq!(a.isa(), Isa::active());
+    }
+}
