@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The project's whole check, as CI runs it: formatting, lints, tests, and the aarch64 build check.
+#   ./scripts/test.sh
+# Installs the Debian packages, Rust components and targets it needs first (skipped when
+# present). Honours CARGO_TARGET_DIR. Stops at the first failing stage.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# shellcheck source=scripts/lib.sh
+. scripts/lib.sh
+
+apt_install "${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}"
+ensure_rust
+ensure_rust_component rustfmt clippy
+ensure_rust_target aarch64-unknown-linux-gnu
+
+total=$SECONDS
+step fmt cargo fmt --all -- --check
+step clippy cargo clippy --workspace --all-targets --locked -- -D warnings
+step test cargo test --workspace --locked
+# NEON kernels cannot run here; make sure they at least compile.
+step aarch64 cargo check -p sluice-engine --target aarch64-unknown-linux-gnu --locked
+log "all checks passed ($((SECONDS - total)) s)"
