@@ -1,0 +1,441 @@
+//! Engine benchmark: every workload of `specs/engine.md` §3 timed on the engine and on the
+//! im2col + `gemm` baseline in the same run, with a correctness check between them, peak
+//! memory per implementation, and optionally ONNX Runtime on the same weights.
+//!
+//! ```text
+//! cargo bench -p sluice-engine --bench engine [-- --filter espcn --threads 1,2 --reps 10 --ort]
+//! ```
+//!
+//! Flags: `--filter S` (workloads whose name contains S: espcn, conv3d, gru, glinear),
+//! `--threads 1,2`, `--reps N` (timed samples after one warm-up), `--budget SECS` (stop
+//! sampling a cell after this long; default 30), `--ort` (run `engine/bench/ort_bench.py`,
+//! `--python PATH` to choose the interpreter), `--no-mem` (skip the peak-memory children),
+//! `--weights-dir DIR` (where weights/outputs for ORT go; default `<target>/bench-weights`).
+//!
+//! Times: best and median of N. At 1 thread they are the calling thread's CPU time (immune
+//! to being descheduled on a shared machine); with more threads, wall time. Peak: 117 GFLOP/s
+//! per core (measured FMA peak of this Zen 4), so 234 for 2 threads.
+//!
+//! `cargo test` does not run this (without cargo bench's `--bench` flag it exits at once).
+
+#[path = "engine/chain.rs"]
+mod chain;
+#[path = "engine/gemv.rs"]
+mod gemv;
+#[path = "engine/im2col.rs"]
+mod im2col;
+#[path = "engine/memory.rs"]
+mod memory;
+#[path = "engine/ort.rs"]
+mod ort;
+#[path = "engine/timing.rs"]
+mod timing;
+#[path = "engine/workloads.rs"]
+mod workloads;
+
+use chain::{BaselineChain, EngineChain, output_bufs, touched};
+use im2col::Par;
+use ort::{Export, OrtResults};
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use sluice_engine::{Isa, Threads};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+use timing::{Reps, Stats, measure};
+use workloads::{ConvNet, conv_nets, uniform};
+
+/// Measured f32 FMA peak of one core of this machine (specs/engine.md §3.1).
+const PEAK_PER_CORE: f64 = 117e9;
+
+/// Largest |engine − baseline| accepted, relative to max(1, max |baseline|).
+const REL_TOL: f64 = 1e-4;
+
+struct Args {
+    bench: bool,
+    filter: Option<String>,
+    threads: Vec<usize>,
+    reps: Reps,
+    ort: bool,
+    mem: bool,
+    python: String,
+    weights_dir: PathBuf,
+    child: Option<(String, String)>,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut a = Args {
+        bench: false,
+        filter: None,
+        threads: vec![1, 2],
+        reps: Reps { samples: 10, budget: Duration::from_secs(30) },
+        ort: false,
+        mem: true,
+        python: std::env::var("PYTHON").unwrap_or_else(|_| "python3".to_string()),
+        weights_dir: ort::default_dir(),
+        child: None,
+    };
+    let mut child_key = None;
+    let mut child_impl = None;
+    let mut it = std::env::args().skip(1);
+    while let Some(arg) = it.next() {
+        let mut value = |name: &str| it.next().ok_or_else(|| format!("{name} needs a value"));
+        match arg.as_str() {
+            "--bench" => a.bench = true,
+            "--filter" => a.filter = Some(value("--filter")?),
+            "--threads" => {
+                a.threads = value("--threads")?
+                    .split(',')
+                    .map(|t| t.trim().parse::<usize>().ok().filter(|&n| n > 0))
+                    .collect::<Option<Vec<_>>>()
+                    .ok_or("--threads wants a list like 1,2")?;
+            }
+            "--reps" => a.reps.samples = value("--reps")?.parse().map_err(|_| "--reps wants a number")?,
+            "--budget" => {
+                let s: f64 = value("--budget")?.parse().map_err(|_| "--budget wants seconds")?;
+                a.reps.budget = Duration::from_secs_f64(s.max(0.0));
+            }
+            "--ort" => a.ort = true,
+            "--no-mem" => a.mem = false,
+            "--python" => a.python = value("--python")?,
+            "--weights-dir" => a.weights_dir = PathBuf::from(value("--weights-dir")?),
+            "--child" => child_key = Some(value("--child")?),
+            "--impl" => child_impl = Some(value("--impl")?),
+            s if !s.starts_with('-') => a.filter = Some(s.to_string()),
+            other => return Err(format!("unknown flag {other}")),
+        }
+    }
+    if let Some(k) = child_key {
+        a.child = Some((k, child_impl.ok_or("--child needs --impl engine|im2col")?));
+    }
+    Ok(a)
+}
+
+/// One timed row: a layer (or a whole network) at one thread count.
+struct Row {
+    layer: String,
+    threads: usize,
+    flops: u64,
+    engine: Stats,
+    base: Stats,
+    max_diff: f64,
+    scale: f64,
+}
+
+impl Row {
+    fn ok(&self) -> bool {
+        self.max_diff <= REL_TOL * self.scale.max(1.0)
+    }
+}
+
+/// A network's timed rows plus what the ORT script needs.
+struct NetResult {
+    rows: Vec<Row>,
+    kernels: Vec<&'static str>,
+    input: Vec<f32>,
+    engine_output: Vec<f32>,
+    output_dims: Vec<usize>,
+    output_channels: usize,
+}
+
+fn max_abs_diff(a: &[f32], b: &[f32]) -> (f64, f64) {
+    let d = a.iter().zip(b).map(|(x, y)| f64::from((x - y).abs())).fold(0.0, f64::max);
+    let s = b.iter().map(|y| f64::from(y.abs())).fold(0.0, f64::max);
+    if a.len() != b.len() { (f64::INFINITY, s) } else { (d, s) }
+}
+
+/// Engine thread pools and baseline rayon pools for each thread count.
+struct Pools {
+    engine: Vec<Threads>,
+    rayon: Vec<Option<rayon::ThreadPool>>,
+    counts: Vec<usize>,
+}
+
+impl Pools {
+    fn new(counts: &[usize]) -> Result<Self, String> {
+        let engine = counts.iter().map(|&n| Threads::new(n).map_err(|e| e.to_string())).collect::<Result<_, _>>()?;
+        let rayon = counts
+            .iter()
+            .map(|&n| {
+                (n > 1)
+                    .then(|| rayon::ThreadPoolBuilder::new().num_threads(n).build().map_err(|e| e.to_string()))
+                    .transpose()
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Self { engine, rayon, counts: counts.to_vec() })
+    }
+
+    fn par(&self, i: usize) -> Par<'_> {
+        Par { pool: self.rayon[i].as_ref(), n: self.counts[i] }
+    }
+
+    fn widest(&self) -> &Threads {
+        self.engine.iter().max_by_key(|t| t.count()).unwrap_or(&self.engine[0])
+    }
+}
+
+fn progress(net: &str, r: &Row) {
+    eprintln!(
+        "  {net} {:<5} {}t: engine {:>9.3} ms (wall {:.3})  im2col+gemm {:>9.3} ms (wall {:.3})  max|diff| {:.2e}",
+        r.layer,
+        r.threads,
+        r.engine.best * 1e3,
+        r.engine.best_wall * 1e3,
+        r.base.best * 1e3,
+        r.base.best_wall * 1e3,
+        r.max_diff
+    );
+}
+
+fn bench_net(net: &ConvNet, pools: &Pools, reps: Reps) -> Result<NetResult, String> {
+    let mut engine = EngineChain::new(net, pools.widest()).map_err(|e| e.to_string())?;
+    let mut base = BaselineChain::new(net, None);
+    let kernels = engine.plans.iter().map(|p| p.kernel_name()).collect();
+    let mut rows = Vec::new();
+    let mut rng = StdRng::seed_from_u64(7);
+    let mut last_single = None;
+    for (i, layer) in net.layers.iter().enumerate() {
+        let input = if i == 0 {
+            uniform(&mut rng, layer.input_len(), 1.0).iter().map(|v| v.abs()).collect()
+        } else {
+            uniform(&mut rng, layer.input_len(), 1.0)
+        };
+        let mut e_out = touched(layer.output_len());
+        let mut b_out = touched(layer.output_len());
+        for (ti, &t) in pools.counts.iter().enumerate() {
+            let threads = &pools.engine[ti];
+            let par = pools.par(ti);
+            let es = measure(reps, 1, t == 1, || engine.run_layer(i, &input, &mut e_out, threads));
+            let bs = measure(reps, 1, t == 1, || base.run_layer(i, &input, &mut b_out, &par));
+            let (max_diff, scale) = max_abs_diff(&e_out, &b_out);
+            let row = Row {
+                layer: layer.name.to_string(),
+                threads: t,
+                flops: layer.flops(),
+                engine: es,
+                base: bs,
+                max_diff,
+                scale,
+            };
+            progress(net.name, &row);
+            rows.push(row);
+        }
+        last_single = Some((input, e_out));
+    }
+    let (input, engine_output) = if net.layers.len() > 1 {
+        let input = net.layers[0].input_len();
+        let input: Vec<f32> = uniform(&mut rng, input, 1.0).iter().map(|v| v.abs()).collect();
+        let mut e_bufs = output_bufs(&engine.plans);
+        let mut b_bufs = output_bufs(&engine.plans);
+        for (ti, &t) in pools.counts.iter().enumerate() {
+            let threads = &pools.engine[ti];
+            let par = pools.par(ti);
+            let es = measure(reps, 1, t == 1, || engine.run_all(&input, &mut e_bufs, threads));
+            let bs = measure(reps, 1, t == 1, || base.run_all(&input, &mut b_bufs, &par));
+            let (max_diff, scale) = max_abs_diff(e_bufs.last().map_or(&[], |v| v), b_bufs.last().map_or(&[], |v| v));
+            let flops = net.layers.iter().map(|l| l.flops()).sum();
+            let row = Row { layer: "total".to_string(), threads: t, flops, engine: es, base: bs, max_diff, scale };
+            progress(net.name, &row);
+            rows.push(row);
+        }
+        (input, e_bufs.pop().unwrap_or_default())
+    } else {
+        last_single.ok_or("network without layers")?
+    };
+    let last = engine.plans.last().ok_or("network without layers")?;
+    Ok(NetResult {
+        rows,
+        kernels,
+        input,
+        engine_output,
+        output_dims: last.output_dims(),
+        output_channels: last.output_channels(),
+    })
+}
+
+fn ms(s: f64) -> String {
+    format!("{:.3}", s * 1e3)
+}
+
+fn print_net(net: &ConvNet, r: &NetResult, ort: Option<&OrtResults>) {
+    let kernels: Vec<String> = net.layers.iter().zip(&r.kernels).map(|(l, k)| format!("{}={k}", l.name)).collect();
+    println!("\n== {}: {} | isa {} | kernels {} ==", net.name, net.title, Isa::active(), kernels.join(" "));
+    print!(
+        "{:<6}{:>4}{:>8} | {:>10}{:>10}{:>9}{:>7} | {:>10}{:>10}{:>9} | {:>8}",
+        "layer", "thr", "GFLOP", "engine ms", "median", "GFLOP/s", "%peak", "i2c+gemm", "median", "GFLOP/s", "eng/base"
+    );
+    if ort.is_some() {
+        print!(" | {:>9}{:>8}{:>9}{:>8}{:>9}", "ORT all", "eng/ORT", "ORT ext", "eng/ORT", "ORT|d|");
+    }
+    println!(" | {:>9} check", "max|d|");
+    for row in &r.rows {
+        let gf = row.flops as f64 * 1e-9;
+        let peak = PEAK_PER_CORE * row.threads as f64;
+        print!(
+            "{:<6}{:>4}{:>8.2} | {:>10}{:>10}{:>9.1}{:>6.1}% | {:>10}{:>10}{:>9.1} | {:>8.3}",
+            row.layer,
+            row.threads,
+            gf,
+            ms(row.engine.best),
+            ms(row.engine.median),
+            gf / row.engine.best,
+            100.0 * row.flops as f64 / row.engine.best / peak,
+            ms(row.base.best),
+            ms(row.base.median),
+            gf / row.base.best,
+            row.engine.best / row.base.best,
+        );
+        if let Some(res) = ort {
+            let get = |opt: &str| res.get(&(net.name.to_string(), row.layer.clone(), row.threads, opt.to_string()));
+            let cell = |t: Option<&ort::OrtTime>| {
+                t.map_or_else(
+                    || format!("{:>9}{:>8}", "-", "-"),
+                    |t| format!("{:>9}{:>8.3}", ms(t.best), row.engine.best / t.best),
+                )
+            };
+            let diff = get("all").and_then(|t| t.max_abs_diff).map_or("-".to_string(), |d| format!("{d:.2e}"));
+            print!(" | {}{}{:>9}", cell(get("all")), cell(get("extended")), diff);
+        }
+        println!(" | {:>9.2e} {}", row.max_diff, if row.ok() { "ok" } else { "MISMATCH" });
+    }
+    println!(
+        "(times: best/median of up to {} samples; 1 thread = thread CPU time, more = wall; eng/base and eng/ORT are time ratios, < 1 = engine faster)",
+        r.rows.iter().map(|x| x.engine.samples).max().unwrap_or(0)
+    );
+}
+
+fn print_memory(nets: &[&ConvNet]) {
+    println!("\n== peak RSS above input + outputs + weights (1 thread, a fresh process per cell) ==");
+    println!(
+        "{:<8}{:<7}{:>12}{:>17}{:>10}{:>19}",
+        "net", "layer", "engine MiB", "im2col+gemm MiB", "ratio", "im2col matrix MiB"
+    );
+    for net in nets {
+        for (layer, key) in memory::keys(net) {
+            let col = net.layers.iter().filter(|l| layer == "total" || l.name == layer).map(|l| l.col_bytes()).max();
+            let col = col.unwrap_or(0) as f64 / (1 << 20) as f64;
+            let e = memory::measure(&key, "engine");
+            let b = memory::measure(&key, "im2col");
+            let cell = |r: &Result<f64, String>| r.as_ref().map_or_else(|_| "error".to_string(), |m| format!("{m:.1}"));
+            let ratio = match (&e, &b) {
+                (Ok(e), Ok(b)) => format!("{:.0}x", b / e.max(0.1)),
+                _ => "-".to_string(),
+            };
+            println!("{:<8}{:<7}{:>12}{:>17}{:>10}{col:>19.1}", net.name, layer, cell(&e), cell(&b), ratio);
+            for err in [e.err(), b.err()].into_iter().flatten() {
+                eprintln!("  {err}");
+            }
+        }
+    }
+}
+
+/// Audio-path shapes timed on the `gemm` crate alone, until the engine's GRU and grouped
+/// linear plans are benchmarked beside them.
+fn print_gemv_baselines(filter: Option<&str>, reps: Reps) {
+    let want = |n: &str| filter.is_none_or(|f| n.contains(f));
+    let mut lines = Vec::new();
+    let mut rng = StdRng::seed_from_u64(51);
+    if want("gru") {
+        let mut gru = gemv::GruBaseline::new(256, 256);
+        let x = uniform(&mut rng, 256, 1.0);
+        let mut h = uniform(&mut rng, 256, 1.0);
+        let s = measure(reps, 2000, true, || gru.step(&x, &mut h));
+        lines.push(("gru H=256 step (2 GEMV 256x768)", gru.flops(), s));
+    }
+    if want("glinear") {
+        let gl = gemv::GroupedLinearBaseline::new(512, 256, 16);
+        let x = uniform(&mut rng, 512, 1.0);
+        let mut y = vec![0.0; 256];
+        let s = measure(reps, 20000, true, || gl.run(&x, &mut y));
+        lines.push(("glinear 512->256, 16 groups", gl.flops(), s));
+    }
+    if lines.is_empty() {
+        return;
+    }
+    println!("\n== audio-path baselines: gemm crate, 1 thread, thread CPU time ==");
+    println!("{:<34}{:>10}{:>10}{:>9}{:>7}", "workload", "best us", "median", "GFLOP/s", "%peak");
+    for (name, flops, s) in lines {
+        let gf = flops as f64 * 1e-9;
+        println!(
+            "{name:<34}{:>10.3}{:>10.3}{:>9.1}{:>6.1}%",
+            s.best * 1e6,
+            s.median * 1e6,
+            gf / s.best,
+            100.0 * flops as f64 / s.best / PEAK_PER_CORE
+        );
+    }
+}
+
+fn run(args: &Args) -> Result<bool, String> {
+    let pools = Pools::new(&args.threads)?;
+    let filter = args.filter.as_deref();
+    let nets: Vec<ConvNet> = conv_nets().into_iter().filter(|n| filter.is_none_or(|f| n.name.contains(f))).collect();
+    eprintln!("engine bench: isa {}, threads {:?}, up to {} samples", Isa::active(), args.threads, args.reps.samples);
+    let mut results = Vec::new();
+    for net in &nets {
+        eprintln!("{} ...", net.title);
+        results.push(bench_net(net, &pools, args.reps)?);
+    }
+    let ort = if args.ort && !nets.is_empty() {
+        let exports: Vec<Export> = nets
+            .iter()
+            .zip(&results)
+            .map(|(net, r)| Export {
+                net,
+                input: &r.input,
+                engine_output: &r.engine_output,
+                output_dims: r.output_dims.clone(),
+                output_channels: r.output_channels,
+            })
+            .collect();
+        ort::export(&args.weights_dir, &exports)?;
+        eprintln!("ONNX Runtime on {} ...", args.weights_dir.display());
+        Some(ort::run(&args.python, &args.weights_dir, &args.threads, args.reps.samples, filter)?)
+    } else {
+        None
+    };
+    let mut all_ok = true;
+    for (net, r) in nets.iter().zip(&results) {
+        print_net(net, r, ort.as_ref());
+        all_ok &= r.rows.iter().all(Row::ok);
+    }
+    print_gemv_baselines(filter, args.reps);
+    if args.mem && !nets.is_empty() {
+        print_memory(&nets.iter().collect::<Vec<_>>());
+    }
+    Ok(all_ok)
+}
+
+fn main() -> ExitCode {
+    let args = match parse_args() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("engine bench: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Some((key, imp)) = &args.child {
+        return match memory::child(key, imp) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("{e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    if !args.bench {
+        eprintln!("engine bench: run it with `cargo bench -p sluice-engine --bench engine` (skipped under cargo test)");
+        return ExitCode::SUCCESS;
+    }
+    match run(&args) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => {
+            eprintln!("engine bench: engine output differs from the im2col+gemm baseline (see MISMATCH rows)");
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("engine bench: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
