@@ -143,7 +143,7 @@ def main():
     ap.add_argument("--reps", type=int, default=10, help="timed samples after one warm-up")
     ap.add_argument("--budget", type=float, default=30.0, help="stop sampling a graph after this many seconds")
     ap.add_argument("--opts", default="all,extended", help="graph optimisation levels: all, extended")
-    ap.add_argument("--filter", default=None, help="only networks whose name contains this")
+    ap.add_argument("--filter", default=None, help="only networks whose name contains NET (or NET.LAYER: that layer)")
     args = ap.parse_args()
 
     with open(os.path.join(args.dir, "manifest.json")) as f:
@@ -151,22 +151,27 @@ def main():
     threads = [int(t) for t in args.threads.split(",")]
     opts = [o.strip() for o in args.opts.split(",")]
     rng = np.random.default_rng(7)
+    net_filter, _, only = (args.filter or "").partition(".")
     results = []
     for net in manifest["networks"]:
-        if args.filter and args.filter not in net["name"]:
+        if net_filter and net_filter not in net["name"]:
             continue
         layers = net["layers"]
         first = layers[0]
-        x_net = channels_first(load(args.dir, net["input"]), first["in_dims"], first["in_channels"])
-        want = load(args.dir, net["engine_output"]).reshape(*net["output_dims"], net["output_channels"])
+        whole = net["input"] is not None and net["engine_output"] is not None
+        if whole:
+            x_net = channels_first(load(args.dir, net["input"]), first["in_dims"], first["in_channels"])
+            want = load(args.dir, net["engine_output"]).reshape(*net["output_dims"], net["output_channels"])
         graphs = []  # (row name, layers, input, check against the engine?)
-        for i, layer in enumerate(layers):
-            if len(layers) == 1:
+        for layer in layers:
+            if only and layer["name"] != only:
+                continue
+            if len(layers) == 1 and whole:
                 graphs.append((layer["name"], [layer], x_net, True))
             else:
                 x = rng.uniform(-1, 1, (1, layer["in_channels"], *layer["in_dims"])).astype(np.float32)
                 graphs.append((layer["name"], [layer], x, False))
-        if len(layers) > 1:
+        if len(layers) > 1 and whole and not only:
             graphs.append(("total", layers, x_net, True))
         for row, graph_layers, x, check in graphs:
             model = build(args.dir, graph_layers, f"{net['name']}_{row}")

@@ -6,7 +6,8 @@
 //! cargo bench -p sluice-engine --bench engine [-- --filter espcn --threads 1,2 --reps 10 --ort]
 //! ```
 //!
-//! Flags: `--filter S` (workloads whose name contains S: espcn, conv3d, gru, glinear),
+//! Flags: `--filter S` (workloads whose name contains S: espcn, conv3d, gru, glinear; or
+//! `NET.LAYER` such as `espcn.l2` for one layer alone),
 //! `--threads 1,2`, `--reps N` (timed samples after one warm-up), `--budget SECS` (stop
 //! sampling a cell after this long; default 30), `--ort` (run `engine/bench/ort_bench.py`,
 //! `--python PATH` to choose the interpreter), `--no-mem` (skip the peak-memory children),
@@ -132,8 +133,8 @@ impl Row {
 struct NetResult {
     rows: Vec<Row>,
     kernels: Vec<&'static str>,
-    input: Vec<f32>,
-    engine_output: Vec<f32>,
+    /// The whole network's input and engine output (absent when only one layer of several ran).
+    export: Option<(Vec<f32>, Vec<f32>)>,
     output_dims: Vec<usize>,
     output_channels: usize,
 }
@@ -187,7 +188,7 @@ fn progress(net: &str, r: &Row) {
     );
 }
 
-fn bench_net(net: &ConvNet, pools: &Pools, reps: Reps) -> Result<NetResult, String> {
+fn bench_net(net: &ConvNet, only: Option<&str>, pools: &Pools, reps: Reps) -> Result<NetResult, String> {
     let mut engine = EngineChain::new(net, pools.widest()).map_err(|e| e.to_string())?;
     let mut base = BaselineChain::new(net, None);
     let kernels = engine.plans.iter().map(|p| p.kernel_name()).collect();
@@ -195,6 +196,9 @@ fn bench_net(net: &ConvNet, pools: &Pools, reps: Reps) -> Result<NetResult, Stri
     let mut rng = StdRng::seed_from_u64(7);
     let mut last_single = None;
     for (i, layer) in net.layers.iter().enumerate() {
+        if only.is_some_and(|o| o != layer.name) {
+            continue;
+        }
         let input = if i == 0 {
             uniform(&mut rng, layer.input_len(), 1.0).iter().map(|v| v.abs()).collect()
         } else {
@@ -222,7 +226,9 @@ fn bench_net(net: &ConvNet, pools: &Pools, reps: Reps) -> Result<NetResult, Stri
         }
         last_single = Some((input, e_out));
     }
-    let (input, engine_output) = if net.layers.len() > 1 {
+    let export = if only.is_some() && net.layers.len() > 1 {
+        None
+    } else if net.layers.len() > 1 {
         let input = net.layers[0].input_len();
         let input: Vec<f32> = uniform(&mut rng, input, 1.0).iter().map(|v| v.abs()).collect();
         let mut e_bufs = output_bufs(&engine.plans);
@@ -238,19 +244,12 @@ fn bench_net(net: &ConvNet, pools: &Pools, reps: Reps) -> Result<NetResult, Stri
             progress(net.name, &row);
             rows.push(row);
         }
-        (input, e_bufs.pop().unwrap_or_default())
+        Some((input, e_bufs.pop().unwrap_or_default()))
     } else {
-        last_single.ok_or("network without layers")?
+        last_single
     };
     let last = engine.plans.last().ok_or("network without layers")?;
-    Ok(NetResult {
-        rows,
-        kernels,
-        input,
-        engine_output,
-        output_dims: last.output_dims(),
-        output_channels: last.output_channels(),
-    })
+    Ok(NetResult { rows, kernels, export, output_dims: last.output_dims(), output_channels: last.output_channels() })
 }
 
 fn ms(s: f64) -> String {
@@ -298,20 +297,23 @@ fn print_net(net: &ConvNet, r: &NetResult, ort: Option<&OrtResults>) {
         }
         println!(" | {:>9.2e} {}", row.max_diff, if row.ok() { "ok" } else { "MISMATCH" });
     }
+    let most = |f: fn(&Row) -> usize| r.rows.iter().map(f).max().unwrap_or(0);
     println!(
-        "(times: best/median of up to {} samples; 1 thread = thread CPU time, more = wall; eng/base and eng/ORT are time ratios, < 1 = engine faster)",
-        r.rows.iter().map(|x| x.engine.samples).max().unwrap_or(0)
+        "(best/median of up to {} engine and {} baseline samples after a warm-up; 1 thread = thread CPU time, more = wall;\n \
+         eng/base and eng/ORT are time ratios, < 1 = engine faster; check = engine within {REL_TOL:e}·max(1, max|out|) of im2col+gemm)",
+        most(|x| x.engine.samples),
+        most(|x| x.base.samples)
     );
 }
 
-fn print_memory(nets: &[&ConvNet]) {
+fn print_memory(nets: &[&ConvNet], only: Option<&str>) {
     println!("\n== peak RSS above input + outputs + weights (1 thread, a fresh process per cell) ==");
     println!(
         "{:<8}{:<7}{:>12}{:>17}{:>10}{:>19}",
         "net", "layer", "engine MiB", "im2col+gemm MiB", "ratio", "im2col matrix MiB"
     );
     for net in nets {
-        for (layer, key) in memory::keys(net) {
+        for (layer, key) in memory::keys(net).into_iter().filter(|(l, _)| only.is_none_or(|o| o == l)) {
             let col = net.layers.iter().filter(|l| layer == "total" || l.name == layer).map(|l| l.col_bytes()).max();
             let col = col.unwrap_or(0) as f64 / (1 << 20) as f64;
             let e = memory::measure(&key, "engine");
@@ -368,13 +370,21 @@ fn print_gemv_baselines(filter: Option<&str>, reps: Reps) {
 
 fn run(args: &Args) -> Result<bool, String> {
     let pools = Pools::new(&args.threads)?;
-    let filter = args.filter.as_deref();
-    let nets: Vec<ConvNet> = conv_nets().into_iter().filter(|n| filter.is_none_or(|f| n.name.contains(f))).collect();
+    let (filter, only) =
+        match args.filter.as_deref().map(|f| f.split_once('.').map_or((f, None), |(n, l)| (n, Some(l)))) {
+            Some((n, l)) => (Some(n), l),
+            None => (None, None),
+        };
+    let nets: Vec<ConvNet> = conv_nets()
+        .into_iter()
+        .filter(|n| filter.is_none_or(|f| n.name.contains(f)))
+        .filter(|n| only.is_none_or(|l| n.layers.iter().any(|x| x.name == l)))
+        .collect();
     eprintln!("engine bench: isa {}, threads {:?}, up to {} samples", Isa::active(), args.threads, args.reps.samples);
     let mut results = Vec::new();
     for net in &nets {
         eprintln!("{} ...", net.title);
-        results.push(bench_net(net, &pools, args.reps)?);
+        results.push(bench_net(net, only, &pools, args.reps)?);
     }
     let ort = if args.ort && !nets.is_empty() {
         let exports: Vec<Export> = nets
@@ -382,15 +392,14 @@ fn run(args: &Args) -> Result<bool, String> {
             .zip(&results)
             .map(|(net, r)| Export {
                 net,
-                input: &r.input,
-                engine_output: &r.engine_output,
+                io: r.export.as_ref().map(|(i, o)| (i.as_slice(), o.as_slice())),
                 output_dims: r.output_dims.clone(),
                 output_channels: r.output_channels,
             })
             .collect();
         ort::export(&args.weights_dir, &exports)?;
         eprintln!("ONNX Runtime on {} ...", args.weights_dir.display());
-        Some(ort::run(&args.python, &args.weights_dir, &args.threads, args.reps.samples, filter)?)
+        Some(ort::run(&args.python, &args.weights_dir, &args.threads, args.reps.samples, args.filter.as_deref())?)
     } else {
         None
     };
@@ -399,9 +408,11 @@ fn run(args: &Args) -> Result<bool, String> {
         print_net(net, r, ort.as_ref());
         all_ok &= r.rows.iter().all(Row::ok);
     }
-    print_gemv_baselines(filter, args.reps);
+    if only.is_none() {
+        print_gemv_baselines(filter, args.reps);
+    }
     if args.mem && !nets.is_empty() {
-        print_memory(&nets.iter().collect::<Vec<_>>());
+        print_memory(&nets.iter().collect::<Vec<_>>(), only);
     }
     Ok(all_ok)
 }

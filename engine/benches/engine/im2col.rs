@@ -126,8 +126,6 @@ impl Im2colConv {
         let col = &mut ws.col[..px * kdim];
         par.rows(col, kdim, &|first, chunk| fill_cols(g, input, first, chunk));
         let dst: &mut [f32] = if g.shuffle > 1 { &mut ws.pre_shuffle[..px * g.cout] } else { output };
-        let bias = &self.bias;
-        par.rows(dst, g.cout, &|_, chunk| chunk.chunks_exact_mut(bias.len()).for_each(|r| r.copy_from_slice(bias)));
         // SAFETY: dst is px×cout row-major, col px×kdim, packed kdim×cout, all live and
         // non-overlapping for the call; strides are in elements and match those shapes.
         unsafe {
@@ -138,7 +136,7 @@ impl Im2colConv {
                 dst.as_mut_ptr(),
                 1,
                 g.cout as isize,
-                true,
+                false,
                 col.as_ptr(),
                 1,
                 kdim as isize,
@@ -153,8 +151,9 @@ impl Im2colConv {
                 par.gemm(),
             );
         }
-        let act = self.act;
-        par.rows(dst, g.cout, &|_, chunk| activate(act, chunk));
+        // Bias and activation in one pass over the GEMM output, as MLAS's conv epilogue does.
+        let (act, bias) = (self.act, &self.bias);
+        par.rows(dst, g.cout, &|_, chunk| bias_activate(act, bias, chunk));
         if g.shuffle > 1 {
             let src = &ws.pre_shuffle[..px * g.cout];
             let (r, c_out, ow) = (g.shuffle, g.cout / (g.shuffle * g.shuffle), g.outd[2]);
@@ -180,28 +179,48 @@ impl Im2colConv {
 fn fill_cols(g: &Geom, input: &[f32], first: usize, chunk: &mut [f32]) {
     let [_, oh_n, ow_n] = g.outd;
     let [id_n, ih_n, iw_n] = g.ind;
-    let cin = g.cin;
+    let (cin, kw_n) = (g.cin, g.k[2]);
+    let span = kw_n * cin;
     for (k, row) in chunk.chunks_exact_mut(g.kdim()).enumerate() {
         let p = first + k;
         let (od, oh, ow) = (p / (oh_n * ow_n), (p / ow_n) % oh_n, p % ow_n);
-        let mut t = 0;
+        // With unit dilation along W and channels-last data, a kernel row's taps are one
+        // contiguous run of kw·Cin floats when it lies inside the image.
+        let w0 = (ow * g.s[2]).checked_sub(g.pad[2]).filter(|w| g.dil[2] == 1 && w + kw_n <= iw_n);
         for kd in 0..g.k[0] {
             let id = pos(od, kd, 0, g, id_n);
             for kh in 0..g.k[1] {
                 let ih = pos(oh, kh, 1, g, ih_n);
-                for kw in 0..g.k[2] {
-                    let iw = pos(ow, kw, 2, g, iw_n);
-                    let dst = &mut row[t * cin..(t + 1) * cin];
-                    match (id, ih, iw) {
-                        (Some(d), Some(h), Some(w)) => {
-                            dst.copy_from_slice(&input[((d * ih_n + h) * iw_n + w) * cin..][..cin]);
-                        }
-                        _ => dst.fill(0.0),
+                let dst = &mut row[(kd * g.k[1] + kh) * span..][..span];
+                match (id, ih, w0) {
+                    (Some(d), Some(h), Some(w)) => {
+                        let s = ((d * ih_n + h) * iw_n + w) * cin;
+                        copy_small(dst, &input[s..s + span]);
                     }
-                    t += 1;
+                    (Some(d), Some(h), None) => {
+                        for (kw, dst) in dst.chunks_exact_mut(cin).enumerate() {
+                            match pos(ow, kw, 2, g, iw_n) {
+                                Some(w) => copy_small(dst, &input[((d * ih_n + h) * iw_n + w) * cin..][..cin]),
+                                None => dst.fill(0.0),
+                            }
+                        }
+                    }
+                    _ => dst.fill(0.0),
                 }
             }
         }
+    }
+}
+
+/// Copies a run that is often only a few floats (Cin = 1) without a `memcpy` call for it.
+#[inline(always)]
+fn copy_small(dst: &mut [f32], src: &[f32]) {
+    if dst.len() <= 8 {
+        for (d, s) in dst.iter_mut().zip(src) {
+            *d = *s;
+        }
+    } else {
+        dst.copy_from_slice(src);
     }
 }
 
@@ -210,26 +229,43 @@ fn pos(o: usize, k: usize, axis: usize, g: &Geom, n: usize) -> Option<usize> {
     (p < n).then_some(p)
 }
 
-/// The activation pass of the baseline: a rational tanh (13/6 minimax, the form MLAS and
-/// Eigen use) that the compiler vectorises, so the baseline is not slowed by scalar libm.
-pub fn activate(act: Activation, xs: &mut [f32]) {
+/// The baseline's epilogue: `x ← act(x + bias)` over rows of `bias.len()`, with a rational
+/// tanh (13/6 minimax, the form MLAS and Eigen use) that the compiler vectorises, so the
+/// baseline is not slowed by scalar libm. An empty `bias` means none.
+pub fn bias_activate(act: Activation, bias: &[f32], xs: &mut [f32]) {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
         // SAFETY: the CPU has AVX2 and FMA (checked just above).
-        unsafe { activate_avx2(act, xs) };
+        unsafe { bias_activate_avx2(act, bias, xs) };
         return;
     }
-    activate_portable(act, xs);
+    bias_activate_portable(act, bias, xs);
+}
+
+/// [`bias_activate`] without a bias.
+pub fn activate(act: Activation, xs: &mut [f32]) {
+    bias_activate(act, &[], xs);
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-fn activate_avx2(act: Activation, xs: &mut [f32]) {
-    activate_portable(act, xs);
+fn bias_activate_avx2(act: Activation, bias: &[f32], xs: &mut [f32]) {
+    bias_activate_portable(act, bias, xs);
 }
 
 #[inline(always)]
-fn activate_portable(act: Activation, xs: &mut [f32]) {
+fn bias_activate_portable(act: Activation, bias: &[f32], xs: &mut [f32]) {
+    if bias.is_empty() {
+        return apply(act, xs);
+    }
+    for row in xs.chunks_exact_mut(bias.len()) {
+        row.iter_mut().zip(bias).for_each(|(x, b)| *x += b);
+        apply(act, row);
+    }
+}
+
+#[inline(always)]
+fn apply(act: Activation, xs: &mut [f32]) {
     match act {
         Activation::Identity => {}
         Activation::Relu => xs.iter_mut().for_each(|x| *x = x.max(0.0)),

@@ -34,8 +34,8 @@ fn act_name(a: Activation) -> &'static str {
 /// What one network contributes to the manifest: weights, input, and the engine's output.
 pub struct Export<'a> {
     pub net: &'a ConvNet,
-    pub input: &'a [f32],
-    pub engine_output: &'a [f32],
+    /// The network's input and the engine's output on it (absent when it was not run whole).
+    pub io: Option<(&'a [f32], &'a [f32])>,
     pub output_dims: Vec<usize>,
     pub output_channels: usize,
 }
@@ -67,12 +67,19 @@ pub fn export(dir: &Path, nets: &[Export]) -> Result<Value, String> {
                 "bias": write_f32(dir, &format!("{}.{}.bias.f32", n.name, l.name), &l.bias)?,
             }));
         }
+        let (input, engine_output) = match x.io {
+            Some((i, o)) => (
+                write_f32(dir, &format!("{}.input.f32", n.name), i)?,
+                write_f32(dir, &format!("{}.engine_output.f32", n.name), o)?,
+            ),
+            None => (Value::Null, Value::Null),
+        };
         out.push(json!({
             "name": n.name,
             "layout": "channels-last, no batch dim; weights [Cout][Cin/groups][k..]",
             "layers": layers,
-            "input": write_f32(dir, &format!("{}.input.f32", n.name), x.input)?,
-            "engine_output": write_f32(dir, &format!("{}.engine_output.f32", n.name), x.engine_output)?,
+            "input": input,
+            "engine_output": engine_output,
             "output_dims": x.output_dims,
             "output_channels": x.output_channels,
         }));
