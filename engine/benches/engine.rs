@@ -318,9 +318,11 @@ fn print_memory(nets: &[&ConvNet], only: Option<&str>) {
             let col = col.unwrap_or(0) as f64 / (1 << 20) as f64;
             let e = memory::measure(&key, "engine");
             let b = memory::measure(&key, "im2col");
-            let cell = |r: &Result<f64, String>| r.as_ref().map_or_else(|_| "error".to_string(), |m| format!("{m:.1}"));
+            let cell = |r: &Result<f64, String>| r.as_ref().map_or_else(|_| "error".to_string(), |m| format!("{m:.2}"));
+            // RSS moves in 4 KiB pages: below one page the engine's extra is "none", not a ratio.
             let ratio = match (&e, &b) {
-                (Ok(e), Ok(b)) => format!("{:.0}x", b / e.max(0.1)),
+                (Ok(e), Ok(b)) if *e >= 4.0 / 1024.0 => format!("{:.0}x", b / e),
+                (Ok(_), Ok(_)) => "inf".to_string(),
                 _ => "-".to_string(),
             };
             println!("{:<8}{:<7}{:>12}{:>17}{:>10}{col:>19.1}", net.name, layer, cell(&e), cell(&b), ratio);
