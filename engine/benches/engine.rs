@@ -333,41 +333,71 @@ fn print_memory(nets: &[&ConvNet], only: Option<&str>) {
     }
 }
 
-/// Audio-path shapes timed on the `gemm` crate alone, until the engine's GRU and grouped
-/// linear plans are benchmarked beside them.
-fn print_gemv_baselines(filter: Option<&str>, reps: Reps) {
+/// One small (audio-path) workload: the `gemm` baseline, and the engine plan when it is built.
+struct SmallRow {
+    name: &'static str,
+    flops: u64,
+    base: Stats,
+    /// Engine time and max |engine − baseline| on the same inputs.
+    engine: Option<(Stats, f64)>,
+}
+
+/// Audio-path shapes (batch 1, 1 thread) on the `gemm` crate.
+fn small_rows(filter: Option<&str>, reps: Reps) -> Vec<SmallRow> {
     let want = |n: &str| filter.is_none_or(|f| n.contains(f));
-    let mut lines = Vec::new();
+    let mut rows = Vec::new();
     let mut rng = StdRng::seed_from_u64(51);
     if want("gru") {
         let mut gru = gemv::GruBaseline::new(256, 256);
         let x = uniform(&mut rng, 256, 1.0);
         let mut h = uniform(&mut rng, 256, 1.0);
-        let s = measure(reps, 2000, true, || gru.step(&x, &mut h));
-        lines.push(("gru H=256 step (2 GEMV 256x768)", gru.flops(), s));
+        let base = measure(reps, 2000, true, || gru.step(&x, &mut h));
+        rows.push(SmallRow { name: "gru H=256 step (2 GEMV 256x768)", flops: gru.flops(), base, engine: None });
     }
     if want("glinear") {
         let gl = gemv::GroupedLinearBaseline::new(512, 256, 16);
         let x = uniform(&mut rng, 512, 1.0);
         let mut y = vec![0.0; 256];
-        let s = measure(reps, 20000, true, || gl.run(&x, &mut y));
-        lines.push(("glinear 512->256, 16 groups", gl.flops(), s));
+        let base = measure(reps, 20000, true, || gl.run(&x, &mut y));
+        rows.push(SmallRow { name: "glinear 512->256, 16 groups", flops: gl.flops(), base, engine: None });
     }
-    if lines.is_empty() {
-        return;
+    rows
+}
+
+fn print_small(rows: &[SmallRow]) -> bool {
+    if rows.is_empty() {
+        return true;
     }
-    println!("\n== audio-path baselines: gemm crate, 1 thread, thread CPU time ==");
-    println!("{:<34}{:>10}{:>10}{:>9}{:>7}", "workload", "best us", "median", "GFLOP/s", "%peak");
-    for (name, flops, s) in lines {
-        let gf = flops as f64 * 1e-9;
+    println!("\n== audio path, batch 1, 1 thread (thread CPU time; baseline = gemm crate GEMV) ==");
+    println!(
+        "{:<34}{:>10}{:>9}{:>7} | {:>10}{:>10}{:>9} | {:>8} | {:>9}",
+        "workload", "engine us", "GFLOP/s", "%peak", "gemm us", "median", "GFLOP/s", "eng/base", "max|d|"
+    );
+    let mut ok = true;
+    for r in rows {
+        let gf = r.flops as f64 * 1e-9;
+        let (e_us, e_gf, e_pk, ratio, diff) = match r.engine {
+            Some((e, d)) => {
+                ok &= d <= REL_TOL;
+                (
+                    format!("{:.3}", e.best * 1e6),
+                    format!("{:.1}", gf / e.best),
+                    format!("{:.1}%", 100.0 * r.flops as f64 / e.best / PEAK_PER_CORE),
+                    format!("{:.3}", e.best / r.base.best),
+                    format!("{d:.2e}"),
+                )
+            }
+            None => ("-".into(), "-".into(), "-".into(), "-".into(), "-".into()),
+        };
         println!(
-            "{name:<34}{:>10.3}{:>10.3}{:>9.1}{:>6.1}%",
-            s.best * 1e6,
-            s.median * 1e6,
-            gf / s.best,
-            100.0 * flops as f64 / s.best / PEAK_PER_CORE
+            "{:<34}{e_us:>10}{e_gf:>9}{e_pk:>7} | {:>10.3}{:>10.3}{:>9.1} | {ratio:>8} | {diff:>9}",
+            r.name,
+            r.base.best * 1e6,
+            r.base.median * 1e6,
+            gf / r.base.best
         );
     }
+    ok
 }
 
 fn run(args: &Args) -> Result<bool, String> {
@@ -411,7 +441,7 @@ fn run(args: &Args) -> Result<bool, String> {
         all_ok &= r.rows.iter().all(Row::ok);
     }
     if only.is_none() {
-        print_gemv_baselines(filter, args.reps);
+        all_ok &= print_small(&small_rows(filter, args.reps));
     }
     if args.mem && !nets.is_empty() {
         print_memory(&nets.iter().collect::<Vec<_>>(), only);

@@ -7,15 +7,31 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use sluice_engine::Activation;
 
-/// A GRU cell (PyTorch gate order r, z, n), weights `[in][3H]` so each step is two GEMVs.
+/// A GRU cell with ONNX weights (gate blocks z, r, h; `W` `[3H][I]`, `R` `[3H][H]`, biases
+/// `Wb`, `Rb` `[3H]`) and `linear_before_reset = 1` (PyTorch, DeepFilterNet3), so the engine's
+/// `Gru` plan can be built from the same tensors and checked against it. The matrices are
+/// transposed once to `[I][3H]` so each step is two row-major GEMVs.
 pub struct GruBaseline {
     pub hidden: usize,
-    w_ih: Vec<f32>,
-    w_hh: Vec<f32>,
-    b_ih: Vec<f32>,
-    b_hh: Vec<f32>,
+    /// ONNX tensors, as an engine plan takes them.
+    pub w: Vec<f32>,
+    pub r: Vec<f32>,
+    pub wb: Vec<f32>,
+    pub rb: Vec<f32>,
+    w_t: Vec<f32>,
+    r_t: Vec<f32>,
     gx: Vec<f32>,
     gh: Vec<f32>,
+}
+
+fn transpose(m: &[f32], rows: usize, cols: usize) -> Vec<f32> {
+    let mut t = vec![0.0; m.len()];
+    for r in 0..rows {
+        for c in 0..cols {
+            t[c * rows + r] = m[r * cols + c];
+        }
+    }
+    t
 }
 
 impl GruBaseline {
@@ -23,39 +39,36 @@ impl GruBaseline {
     pub fn new(input: usize, hidden: usize) -> Self {
         let mut rng = StdRng::seed_from_u64(31);
         let b = 1.0 / (hidden as f32).sqrt();
-        Self {
-            hidden,
-            w_ih: uniform(&mut rng, input * 3 * hidden, b),
-            w_hh: uniform(&mut rng, hidden * 3 * hidden, b),
-            b_ih: uniform(&mut rng, 3 * hidden, b),
-            b_hh: uniform(&mut rng, 3 * hidden, b),
-            gx: vec![0.0; 3 * hidden],
-            gh: vec![0.0; 3 * hidden],
-        }
+        let w = uniform(&mut rng, 3 * hidden * input, b);
+        let r = uniform(&mut rng, 3 * hidden * hidden, b);
+        let (wb, rb) = (uniform(&mut rng, 3 * hidden, b), uniform(&mut rng, 3 * hidden, b));
+        let (w_t, r_t) = (transpose(&w, 3 * hidden, input), transpose(&r, 3 * hidden, hidden));
+        Self { hidden, w, r, wb, rb, w_t, r_t, gx: vec![0.0; 3 * hidden], gh: vec![0.0; 3 * hidden] }
     }
 
     /// FLOPs of one step's two GEMVs (gate arithmetic not counted).
     pub fn flops(&self) -> u64 {
-        2 * (self.w_ih.len() + self.w_hh.len()) as u64
+        2 * (self.w.len() + self.r.len()) as u64
     }
 
     /// One step: `h ← GRU(x, h)`.
     pub fn step(&mut self, x: &[f32], h: &mut [f32]) {
         let n = self.hidden;
-        gemv(x, &self.w_ih, &self.b_ih, &mut self.gx);
-        gemv(h, &self.w_hh, &self.b_hh, &mut self.gh);
+        gemv(x, &self.w_t, &self.wb, &mut self.gx);
+        gemv(h, &self.r_t, &self.rb, &mut self.gh);
         let (gx, gh) = (&mut self.gx, &self.gh);
         for (a, b) in gx[..2 * n].iter_mut().zip(&gh[..2 * n]) {
             *a += b;
         }
         activate(Activation::Sigmoid, &mut gx[..2 * n]);
-        let (rz, nn) = gx.split_at_mut(2 * n);
-        for ((v, r), hn) in nn.iter_mut().zip(&rz[..n]).zip(&gh[2 * n..]) {
-            *v += r * hn;
+        // z = gx[..n], r = gx[n..2n]; candidate ĥ = tanh(W_h x + Wb_h + r ⊙ (R_h h + Rb_h)).
+        let (zr, hh) = gx.split_at_mut(2 * n);
+        for ((v, r), rh) in hh.iter_mut().zip(&zr[n..]).zip(&gh[2 * n..]) {
+            *v += r * rh;
         }
-        activate(Activation::Tanh, nn);
-        for ((hv, z), v) in h.iter_mut().zip(&rz[n..]).zip(nn.iter()) {
-            *hv = (1.0 - z) * v + z * *hv;
+        activate(Activation::Tanh, hh);
+        for ((hv, z), c) in h.iter_mut().zip(&zr[..n]).zip(hh.iter()) {
+            *hv = (1.0 - z) * c + z * *hv;
         }
     }
 }
@@ -63,8 +76,9 @@ impl GruBaseline {
 /// A grouped linear layer: `G` independent `in/G → out/G` GEMVs, weights `[G][in_g][out_g]`.
 pub struct GroupedLinearBaseline {
     pub groups: usize,
-    w: Vec<f32>,
-    b: Vec<f32>,
+    /// `[G][in_g][out_g]` and `[G·out_g]`, as the engine's `GroupedLinear` takes them.
+    pub w: Vec<f32>,
+    pub b: Vec<f32>,
 }
 
 impl GroupedLinearBaseline {
