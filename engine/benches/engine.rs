@@ -6,7 +6,7 @@
 //! cargo bench -p sluice-engine --bench engine [-- --filter espcn --threads 1,2 --reps 10 --ort]
 //! ```
 //!
-//! Flags: `--filter S` (workloads whose name contains S: espcn, conv3d, gru, glinear; or
+//! Flags: `--filter S` (workloads whose name contains S: espcn, conv3d, gru, glinear, maxpool; or
 //! `NET.LAYER` such as `espcn.l2` for one layer alone),
 //! `--threads 1,2`, `--reps N` (timed samples after one warm-up), `--budget SECS` (stop
 //! sampling a cell after this long; default 30), `--ort` (run `engine/bench/ort_bench.py`,
@@ -25,6 +25,8 @@ mod chain;
 mod gemv;
 #[path = "engine/im2col.rs"]
 mod im2col;
+#[path = "engine/maxpool.rs"]
+mod maxpool;
 #[path = "engine/memory.rs"]
 mod memory;
 #[path = "engine/ort.rs"]
@@ -342,7 +344,8 @@ struct SmallRow {
     engine: Option<(Stats, f64)>,
 }
 
-/// Audio-path shapes (batch 1, 1 thread) on the `gemm` crate.
+/// Audio-path shapes (batch 1, 1 thread) on the `gemm` crate, and max pooling against the
+/// direct window loop.
 fn small_rows(filter: Option<&str>, reps: Reps) -> Vec<SmallRow> {
     let want = |n: &str| filter.is_none_or(|f| n.contains(f));
     let mut rows = Vec::new();
@@ -361,6 +364,15 @@ fn small_rows(filter: Option<&str>, reps: Reps) -> Vec<SmallRow> {
         let base = measure(reps, 20000, true, || gl.run(&x, &mut y));
         rows.push(SmallRow { name: "glinear 512->256, 16 groups", flops: gl.flops(), base, engine: None });
     }
+    if want("maxpool") {
+        let (h, w, c, k) = (360, 640, 64, 3);
+        let x = uniform(&mut rng, h * w * c, 1.0);
+        let mut y = touched(h * w * c);
+        let base = measure(reps, 1, true, || maxpool::maxpool_same(&x, h, w, c, k, &mut y));
+        // "FLOP" here = the k²−1 max operations per output the direct loop does.
+        let flops = ((k * k - 1) * h * w * c) as u64;
+        rows.push(SmallRow { name: "maxpool 3x3 s1 64x360x640 (direct)", flops, base, engine: None });
+    }
     rows
 }
 
@@ -368,10 +380,10 @@ fn print_small(rows: &[SmallRow]) -> bool {
     if rows.is_empty() {
         return true;
     }
-    println!("\n== audio path, batch 1, 1 thread (thread CPU time; baseline = gemm crate GEMV) ==");
+    println!("\n== audio path and pooling, 1 thread, thread CPU time (baseline: gemm GEMV; direct max loop) ==");
     println!(
         "{:<34}{:>10}{:>9}{:>7} | {:>10}{:>10}{:>9} | {:>8} | {:>9}",
-        "workload", "engine us", "GFLOP/s", "%peak", "gemm us", "median", "GFLOP/s", "eng/base", "max|d|"
+        "workload", "engine us", "GFLOP/s", "%peak", "base us", "median", "GFLOP/s", "eng/base", "max|d|"
     );
     let mut ok = true;
     for r in rows {
