@@ -41,7 +41,7 @@ use im2col::Par;
 use ort::{Export, OrtResults};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
-use sluice_engine::{Isa, Threads};
+use sluice_engine::{Isa, Pool, PoolSpec, Threads};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -369,9 +369,18 @@ fn small_rows(filter: Option<&str>, reps: Reps) -> Vec<SmallRow> {
         let x = uniform(&mut rng, h * w * c, 1.0);
         let mut y = touched(h * w * c);
         let base = measure(reps, 1, true, || maxpool::maxpool_same(&x, h, w, c, k, &mut y));
+        let plan = Pool::new(&PoolSpec::max(c, &[k, k]).same_padding(), &[h, w])
+            .unwrap_or_else(|e| panic!("max pool plan: {e}"));
+        let one = Threads::single();
+        let mut scratch = vec![0.0; plan.scratch_len(&one)];
+        let mut ye = touched(h * w * c);
+        let eng = measure(reps, 1, true, || {
+            plan.run(&x, &mut ye, &mut scratch, &one).unwrap_or_else(|e| panic!("max pool: {e}"))
+        });
+        let diff = max_abs_diff(&ye, &y).0;
         // "FLOP" here = the k²−1 max operations per output the direct loop does.
         let flops = ((k * k - 1) * h * w * c) as u64;
-        rows.push(SmallRow { name: "maxpool 3x3 s1 64x360x640 (direct)", flops, base, engine: None });
+        rows.push(SmallRow { name: "maxpool 3x3 s1 64x360x640 (direct)", flops, base, engine: Some((eng, diff)) });
     }
     rows
 }
