@@ -15,7 +15,9 @@
 pub mod activation;
 pub mod conv;
 pub mod error;
+pub mod gru;
 pub mod isa;
+pub mod linear;
 pub mod threads;
 pub mod vmath;
 
@@ -24,5 +26,7 @@ mod outptr;
 pub use activation::Activation;
 pub use conv::{Conv, ConvSpec};
 pub use error::{EngineError, Result};
+pub use gru::{Gru, GruWeights, LinearBeforeReset};
 pub use isa::Isa;
+pub use linear::{GroupedLinear, GroupedLinearSpec, Linear, LinearSpec, WeightLayout};
 pub use threads::Threads;
