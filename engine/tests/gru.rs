@@ -5,7 +5,41 @@ mod common;
 
 use common::{assert_close, rand_vec, rng, tiers};
 use rand::rngs::StdRng;
-use sluice_engine::{EngineError, Gru, GruWeights, Isa, LinearBeforeReset};
+use sluice_engine::{
+    Activation, EngineError, GroupedLinear, GroupedLinearSpec, Gru, GruWeights, Isa, Linear, LinearBeforeReset,
+    LinearSpec,
+};
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+
+/// Counts allocations made by the current thread (other test threads do not interfere).
+struct CountingAlloc;
+
+thread_local! {
+    static ALLOCS: Cell<usize> = const { Cell::new(0) };
+}
+
+// SAFETY: forwards to the system allocator unchanged; only bumps a thread-local counter.
+unsafe impl GlobalAlloc for CountingAlloc {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCS.with(|c| c.set(c.get() + 1));
+        // SAFETY: same contract as the caller's.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: same contract as the caller's.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: CountingAlloc = CountingAlloc;
+
+fn allocations_during(f: impl FnOnce()) -> usize {
+    let before = ALLOCS.with(Cell::get);
+    f();
+    ALLOCS.with(Cell::get) - before
+}
 
 fn sig(x: f64) -> f64 {
     1.0 / (1.0 + (-x).exp())
@@ -198,5 +232,31 @@ fn bad_shapes_and_buffers_are_typed_errors() {
             Err(EngineError::BufferLength { expected: 3, got: 6, .. })
         ));
         assert!(g.run_sequence(&[0.0; 12], &mut h[..3], &mut ys, &mut s3).is_ok());
+    }
+}
+
+#[test]
+fn running_plans_allocates_nothing() {
+    let mut r = rng(25);
+    assert!(allocations_during(|| drop(std::hint::black_box(vec![1u8; 16]))) > 0, "the counter counts");
+    for isa in tiers() {
+        let c = case(&mut r, 32, 48);
+        let lin = Linear::with_isa(isa, &LinearSpec::new(32, 70).activation(Activation::Relu), &c.r[..32 * 70], None)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let gl = GroupedLinear::with_isa(isa, &GroupedLinearSpec::new(8, 4, 6), &c.w[..8 * 4 * 6], None)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let (x, mut y, mut gy) = (rand_vec(&mut r, 7 * 32), vec![0.0; 7 * 70], vec![0.0; 7 * 48]);
+        for mode in MODES {
+            let g = plan(isa, &c, true, mode);
+            let (mut h, mut ys) = (vec![0.0; 7 * 48], vec![0.0; 7 * 48]);
+            let mut scratch = vec![0.0; g.scratch_len(7)];
+            let n = allocations_during(|| {
+                lin.run(&x, &mut y).unwrap_or_else(|e| panic!("{e}"));
+                gl.run(&x, &mut gy).unwrap_or_else(|e| panic!("{e}"));
+                g.step(&x, &mut h, &mut scratch).unwrap_or_else(|e| panic!("{e}"));
+                g.run_sequence(&x, &mut h[..48], &mut ys, &mut scratch).unwrap_or_else(|e| panic!("{e}"));
+            });
+            assert_eq!(n, 0, "{isa} {mode:?}: run allocated {n} times");
+        }
     }
 }

@@ -14,6 +14,7 @@ pub(crate) struct Neon;
 unsafe impl Vector for Neon {
     const LANES: usize = 4;
     const GEMM_V: usize = 4;
+    const GEMV_ACC: usize = 8;
     type V = float32x4_t;
 
     #[inline(always)]

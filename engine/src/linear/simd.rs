@@ -20,6 +20,9 @@ pub(crate) unsafe trait Vector {
     const LANES: usize;
     /// Vectors per register tile when several rows share it (bounded by the register file).
     const GEMM_V: usize;
+    /// Accumulators of a one-row tile: enough independent FMA chains (and weight streams) in
+    /// flight to cover FMA latency and keep the loads going.
+    const GEMV_ACC: usize;
     /// The register type.
     type V: Copy;
     /// All lanes zero.
@@ -52,10 +55,9 @@ pub(crate) unsafe trait Vector {
 
 /// Most rows sharing one register tile.
 const MR_MAX: usize = 6;
-/// Most accumulators of a one-row tile (enough independent FMA chains to hide latency).
-const GEMV_ACC: usize = 8;
 
 /// Where one register tile reads and writes. Pointers are at the tile's first row, group and column.
+#[derive(Clone, Copy)]
 struct Tile {
     k: usize,
     x: *const f32,
@@ -78,7 +80,7 @@ struct Tile {
 /// Rows go in blocks of up to [`MR_MAX`] (one group, `GEMM_V` vectors per tile, panel-major so a
 /// panel stays in cache across row blocks). A lone row (M = 1, or the last row when
 /// M mod 6 = 1) is a GEMV: its tiles span several panels or groups so that about
-/// [`GEMV_ACC`] independent FMA chains are in flight.
+/// `S::GEMV_ACC` independent FMA chains are in flight.
 ///
 /// # Safety
 /// `S`'s ISA is available and the caller is compiled with it; `x.len() == m·G·k`,
@@ -127,7 +129,7 @@ unsafe fn gemv_row<S: Vector>(at: &At<'_>, r: usize, act: Activation) {
     while i < panels.len() {
         let panel = &panels[i];
         let vp = panel.width / S::LANES;
-        let per_tile = (GEMV_ACC / vp).max(1);
+        let per_tile = (S::GEMV_ACC / vp).max(1);
         if p.groups == 1 {
             // Full panels are all `nr` wide; only the last may be narrower.
             let full = panels[i..].iter().take_while(|q| q.cols == q.width && q.width == panel.width).count();
@@ -215,7 +217,8 @@ unsafe fn tile_dyn<S: Vector>(mr: usize, nv: usize, ng: usize, t: &Tile, act: Ac
             match (mr, nv, ng) {
                 // SAFETY: forwarded from `tile_dyn`'s caller.
                 $(($r, $v, $g) => unsafe { tile::<S, $r, $v, $g>(t, act) },)*
-                _ => unreachable!("linear tile ({mr} rows, {nv} vectors, {ng} groups) not instantiated"),
+                // SAFETY: forwarded from `tile_dyn`'s caller.
+                _ => unsafe { tile_by_one::<S>(mr, nv, ng, t, act) },
             }
         };
     }
@@ -252,6 +255,34 @@ unsafe fn tile_dyn<S: Vector>(mr: usize, nv: usize, ng: usize, t: &Tile, act: Ac
         (6, 3, 1),
         (6, 4, 1),
     )
+}
+
+/// A tile shape the table above lacks, as single-vector tiles (same arithmetic per output).
+///
+/// # Safety
+/// As [`tile`] for the full (mr, nv, ng) tile.
+#[inline(never)]
+unsafe fn tile_by_one<S: Vector>(mr: usize, nv: usize, ng: usize, t: &Tile, act: Activation) {
+    debug_assert!(false, "linear tile ({mr} rows, {nv} vectors, {ng} groups) not instantiated");
+    for g in 0..ng {
+        for r in 0..mr {
+            for v in 0..nv {
+                let c = v * S::LANES;
+                // SAFETY: each sub-tile is one row, group and vector of the caller's tile.
+                unsafe {
+                    let one = Tile {
+                        x: t.x.add(r * t.x_row + g * t.x_group),
+                        w: t.w.add(g * t.w_group + c),
+                        b: t.b.add(g * t.b_group + c),
+                        y: t.y.add(r * t.y_row + g * t.y_group + c),
+                        cols: t.cols - c,
+                        ..*t
+                    };
+                    tile::<S, 1, 1, 1>(&one, act);
+                }
+            }
+        }
+    }
 }
 
 /// One register tile: NG groups × MR rows × V vectors of accumulators.
