@@ -261,7 +261,7 @@ unsafe fn tile_dyn<S: Vector>(mr: usize, nv: usize, ng: usize, t: &Tile, act: Ac
 ///
 /// # Safety
 /// As [`tile`] for the full (mr, nv, ng) tile.
-#[inline(never)]
+#[inline(always)]
 unsafe fn tile_by_one<S: Vector>(mr: usize, nv: usize, ng: usize, t: &Tile, act: Activation) {
     debug_assert!(false, "linear tile ({mr} rows, {nv} vectors, {ng} groups) not instantiated");
     for g in 0..ng {
