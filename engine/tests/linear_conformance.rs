@@ -115,6 +115,9 @@ fn grouped_linear_matches_f64_reference_on_every_tier() {
         (32, 5, 33),
         (16, 9, 70),
         (3, 11, 7),
+        (3, 5, 20),
+        (4, 6, 40),
+        (5, 2, 3),
     ];
     for isa in tiers() {
         for (si, &(g, k, n)) in shapes.iter().enumerate() {

@@ -20,7 +20,7 @@ unsafe fn mask(n: usize) -> __m256i {
 unsafe impl Vector for Avx2 {
     const LANES: usize = 8;
     const GEMM_V: usize = 2;
-    const GEMV_ACC: usize = 8;
+    const GEMV_ACC: usize = 12;
     type V = __m256;
 
     #[inline(always)]

@@ -18,7 +18,7 @@ fn mask(n: usize) -> __mmask16 {
 unsafe impl Vector for Avx512 {
     const LANES: usize = 16;
     const GEMM_V: usize = 4;
-    const GEMV_ACC: usize = 8;
+    const GEMV_ACC: usize = 12;
     type V = __m512;
 
     #[inline(always)]

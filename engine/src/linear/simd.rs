@@ -133,7 +133,7 @@ unsafe fn gemv_row<S: Vector>(at: &At<'_>, r: usize, act: Activation) {
         if p.groups == 1 {
             // Full panels are all `nr` wide; only the last may be narrower.
             let full = panels[i..].iter().take_while(|q| q.cols == q.width && q.width == panel.width).count();
-            let np = pow2_at_most(per_tile.min(full.max(1)));
+            let np = tiles_at_most(per_tile.min(full.max(1)));
             // SAFETY: panels i..i+np exist and are equally wide and full, so `w_group`/`y_group`
             // = one panel step reaches exactly the next panel's weights, bias and outputs.
             unsafe {
@@ -148,7 +148,7 @@ unsafe fn gemv_row<S: Vector>(at: &At<'_>, r: usize, act: Activation) {
         } else {
             let mut gi = 0;
             while gi < p.groups {
-                let ng = pow2_at_most(per_tile.min(p.groups - gi));
+                let ng = tiles_at_most(per_tile.min(p.groups - gi));
                 // SAFETY: groups gi..gi+ng < G, whole panel.
                 unsafe { tile_dyn::<S>(1, vp, ng, &at.tile::<S>(r, gi, panel, 0), act) };
                 gi += ng;
@@ -197,11 +197,14 @@ impl At<'_> {
     }
 }
 
-fn pow2_at_most(x: usize) -> usize {
+/// The largest instantiated tile span (panels or groups per one-row tile) not above `x`.
+fn tiles_at_most(x: usize) -> usize {
     if x >= 8 {
         8
     } else if x >= 4 {
         4
+    } else if x >= 3 {
+        3
     } else if x >= 2 {
         2
     } else {
@@ -231,6 +234,11 @@ unsafe fn tile_dyn<S: Vector>(mr: usize, nv: usize, ng: usize, t: &Tile, act: Ac
         (1, 2, 2),
         (1, 3, 2),
         (1, 4, 2),
+        (1, 1, 3),
+        (1, 2, 3),
+        (1, 3, 3),
+        (1, 4, 3),
+        (1, 3, 4),
         (1, 1, 4),
         (1, 2, 4),
         (1, 1, 8),
