@@ -41,7 +41,9 @@ use im2col::Par;
 use ort::{Export, OrtResults};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
-use sluice_engine::{Isa, Pool, PoolSpec, Threads};
+use sluice_engine::{
+    GroupedLinear, GroupedLinearSpec, Gru, GruWeights, Isa, LinearBeforeReset, Pool, PoolSpec, Threads,
+};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -355,14 +357,34 @@ fn small_rows(filter: Option<&str>, reps: Reps) -> Vec<SmallRow> {
         let x = uniform(&mut rng, 256, 1.0);
         let mut h = uniform(&mut rng, 256, 1.0);
         let base = measure(reps, 2000, true, || gru.step(&x, &mut h));
-        rows.push(SmallRow { name: "gru H=256 step (2 GEMV 256x768)", flops: gru.flops(), base, engine: None });
+        let weights = GruWeights { w: &gru.w, r: &gru.r, wb: Some(&gru.wb), rb: Some(&gru.rb) };
+        let plan = Gru::new(256, 256, &weights, LinearBeforeReset::On).unwrap_or_else(|e| panic!("gru plan: {e}"));
+        let mut scratch = vec![0.0; plan.scratch_len(1)];
+        let (mut he, mut hb) = (h.clone(), h.clone());
+        plan.step(&x, &mut he, &mut scratch).unwrap_or_else(|e| panic!("gru: {e}"));
+        gru.step(&x, &mut hb);
+        let diff = max_abs_diff(&he, &hb).0;
+        let eng =
+            measure(reps, 2000, true, || plan.step(&x, &mut h, &mut scratch).unwrap_or_else(|e| panic!("gru: {e}")));
+        rows.push(SmallRow {
+            name: "gru H=256 step (2 GEMV 256x768)",
+            flops: gru.flops(),
+            base,
+            engine: Some((eng, diff)),
+        });
     }
     if want("glinear") {
         let gl = gemv::GroupedLinearBaseline::new(512, 256, 16);
         let x = uniform(&mut rng, 512, 1.0);
         let mut y = vec![0.0; 256];
         let base = measure(reps, 20000, true, || gl.run(&x, &mut y));
-        rows.push(SmallRow { name: "glinear 512->256, 16 groups", flops: gl.flops(), base, engine: None });
+        let plan = GroupedLinear::new(&GroupedLinearSpec::new(16, 32, 16), &gl.w, Some(&gl.b))
+            .unwrap_or_else(|e| panic!("grouped linear plan: {e}"));
+        let mut ye = vec![0.0; 256];
+        let eng =
+            measure(reps, 20000, true, || plan.run(&x, &mut ye).unwrap_or_else(|e| panic!("grouped linear: {e}")));
+        let diff = max_abs_diff(&ye, &y).0;
+        rows.push(SmallRow { name: "glinear 512->256, 16 groups", flops: gl.flops(), base, engine: Some((eng, diff)) });
     }
     if want("maxpool") {
         let (h, w, c, k) = (360, 640, 64, 3);

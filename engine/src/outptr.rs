@@ -23,11 +23,6 @@ impl OutPtr {
         Self { ptr: s.as_mut_ptr(), len: s.len() }
     }
 
-    /// Total length of the underlying slice.
-    pub fn len(self) -> usize {
-        self.len
-    }
-
     /// The same buffer seen from element `n` on (image `i` of a batch).
     pub fn advance(self, n: usize) -> Self {
         assert!(n <= self.len, "OutPtr advance {n} out of {}", self.len);

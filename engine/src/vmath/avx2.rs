@@ -46,36 +46,6 @@ pub fn activate(act: Activation, x: __m256) -> __m256 {
     }
 }
 
-/// Applies `act` in place over a slice (vector body, scalar-rational tail).
-#[target_feature(enable = "avx2,fma")]
-pub fn activate_slice(act: Activation, xs: &mut [f32]) {
-    if act == Activation::Identity {
-        return;
-    }
-    let mut chunks = xs.chunks_exact_mut(8);
-    for c in &mut chunks {
-        // SAFETY: `c` has exactly 8 elements; unaligned load/store.
-        unsafe {
-            let v = _mm256_loadu_ps(c.as_ptr());
-            _mm256_storeu_ps(c.as_mut_ptr(), activate(act, v));
-        }
-    }
-    for x in chunks.into_remainder() {
-        *x = scalar_like(act, *x);
-    }
-}
-
-/// The scalar form of the vector activation (same approximation), for tails.
-#[inline]
-pub fn scalar_like(act: Activation, x: f32) -> f32 {
-    match act {
-        Activation::Identity => x,
-        Activation::Relu => x.max(0.0),
-        Activation::Tanh => super::tanh_rational(x),
-        Activation::Sigmoid => 0.5f32.mul_add(super::tanh_rational(0.5 * x), 0.5),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -87,6 +57,14 @@ mod tests {
             return;
         }
         let xs: Vec<f32> = (0..1000).map(|i| (i as f32 - 500.0) * 0.031).collect();
+        /// Applies the vector activation to every 8-lane chunk.
+        #[target_feature(enable = "avx2,fma")]
+        fn activate_slice(act: Activation, xs: &mut [f32]) {
+            for c in xs.chunks_exact_mut(8) {
+                // SAFETY: `c` has exactly 8 elements; unaligned load/store.
+                unsafe { _mm256_storeu_ps(c.as_mut_ptr(), activate(act, _mm256_loadu_ps(c.as_ptr()))) };
+            }
+        }
         for act in [Activation::Identity, Activation::Relu, Activation::Tanh, Activation::Sigmoid] {
             let mut ys = xs.clone();
             // SAFETY: AVX2+FMA support checked above.
