@@ -3,7 +3,8 @@
 //! Small ops run inline on the caller: handing work to another core costs a few
 //! microseconds, which would dominate a 10 ms audio hop's tiny layers.
 
-use crate::error::{Result, invalid};
+use crate::error::{EngineError, Result, invalid};
+use crate::outptr::OutPtr;
 use std::ops::Range;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -147,6 +148,51 @@ impl Threads {
         if panicked {
             panic!("an engine thread panicked while running a band");
         }
+    }
+}
+
+/// A band body: `(image, rows of that image, band scratch)`.
+pub(crate) type RowBandFn<'a> = dyn Fn(usize, Range<usize>, &mut [f32]) + Sync + 'a;
+
+impl Threads {
+    /// Splits `images × rows_per_image` output rows into bands (one per thread when `work`
+    /// FLOPs are worth it) and calls `f(image, rows, band_scratch)` for each image's share of a
+    /// band. Band `b` gets `scratch[b·per_band..][..per_band]`; a short `scratch` is an error.
+    #[allow(clippy::too_many_arguments)] // the band contract: what, how much, scratch, work
+    pub(crate) fn run_row_bands(
+        &self,
+        op: &'static str,
+        images: usize,
+        rows_per_image: usize,
+        work: u64,
+        per_band: usize,
+        scratch: &mut [f32],
+        f: &RowBandFn<'_>,
+    ) -> Result<()> {
+        let total = images * rows_per_image;
+        let bands = self.bands_for(total, work);
+        if scratch.len() < per_band * bands {
+            return Err(EngineError::BufferLength {
+                op,
+                buffer: "scratch",
+                expected: per_band * bands,
+                got: scratch.len(),
+            });
+        }
+        let scratch = OutPtr::new(scratch);
+        self.run_bands(bands, &|b| {
+            // SAFETY: band `b` owns scratch[b·per_band ..][..per_band] exclusively.
+            let scr = unsafe { scratch.slice(b * per_band, per_band) };
+            let range = band_range(total, bands, b);
+            let mut r = range.start;
+            while r < range.end {
+                let img = r / rows_per_image;
+                let end = range.end.min((img + 1) * rows_per_image);
+                f(img, (r - img * rows_per_image)..(end - img * rows_per_image), scr);
+                r = end;
+            }
+        });
+        Ok(())
     }
 }
 

@@ -18,7 +18,7 @@ use crate::activation::Activation;
 use crate::error::{EngineError, Result, check_len};
 use crate::isa::Isa;
 use crate::outptr::OutPtr;
-use crate::threads::{Threads, band_range};
+use crate::threads::Threads;
 use std::ops::Range;
 
 /// Which kernel a plan runs.
@@ -166,34 +166,18 @@ impl Conv {
         scratch: &mut [f32],
         threads: &Threads,
     ) -> Result<()> {
-        let per_band = self.kernel.scratch_per_band();
-        let rows = self.geom.rows();
-        let total = n * rows;
-        let bands = threads.bands_for(total, self.geom.flops() * n as u64);
-        if scratch.len() < per_band * bands {
-            return Err(EngineError::BufferLength {
-                op: OP,
-                buffer: "scratch",
-                expected: per_band * bands,
-                got: scratch.len(),
-            });
-        }
-        let scratch = OutPtr::new(scratch);
         let il = self.geom.input_len();
-        threads.run_bands(bands, &|b| {
-            // SAFETY: band `b` owns scratch[b·per_band ..][..per_band] exclusively.
-            let scr = unsafe { scratch.slice(b * per_band, per_band) };
-            let range = band_range(total, bands, b);
-            let mut r = range.start;
-            while r < range.end {
-                let img = r / rows;
-                let end = range.end.min((img + 1) * rows);
-                let rows_in = (r - img * rows)..(end - img * rows);
-                self.run_rows(&input[img * il..(img + 1) * il], out.advance(img * out_image_stride), rows_in, scr);
-                r = end;
-            }
-        });
-        Ok(())
+        threads.run_row_bands(
+            OP,
+            n,
+            self.geom.rows(),
+            self.geom.flops() * n as u64,
+            self.kernel.scratch_per_band(),
+            scratch,
+            &|img, rows, scr| {
+                self.run_rows(&input[img * il..(img + 1) * il], out.advance(img * out_image_stride), rows, scr)
+            },
+        )
     }
 
     /// Computes output rows `rows` of one image whose output starts at `out`.

@@ -32,7 +32,7 @@ pub use spec::{PoolKind, PoolSpec, WindowMethod};
 use crate::error::{EngineError, Result, check_len};
 use crate::isa::Isa;
 use crate::outptr::OutPtr;
-use crate::threads::{Threads, band_range};
+use crate::threads::Threads;
 use driver::{ALIGN, Pass, STRIP_FLOATS};
 use geom::PoolGeom;
 use scalar::ScalarKern;
@@ -185,38 +185,14 @@ impl Pool {
         let n = input.len() / il;
         let ol = g.output_len();
         check_len(OP, "output", n * ol, output.len())?;
-        let per_band = self.pass.scratch_per_band();
-        let rows = g.rows();
-        let total = n * rows;
         let work = 3 * (n * (il + ol)) as u64;
-        let bands = threads.bands_for(total, work);
-        if scratch.len() < per_band * bands {
-            return Err(EngineError::BufferLength {
-                op: OP,
-                buffer: "scratch",
-                expected: per_band * bands,
-                got: scratch.len(),
-            });
-        }
         let row_len = g.out_dims[2] * g.c;
         let out = OutPtr::new(output);
-        let scratch = OutPtr::new(scratch);
-        threads.run_bands(bands, &|b| {
-            // SAFETY: band `b` owns scratch[b·per_band ..][..per_band] exclusively.
-            let scr = unsafe { scratch.slice(b * per_band, per_band) };
-            let range = band_range(total, bands, b);
-            let mut r = range.start;
-            while r < range.end {
-                let img = r / rows;
-                let end = range.end.min((img + 1) * rows);
-                let local = (r - img * rows)..(end - img * rows);
-                // SAFETY: output rows `r..end` (flattened over images) belong to this band only.
-                let dst = unsafe { out.slice(img * ol + local.start * row_len, local.len() * row_len) };
-                self.run_rows(&input[img * il..(img + 1) * il], local, dst, scr);
-                r = end;
-            }
-        });
-        Ok(())
+        threads.run_row_bands(OP, n, g.rows(), work, self.pass.scratch_per_band(), scratch, &|img, rows, scr| {
+            // SAFETY: these output rows of image `img` belong to this band only.
+            let dst = unsafe { out.slice(img * ol + rows.start * row_len, rows.len() * row_len) };
+            self.run_rows(&input[img * il..(img + 1) * il], rows, dst, scr);
+        })
     }
 
     fn run_rows(&self, input: &[f32], rows: Range<usize>, out: &mut [f32], scratch: &mut [f32]) {
