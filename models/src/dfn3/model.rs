@@ -1,0 +1,402 @@
+//! The DeepFilterNet3 network (spec `dfn3.md` §2) compiled into engine plans, stepped one frame
+//! at a time (§3).
+//!
+//! Every per-frame map is channels-last `[F][C]`, which is exactly the ONNX graphs'
+//! frequency-major flattening `f·C + c`, so `flatten(e3)`, `c1` and the ERB decoder's reshaped
+//! embedding need no transposes. Time is the outer axis of the three causal convs, whose past
+//! frames live in the stream's [`Dfn3State`]; every other layer sees one frame.
+
+use sluice_engine::{
+    Activation, Conv, ConvSpec, ConvTranspose, ConvTransposeSpec, EngineError, GroupedLinear, GroupedLinearSpec, Gru,
+    GruWeights, Linear, LinearBeforeReset, LinearSpec, Result, StreamingConv, Threads, WeightLayout,
+};
+
+use super::config::DF_GRU_LINEAR_GROUPS;
+use super::state::Dfn3State;
+use super::weights::{self, Dfn3Weights};
+
+const OP: &str = "dfn3 model";
+
+/// What one step of the network produces for its stream.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Dfn3Output {
+    /// Local SNR of the newest frame in dB, in `[lsnr_min, lsnr_max]` (−15..35).
+    pub lsnr: f32,
+    /// ERB gains, `nb_erb` values in (0, 1).
+    pub mask: Vec<f32>,
+    /// Deep-filter coefficients `[nb_df][df_order][re, im]`, as `dsp::StageOutput::ErbDf` takes them.
+    pub coefs: Vec<f32>,
+}
+
+/// A depthwise (or grouped) spatial conv, then a pointwise conv with bias and ReLU.
+#[derive(Debug, Clone)]
+struct Separable {
+    spatial: Conv,
+    pointwise: Linear,
+}
+
+/// A depthwise ConvTranspose, then a pointwise conv with bias and ReLU.
+#[derive(Debug, Clone)]
+struct SeparableT {
+    spatial: ConvTranspose,
+    pointwise: Linear,
+}
+
+/// A depthwise 1×1 conv with bias (a per-channel affine map), then ReLU.
+#[derive(Debug, Clone)]
+struct Affine {
+    scale: Vec<f32>,
+    bias: Vec<f32>,
+}
+
+impl Affine {
+    fn new(w: &weights::Conv, channels: usize) -> Result<Self> {
+        expect_len("depthwise 1×1 weight", channels, w.weight.len())?;
+        expect_len("depthwise 1×1 bias", channels, w.bias.len())?;
+        Ok(Self { scale: w.weight.data().to_vec(), bias: w.bias.data().to_vec() })
+    }
+
+    /// `out[f][c] = relu(scale[c]·x[f][c] + bias[c]) + skip[f][c]`.
+    fn run_add(&self, x: &[f32], skip: &[f32], out: &mut [f32]) {
+        let c = self.scale.len();
+        for ((o, x), s) in out.chunks_exact_mut(c).zip(x.chunks_exact(c)).zip(skip.chunks_exact(c)) {
+            for ch in 0..c {
+                o[ch] = (self.scale[ch] * x[ch] + self.bias[ch]).max(0.0) + s[ch];
+            }
+        }
+    }
+}
+
+/// The immutable DFN3 network: every layer planned once; share it across streams in an `Arc`.
+#[derive(Debug)]
+pub struct Dfn3Model {
+    pub(crate) dims: Dims,
+    threads: Threads,
+    // Encoder.
+    pub(crate) erb_conv0: StreamingConv,
+    erb_conv1: Separable,
+    erb_conv2: Separable,
+    erb_conv3: Separable,
+    pub(crate) df_conv0: StreamingConv,
+    df_conv0_pw: Linear,
+    df_conv1: Separable,
+    df_fc_emb: GroupedLinear,
+    enc_lin_in: GroupedLinear,
+    pub(crate) enc_gru: Gru,
+    enc_lin_out: GroupedLinear,
+    lsnr_w: Vec<f32>,
+    lsnr_b: f32,
+    // ERB decoder.
+    erb_lin_in: GroupedLinear,
+    pub(crate) erb_gru: Vec<Gru>,
+    erb_lin_out: GroupedLinear,
+    conv3p: Affine,
+    convt3: Separable,
+    conv2p: Affine,
+    convt2: SeparableT,
+    conv1p: Affine,
+    convt1: SeparableT,
+    conv0p: Affine,
+    conv0_out: Conv,
+    // DF decoder.
+    df_lin_in: GroupedLinear,
+    pub(crate) df_gru: Vec<Gru>,
+    df_skip: GroupedLinear,
+    df_out: GroupedLinear,
+    pub(crate) df_convp: StreamingConv,
+    df_convp_pw: Linear,
+}
+
+/// Sizes the model and its state agree on.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Dims {
+    pub ch: usize,
+    pub nb_erb: usize,
+    pub nb_df: usize,
+    pub df_order: usize,
+    pub emb: usize,
+    pub hidden: usize,
+    pub df_hidden: usize,
+    pub lsnr_min: f32,
+    pub lsnr_max: f32,
+}
+
+fn expect_len(tensor: &'static str, expected: usize, got: usize) -> Result<()> {
+    if expected == got { Ok(()) } else { Err(EngineError::WeightShape { op: OP, tensor, expected, got }) }
+}
+
+/// Pointwise 1×1 conv as a linear over the `[F][Cin]` rows: weights `[Cout][Cin]`, bias, ReLU.
+fn pointwise(cin: usize, cout: usize, w: &[f32], b: &[f32]) -> Result<Linear> {
+    let spec = LinearSpec::new(cin, cout).layout(WeightLayout::OutIn).activation(Activation::Relu);
+    Linear::new(&spec, w, Some(b))
+}
+
+/// Depthwise 1×3 conv over F (pad 1 both sides) at `stride`, then pointwise + ReLU.
+fn separable(w: &weights::SeparableConv, ch: usize, f_in: usize, stride: usize) -> Result<Separable> {
+    let spec = ConvSpec::new(ch, ch, &[3]).stride(&[stride]).padding(&[1], &[1]).groups(ch);
+    Ok(Separable {
+        spatial: Conv::new(&spec, &[f_in], w.spatial.data(), None)?,
+        pointwise: pointwise(ch, ch, w.pointwise.data(), w.bias.data())?,
+    })
+}
+
+/// Depthwise ConvTranspose 1×3, F-stride 2, pad 1, output pad 1 (F doubles), then pointwise + ReLU.
+fn separable_t(w: &weights::SeparableConv, ch: usize, f_in: usize) -> Result<SeparableT> {
+    let spec = ConvTransposeSpec::new(ch, ch, &[3]).stride(&[2]).padding(&[1], &[1]).output_padding(&[1]).groups(ch);
+    Ok(SeparableT {
+        spatial: ConvTranspose::new(&spec, &[f_in], w.spatial.data(), None)?,
+        pointwise: pointwise(ch, ch, w.pointwise.data(), w.bias.data())?,
+    })
+}
+
+fn grouped(w: &crate::Weight, act: Activation) -> Result<GroupedLinear> {
+    let s = w.shape();
+    if s.len() != 3 {
+        return Err(EngineError::InvalidSpec { op: OP, reason: format!("grouped linear weight has shape {s:?}") });
+    }
+    GroupedLinear::new(&GroupedLinearSpec::new(s[0], s[1], s[2]).activation(act), w.data(), None)
+}
+
+fn gru(w: &weights::Gru, input: usize, hidden: usize) -> Result<Gru> {
+    let gw = GruWeights::from_onnx(w.w.data(), w.r.data(), Some(w.b.data()));
+    Gru::new(input, hidden, &gw, LinearBeforeReset::On)
+}
+
+impl Dfn3Model {
+    /// Plans every layer from loaded weights. Slow-ish (packs ~8.5 MB); do it once, off the audio path.
+    pub fn new(w: &Dfn3Weights) -> Result<Self> {
+        let cfg = &w.config;
+        let ch = cfg.conv_ch;
+        let (nb_erb, nb_df) = (cfg.nb_erb, cfg.nb_df);
+        let dims = Dims {
+            ch,
+            nb_erb,
+            nb_df,
+            df_order: cfg.df_order,
+            emb: cfg.emb_dim(),
+            hidden: cfg.emb_hidden_dim,
+            df_hidden: cfg.df_hidden_dim,
+            lsnr_min: cfg.lsnr_min,
+            lsnr_max: cfg.lsnr_max,
+        };
+        if dims.hidden != dims.df_hidden {
+            return Err(EngineError::InvalidSpec {
+                op: OP,
+                reason: format!("emb_hidden_dim {} ≠ df_hidden_dim {} is not supported", dims.hidden, dims.df_hidden),
+            });
+        }
+        let (enc, erb, df) = (&w.enc, &w.erb_dec, &w.df_dec);
+        let relu = Activation::Relu;
+
+        let kt = cfg.conv_kernel_inp[0];
+        let erb0_spec = ConvSpec::new(1, ch, &[kt, 3]).padding(&[kt - 1, 1], &[0, 1]).activation(relu);
+        let erb_conv0 =
+            StreamingConv::new(&erb0_spec, &[nb_erb], 1, enc.erb_conv0.weight.data(), Some(enc.erb_conv0.bias.data()))?;
+        let df0_spec = ConvSpec::new(2, ch, &[kt, 3]).padding(&[kt - 1, 1], &[0, 1]).groups(2);
+        let df_conv0 = StreamingConv::new(&df0_spec, &[nb_df], 1, enc.df_conv0.spatial.data(), None)?;
+        let df_conv0_pw = pointwise(ch, ch, enc.df_conv0.pointwise.data(), enc.df_conv0.bias.data())?;
+
+        expect_len("lsnr_fc weight", dims.emb, enc.lsnr_fc.weight.len())?;
+        expect_len("lsnr_fc bias", 1, enc.lsnr_fc.bias.len())?;
+
+        let kp = cfg.df_pathway_kernel_size_t;
+        let order2 = 2 * cfg.df_order;
+        let convp_spec = ConvSpec::new(ch, order2, &[kp, 1]).padding(&[kp - 1, 0], &[0, 0]).groups(2);
+        let df_convp = StreamingConv::new(&convp_spec, &[nb_df], 1, df.df_convp.spatial.data(), None)?;
+        let df_convp_pw = pointwise(order2, order2, df.df_convp.pointwise.data(), df.df_convp.bias.data())?;
+
+        let conv0_out_spec = ConvSpec::new(ch, 1, &[3]).padding(&[1], &[1]).activation(Activation::Sigmoid);
+        let erb_grus = erb.emb_gru.iter().map(|g| gru(g, dims.hidden, dims.hidden)).collect::<Result<Vec<_>>>()?;
+        let df_grus = df.df_gru.iter().map(|g| gru(g, dims.df_hidden, dims.df_hidden)).collect::<Result<Vec<_>>>()?;
+        debug_assert_eq!(df.df_gru_linear_in.shape().first().copied(), Some(DF_GRU_LINEAR_GROUPS));
+
+        Ok(Self {
+            dims,
+            threads: Threads::single(),
+            erb_conv0,
+            erb_conv1: separable(&enc.erb_conv1, ch, nb_erb, 2)?,
+            erb_conv2: separable(&enc.erb_conv2, ch, nb_erb / 2, 2)?,
+            erb_conv3: separable(&enc.erb_conv3, ch, nb_erb / 4, 1)?,
+            df_conv0,
+            df_conv0_pw,
+            df_conv1: separable(&enc.df_conv1, ch, nb_df, 2)?,
+            df_fc_emb: grouped(&enc.df_fc_emb, relu)?,
+            enc_lin_in: grouped(&enc.emb_gru_linear_in, relu)?,
+            enc_gru: gru(&enc.emb_gru, dims.hidden, dims.hidden)?,
+            enc_lin_out: grouped(&enc.emb_gru_linear_out, relu)?,
+            lsnr_w: enc.lsnr_fc.weight.data().to_vec(),
+            lsnr_b: enc.lsnr_fc.bias.data()[0],
+            erb_lin_in: grouped(&erb.emb_gru_linear_in, relu)?,
+            erb_gru: erb_grus,
+            erb_lin_out: grouped(&erb.emb_gru_linear_out, relu)?,
+            conv3p: Affine::new(&erb.conv3p, ch)?,
+            convt3: separable(&erb.convt3, ch, nb_erb / 4, 1)?,
+            conv2p: Affine::new(&erb.conv2p, ch)?,
+            convt2: separable_t(&erb.convt2, ch, nb_erb / 4)?,
+            conv1p: Affine::new(&erb.conv1p, ch)?,
+            convt1: separable_t(&erb.convt1, ch, nb_erb / 2)?,
+            conv0p: Affine::new(&erb.conv0p, ch)?,
+            conv0_out: Conv::new(
+                &conv0_out_spec,
+                &[nb_erb],
+                erb.conv0_out.weight.data(),
+                Some(erb.conv0_out.bias.data()),
+            )?,
+            df_lin_in: grouped(&df.df_gru_linear_in, relu)?,
+            df_gru: df_grus,
+            df_skip: grouped(&df.df_skip, Activation::Identity)?,
+            df_out: grouped(&df.df_out, Activation::Tanh)?,
+            df_convp,
+            df_convp_pw,
+        })
+    }
+
+    /// ERB bands (length of `feat_erb` and of the mask).
+    pub fn nb_erb(&self) -> usize {
+        self.dims.nb_erb
+    }
+
+    /// Deep-filtered bins (`feat_spec` is `2·nb_df`: real parts, then imaginary parts).
+    pub fn nb_df(&self) -> usize {
+        self.dims.nb_df
+    }
+
+    /// Deep-filter taps per bin.
+    pub fn df_order(&self) -> usize {
+        self.dims.df_order
+    }
+
+    /// A fresh (silent) per-stream state with every buffer this model's `step` needs.
+    pub fn new_state(&self) -> Dfn3State {
+        Dfn3State::new(self)
+    }
+
+    /// An output holder of the right sizes.
+    pub fn new_output(&self) -> Dfn3Output {
+        let d = &self.dims;
+        Dfn3Output { lsnr: 0.0, mask: vec![0.0; d.nb_erb], coefs: vec![0.0; d.nb_df * d.df_order * 2] }
+    }
+
+    /// Scratch floats the conv plans need (one thread).
+    pub(crate) fn conv_scratch_len(&self) -> usize {
+        let t = &self.threads;
+        [
+            self.erb_conv0.scratch_len(t),
+            self.df_conv0.scratch_len(t),
+            self.df_convp.scratch_len(t),
+            self.erb_conv1.spatial.scratch_len(t),
+            self.erb_conv2.spatial.scratch_len(t),
+            self.erb_conv3.spatial.scratch_len(t),
+            self.df_conv1.spatial.scratch_len(t),
+            self.convt3.spatial.scratch_len(t),
+            self.convt2.spatial.scratch_len(t),
+            self.convt1.spatial.scratch_len(t),
+            self.conv0_out.scratch_len(t),
+        ]
+        .into_iter()
+        .max()
+        .unwrap_or(0)
+    }
+
+    /// Scratch floats the GRU plans need for one stream.
+    pub(crate) fn gru_scratch_len(&self) -> usize {
+        self.erb_gru.iter().chain(&self.df_gru).chain([&self.enc_gru]).map(|g| g.scratch_len(1)).max().unwrap_or(0)
+    }
+
+    /// Runs the encoder and both decoders on the newest frame of one stream: `feat_erb` is
+    /// `nb_erb` values, `feat_spec` is `2·nb_df` (real parts, then imaginary parts), as
+    /// `Dfn3Dsp::front` writes them. Advances the stream's conv histories and GRU states.
+    /// Allocates nothing.
+    pub fn step(&self, st: &mut Dfn3State, feat_erb: &[f32], feat_spec: &[f32], out: &mut Dfn3Output) -> Result<()> {
+        let d = self.dims;
+        expect_len("feat_erb", d.nb_erb, feat_erb.len())?;
+        expect_len("feat_spec", 2 * d.nb_df, feat_spec.len())?;
+        expect_len("output mask", d.nb_erb, out.mask.len())?;
+        expect_len("output coefs", d.nb_df * d.df_order * 2, out.coefs.len())?;
+        let th = &self.threads;
+        let s = &mut st.buf;
+
+        // Encoder, ERB branch: e0 [32][C], e1 [16][C], e2 [8][C], e3 [8][C].
+        self.erb_conv0.step(&mut st.erb_conv0, feat_erb, &mut s.e0, &mut s.conv, th)?;
+        run_sep(&self.erb_conv1, &s.e0, &mut s.tmp, &mut s.e1, &mut s.conv, th)?;
+        run_sep(&self.erb_conv2, &s.e1, &mut s.tmp, &mut s.e2, &mut s.conv, th)?;
+        run_sep(&self.erb_conv3, &s.e2, &mut s.tmp, &mut s.e3, &mut s.conv, th)?;
+
+        // Encoder, DF branch: planar [2][F] → channels-last [F][2]; c0 [96][C], c1 [48][C].
+        let (re, im) = feat_spec.split_at(d.nb_df);
+        for ((pair, &r), &i) in s.spec_cl.chunks_exact_mut(2).zip(re).zip(im) {
+            pair[0] = r;
+            pair[1] = i;
+        }
+        self.df_conv0.step(&mut st.df_conv0, &s.spec_cl, &mut s.tmp_df, &mut s.conv, th)?;
+        self.df_conv0_pw.run(&s.tmp_df, &mut s.c0)?;
+        run_sep(&self.df_conv1, &s.c0, &mut s.tmp_df, &mut s.c1, &mut s.conv, th)?;
+
+        // Embedding: flatten(e3) + df_fc_emb(c1) → GRU → emb; lsnr.
+        self.df_fc_emb.run(&s.c1, &mut s.emb_in)?;
+        for (a, &b) in s.emb_in.iter_mut().zip(&s.e3) {
+            *a += b;
+        }
+        self.enc_lin_in.run(&s.emb_in, &mut s.hid)?;
+        self.enc_gru.step(&s.hid, &mut st.h_enc, &mut s.gru)?;
+        self.enc_lin_out.run(&st.h_enc, &mut s.emb)?;
+        let z = s.emb.iter().zip(&self.lsnr_w).fold(self.lsnr_b, |acc, (&e, &w)| acc + e * w);
+        out.lsnr = sigmoid(z) * (d.lsnr_max - d.lsnr_min) + d.lsnr_min;
+
+        // ERB decoder.
+        self.erb_lin_in.run(&s.emb, &mut s.hid)?;
+        for (g, h) in self.erb_gru.iter().zip(st.h_erb.chunks_exact_mut(d.hidden)) {
+            g.step(&s.hid, h, &mut s.gru)?;
+            s.hid.copy_from_slice(h);
+        }
+        self.erb_lin_out.run(&s.hid, &mut s.emb_in)?;
+        self.conv3p.run_add(&s.e3, &s.emb_in, &mut s.x8);
+        run_sep(&self.convt3, &s.x8, &mut s.tmp, &mut s.emb_in, &mut s.conv, th)?;
+        self.conv2p.run_add(&s.e2, &s.emb_in, &mut s.x8);
+        run_sep_t(&self.convt2, &s.x8, &mut s.tmp, &mut s.y16, &mut s.conv, th)?;
+        self.conv1p.run_add(&s.e1, &s.y16, &mut s.x16);
+        run_sep_t(&self.convt1, &s.x16, &mut s.tmp, &mut s.y32, &mut s.conv, th)?;
+        self.conv0p.run_add(&s.e0, &s.y32, &mut s.x32);
+        self.conv0_out.run(&s.x32, &mut out.mask, &mut s.conv, th)?;
+
+        // DF decoder: GRU path + skip → tanh(df_out), plus the c0 pathway conv.
+        self.df_lin_in.run(&s.emb, &mut s.hid)?;
+        for (g, h) in self.df_gru.iter().zip(st.h_df.chunks_exact_mut(d.df_hidden)) {
+            g.step(&s.hid, h, &mut s.gru)?;
+            s.hid.copy_from_slice(h);
+        }
+        self.df_skip.run(&s.emb, &mut s.skip)?;
+        for (a, &b) in s.hid.iter_mut().zip(&s.skip) {
+            *a += b;
+        }
+        self.df_out.run(&s.hid, &mut out.coefs)?;
+        self.df_convp.step(&mut st.df_convp, &s.c0, &mut s.convp, &mut s.conv, th)?;
+        self.df_convp_pw.run(&s.convp, &mut s.convp_pw)?;
+        for (a, &b) in out.coefs.iter_mut().zip(&s.convp_pw) {
+            *a += b;
+        }
+        Ok(())
+    }
+}
+
+fn sigmoid(x: f32) -> f32 {
+    1.0 / (1.0 + (-x).exp())
+}
+
+/// The first `n` floats of a scratch buffer (sized at state creation for the largest map).
+fn prefix(tmp: &mut [f32], n: usize) -> Result<&mut [f32]> {
+    let got = tmp.len();
+    tmp.get_mut(..n).ok_or(EngineError::BufferLength { op: OP, buffer: "scratch map", expected: n, got })
+}
+
+fn run_sep(l: &Separable, x: &[f32], tmp: &mut [f32], y: &mut [f32], conv: &mut [f32], th: &Threads) -> Result<()> {
+    let tmp = prefix(tmp, y.len())?;
+    l.spatial.run(x, tmp, conv, th)?;
+    l.pointwise.run(tmp, y)
+}
+
+fn run_sep_t(l: &SeparableT, x: &[f32], tmp: &mut [f32], y: &mut [f32], conv: &mut [f32], th: &Threads) -> Result<()> {
+    let tmp = prefix(tmp, y.len())?;
+    l.spatial.run(x, tmp, conv, th)?;
+    l.pointwise.run(tmp, y)
+}
