@@ -4,15 +4,22 @@
 
 use std::cell::Cell;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use sluice_models::dfn3::{Dfn3Model, Dfn3Output, Dfn3State, Dfn3Weights};
 
+const STREAMS: usize = 5;
+const FRAMES: usize = 40;
+
 /// Counts allocations made by the thread that switched counting on (tests run in parallel).
 struct Counting;
-static ALLOCS: AtomicUsize = AtomicUsize::new(0);
 thread_local! {
     static COUNTING: Cell<bool> = const { Cell::new(false) };
+    static ALLOCS: Cell<usize> = const { Cell::new(0) };
+}
+
+/// Allocations this thread made while counting, since the last call.
+fn take_allocs() -> usize {
+    ALLOCS.with(|a| a.replace(0))
 }
 
 fn counting(on: bool) {
@@ -21,7 +28,7 @@ fn counting(on: bool) {
 
 fn count() {
     if COUNTING.with(Cell::get) {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        ALLOCS.with(|a| a.set(a.get() + 1));
     }
 }
 
@@ -165,7 +172,7 @@ fn step_allocates_nothing() {
             let v = std::hint::black_box(vec![1u8; 8]);
             counting(false);
             drop(v);
-            ALLOCS.swap(0, Ordering::SeqCst)
+            take_allocs()
         } > 0,
         "the counter counts"
     );
@@ -174,5 +181,90 @@ fn step_allocates_nothing() {
         step(&mut st, &mut out, t);
     }
     counting(false);
-    assert_eq!(ALLOCS.load(Ordering::SeqCst), 0, "Dfn3Model::step allocated");
+    assert_eq!(take_allocs(), 0, "Dfn3Model::step allocated");
+}
+
+/// Stream `i` of the batch test reads the fixture from frame `7·i` on (wrapping).
+fn frame_of(f: &Fixtures, i: usize, t: usize) -> usize {
+    (7 * i + t) % f.frames
+}
+
+#[test]
+fn batched_streams_equal_each_stream_alone() {
+    let f = fixtures();
+    let m = model();
+    // Each stream alone.
+    let mut alone = Vec::new();
+    for i in 0..STREAMS {
+        let mut st = m.new_state();
+        let mut out = m.new_output();
+        let mut rows = Vec::new();
+        for t in 0..FRAMES {
+            let k = frame_of(&f, i, t);
+            let (erb, spec) = (&f.feat_erb[k * NB_ERB..][..NB_ERB], &f.feat_spec[k * 2 * NB_DF..][..2 * NB_DF]);
+            m.step(&mut st, erb, spec, &mut out).unwrap_or_else(|e| panic!("stream {i} frame {t}: {e}"));
+            rows.push(out.clone());
+        }
+        alone.push(rows);
+    }
+    // All together, in a batch scratch larger than the batch.
+    let mut states: Vec<Dfn3State> = (0..STREAMS).map(|_| m.new_state()).collect();
+    let mut outs: Vec<Dfn3Output> = (0..STREAMS).map(|_| m.new_output()).collect();
+    let mut batch = m.new_batch(STREAMS + 3);
+    let (mut erb, mut spec) = (vec![0.0; STREAMS * NB_ERB], vec![0.0; STREAMS * 2 * NB_DF]);
+    let mut worst = 0.0f32;
+    let by_frame: Vec<Vec<&Dfn3Output>> = (0..FRAMES).map(|t| alone.iter().map(|rows| &rows[t]).collect()).collect();
+    for (t, expected) in by_frame.iter().enumerate() {
+        for i in 0..STREAMS {
+            let k = frame_of(&f, i, t);
+            erb[i * NB_ERB..][..NB_ERB].copy_from_slice(&f.feat_erb[k * NB_ERB..][..NB_ERB]);
+            spec[i * 2 * NB_DF..][..2 * NB_DF].copy_from_slice(&f.feat_spec[k * 2 * NB_DF..][..2 * NB_DF]);
+        }
+        m.step_many(&mut states, &mut batch, &erb, &spec, &mut outs).unwrap_or_else(|e| panic!("frame {t}: {e}"));
+        for (o, a) in outs.iter().zip(expected) {
+            worst = worst.max((o.lsnr - a.lsnr).abs() / 50.0);
+            worst = worst.max(max_abs_diff(&o.mask, &a.mask).0);
+            worst = worst.max(max_abs_diff(&o.coefs, &a.coefs).0);
+        }
+    }
+    println!("batched vs alone: max |Δ| {worst:.2e}");
+    assert!(worst <= 1e-5, "batched streams differ from single streams by {worst}");
+    // The batched states carry on exactly like single ones.
+    let mut single = m.new_output();
+    let t = FRAMES;
+    let k = frame_of(&f, 0, t);
+    m.step(
+        &mut states[0],
+        &f.feat_erb[k * NB_ERB..][..NB_ERB],
+        &f.feat_spec[k * 2 * NB_DF..][..2 * NB_DF],
+        &mut single,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert!(single.lsnr.is_finite());
+    // A batch larger than the scratch is an error, not a panic.
+    let mut too_many: Vec<Dfn3State> = (0..2).map(|_| m.new_state()).collect();
+    let mut small = m.new_batch(1);
+    let mut two_outs = vec![m.new_output(), m.new_output()];
+    let r = m.step_many(&mut too_many, &mut small, &erb[..2 * NB_ERB], &spec[..4 * NB_DF], &mut two_outs);
+    assert!(r.is_err(), "capacity 1 must refuse 2 streams");
+}
+
+#[test]
+fn step_many_allocates_nothing() {
+    let f = fixtures();
+    let m = model();
+    let mut states: Vec<Dfn3State> = (0..STREAMS).map(|_| m.new_state()).collect();
+    let mut outs: Vec<Dfn3Output> = (0..STREAMS).map(|_| m.new_output()).collect();
+    let mut batch = m.new_batch(STREAMS);
+    let erb = &f.feat_erb[..STREAMS * NB_ERB];
+    let spec = &f.feat_spec[..STREAMS * 2 * NB_DF];
+    let mut run = || m.step_many(&mut states, &mut batch, erb, spec, &mut outs).unwrap_or_else(|e| panic!("{e}"));
+    run();
+    take_allocs();
+    counting(true);
+    for _ in 0..5 {
+        run();
+    }
+    counting(false);
+    assert_eq!(take_allocs(), 0, "Dfn3Model::step_many allocated");
 }

@@ -9,5 +9,5 @@ pub mod weights;
 
 pub use config::{ConfigError, Dfn3Config};
 pub use model::{Dfn3Model, Dfn3Output};
-pub use state::Dfn3State;
+pub use state::{Dfn3Batch, Dfn3State};
 pub use weights::{Conv, DfDecoderWeights, Dfn3Weights, EncoderWeights, ErbDecoderWeights, Gru, Linear, SeparableConv};

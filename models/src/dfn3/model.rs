@@ -7,12 +7,12 @@
 //! frames live in the stream's [`Dfn3State`]; every other layer sees one frame.
 
 use sluice_engine::{
-    Activation, Conv, ConvSpec, ConvTranspose, ConvTransposeSpec, EngineError, GroupedLinear, GroupedLinearSpec, Gru,
-    GruWeights, Linear, LinearBeforeReset, LinearSpec, Result, StreamingConv, Threads, WeightLayout,
+    Activation, Conv, ConvHistory, ConvSpec, ConvTranspose, ConvTransposeSpec, EngineError, GroupedLinear,
+    GroupedLinearSpec, Gru, GruWeights, Linear, LinearBeforeReset, LinearSpec, Result, StreamingConv, Threads,
+    WeightLayout,
 };
 
-use super::config::DF_GRU_LINEAR_GROUPS;
-use super::state::Dfn3State;
+use super::state::{Dfn3Batch, Dfn3State, Rows, Scratch};
 use super::weights::{self, Dfn3Weights};
 
 const OP: &str = "dfn3 model";
@@ -208,7 +208,6 @@ impl Dfn3Model {
         let conv0_out_spec = ConvSpec::new(ch, 1, &[3]).padding(&[1], &[1]).activation(Activation::Sigmoid);
         let erb_grus = erb.emb_gru.iter().map(|g| gru(g, dims.hidden, dims.hidden)).collect::<Result<Vec<_>>>()?;
         let df_grus = df.df_gru.iter().map(|g| gru(g, dims.df_hidden, dims.df_hidden)).collect::<Result<Vec<_>>>()?;
-        debug_assert_eq!(df.df_gru_linear_in.shape().first().copied(), Some(DF_GRU_LINEAR_GROUPS));
 
         Ok(Self {
             dims,
@@ -298,9 +297,9 @@ impl Dfn3Model {
         .unwrap_or(0)
     }
 
-    /// Scratch floats the GRU plans need for one stream.
-    pub(crate) fn gru_scratch_len(&self) -> usize {
-        self.erb_gru.iter().chain(&self.df_gru).chain([&self.enc_gru]).map(|g| g.scratch_len(1)).max().unwrap_or(0)
+    /// Scratch floats the GRU plans need for `rows` streams.
+    pub(crate) fn gru_scratch_len(&self, rows: usize) -> usize {
+        self.erb_gru.iter().chain(&self.df_gru).chain([&self.enc_gru]).map(|g| g.scratch_len(rows)).max().unwrap_or(0)
     }
 
     /// Runs the encoder and both decoders on the newest frame of one stream: `feat_erb` is
@@ -308,74 +307,211 @@ impl Dfn3Model {
     /// `Dfn3Dsp::front` writes them. Advances the stream's conv histories and GRU states.
     /// Allocates nothing.
     pub fn step(&self, st: &mut Dfn3State, feat_erb: &[f32], feat_spec: &[f32], out: &mut Dfn3Output) -> Result<()> {
-        let d = self.dims;
-        expect_len("feat_erb", d.nb_erb, feat_erb.len())?;
-        expect_len("feat_spec", 2 * d.nb_df, feat_spec.len())?;
-        expect_len("output mask", d.nb_erb, out.mask.len())?;
-        expect_len("output coefs", d.nb_df * d.df_order * 2, out.coefs.len())?;
-        let th = &self.threads;
-        let s = &mut st.buf;
+        self.check_io(1, feat_erb, feat_spec)?;
+        self.check_out(out)?;
+        let Dfn3State { erb_conv0, df_conv0, df_convp, buf, mid } = st;
+        self.front(erb_conv0, df_conv0, buf, feat_erb, feat_spec, &mut mid.c1, &mut mid.e3)?;
+        self.middle(mid, 1)?;
+        self.tail(buf, df_convp, &mid.e3, &mid.erb_up, &mid.coefs, out)?;
+        out.lsnr = mid.lsnr[0];
+        Ok(())
+    }
 
-        // Encoder, ERB branch: e0 [32][C], e1 [16][C], e2 [8][C], e3 [8][C].
-        self.erb_conv0.step(&mut st.erb_conv0, feat_erb, &mut s.e0, &mut s.conv, th)?;
+    /// Scratch for [`Dfn3Model::step_many`] with up to `capacity` streams per call.
+    pub fn new_batch(&self, capacity: usize) -> Dfn3Batch {
+        Dfn3Batch::new(self, capacity)
+    }
+
+    /// Steps B = `states.len()` independent streams at once: `feat_erb` is `[B][nb_erb]`,
+    /// `feat_spec` is `[B][2·nb_df]`, `outs` has B entries. The convs run per stream; every
+    /// grouped linear and GRU runs once on B rows, so its weights are read once for all
+    /// streams. Each stream's result equals [`Dfn3Model::step`] on it alone. Allocates nothing.
+    pub fn step_many(
+        &self,
+        states: &mut [Dfn3State],
+        batch: &mut Dfn3Batch,
+        feat_erb: &[f32],
+        feat_spec: &[f32],
+        outs: &mut [Dfn3Output],
+    ) -> Result<()> {
+        let b = states.len();
+        if b == 0 {
+            return Ok(());
+        }
+        if b > batch.capacity() {
+            return Err(EngineError::BufferLength {
+                op: OP,
+                buffer: "batch capacity",
+                expected: b,
+                got: batch.capacity(),
+            });
+        }
+        self.check_io(b, feat_erb, feat_spec)?;
+        if outs.len() != b {
+            return Err(EngineError::BufferLength { op: OP, buffer: "outputs", expected: b, got: outs.len() });
+        }
+        for o in outs.iter() {
+            self.check_out(o)?;
+        }
+        let d = self.dims;
+        let r = &mut batch.rows;
+        let (cap, h) = (r.rows, d.hidden);
+        let (n_c1, n_e3) = (d.nb_df / 2 * d.ch, d.emb);
+        let erb_in = feat_erb.chunks_exact(d.nb_erb);
+        let spec_in = feat_spec.chunks_exact(2 * d.nb_df);
+        for (i, ((st, fe), fs)) in states.iter_mut().zip(erb_in).zip(spec_in).enumerate() {
+            let Dfn3State { erb_conv0, df_conv0, buf, mid, .. } = st;
+            let c1 = &mut r.c1[i * n_c1..(i + 1) * n_c1];
+            let e3 = &mut r.e3[i * n_e3..(i + 1) * n_e3];
+            self.front(erb_conv0, df_conv0, buf, fe, fs, c1, e3)?;
+            gather_hidden(&mid.h_enc, &mut r.h_enc, cap, i, h);
+            gather_hidden(&mid.h_erb, &mut r.h_erb, cap, i, h);
+            gather_hidden(&mid.h_df, &mut r.h_df, cap, i, h);
+        }
+        self.middle(r, b)?;
+        for (i, (st, out)) in states.iter_mut().zip(outs.iter_mut()).enumerate() {
+            let Dfn3State { df_convp, buf, mid, .. } = st;
+            gather_hidden_back(&mut mid.h_enc, &r.h_enc, cap, i, h);
+            gather_hidden_back(&mut mid.h_erb, &r.h_erb, cap, i, h);
+            gather_hidden_back(&mut mid.h_df, &r.h_df, cap, i, h);
+            let e3 = &r.e3[i * n_e3..(i + 1) * n_e3];
+            let up = &r.erb_up[i * d.emb..(i + 1) * d.emb];
+            let nc = out.coefs.len();
+            let coefs = &r.coefs[i * nc..(i + 1) * nc];
+            self.tail(buf, df_convp, e3, up, coefs, out)?;
+            out.lsnr = r.lsnr[i];
+        }
+        Ok(())
+    }
+
+    fn check_io(&self, b: usize, feat_erb: &[f32], feat_spec: &[f32]) -> Result<()> {
+        expect_len("feat_erb", b * self.dims.nb_erb, feat_erb.len())?;
+        expect_len("feat_spec", b * 2 * self.dims.nb_df, feat_spec.len())
+    }
+
+    fn check_out(&self, out: &Dfn3Output) -> Result<()> {
+        let d = self.dims;
+        expect_len("output mask", d.nb_erb, out.mask.len())?;
+        expect_len("output coefs", d.nb_df * d.df_order * 2, out.coefs.len())
+    }
+
+    /// The per-stream encoder convs: e0..e2 and c0 into `s`, e3 (flattened) and c1 into the
+    /// stream's rows of the dense middle.
+    #[allow(clippy::too_many_arguments)]
+    fn front(
+        &self,
+        erb_hist: &mut ConvHistory,
+        df_hist: &mut ConvHistory,
+        s: &mut Scratch,
+        feat_erb: &[f32],
+        feat_spec: &[f32],
+        c1: &mut [f32],
+        e3: &mut [f32],
+    ) -> Result<()> {
+        let th = &self.threads;
+        // ERB branch: e0 [32][C], e1 [16][C], e2 [8][C], e3 [8][C].
+        self.erb_conv0.step(erb_hist, feat_erb, &mut s.e0, &mut s.conv, th)?;
         run_sep(&self.erb_conv1, &s.e0, &mut s.tmp, &mut s.e1, &mut s.conv, th)?;
         run_sep(&self.erb_conv2, &s.e1, &mut s.tmp, &mut s.e2, &mut s.conv, th)?;
-        run_sep(&self.erb_conv3, &s.e2, &mut s.tmp, &mut s.e3, &mut s.conv, th)?;
-
-        // Encoder, DF branch: planar [2][F] → channels-last [F][2]; c0 [96][C], c1 [48][C].
-        let (re, im) = feat_spec.split_at(d.nb_df);
+        run_sep(&self.erb_conv3, &s.e2, &mut s.tmp, e3, &mut s.conv, th)?;
+        // DF branch: planar [2][F] → channels-last [F][2]; c0 [96][C], c1 [48][C].
+        let (re, im) = feat_spec.split_at(self.dims.nb_df);
         for ((pair, &r), &i) in s.spec_cl.chunks_exact_mut(2).zip(re).zip(im) {
             pair[0] = r;
             pair[1] = i;
         }
-        self.df_conv0.step(&mut st.df_conv0, &s.spec_cl, &mut s.tmp_df, &mut s.conv, th)?;
+        self.df_conv0.step(df_hist, &s.spec_cl, &mut s.tmp_df, &mut s.conv, th)?;
         self.df_conv0_pw.run(&s.tmp_df, &mut s.c0)?;
-        run_sep(&self.df_conv1, &s.c0, &mut s.tmp_df, &mut s.c1, &mut s.conv, th)?;
+        run_sep(&self.df_conv1, &s.c0, &mut s.tmp_df, c1, &mut s.conv, th)
+    }
 
-        // Embedding: flatten(e3) + df_fc_emb(c1) → GRU → emb; lsnr.
-        self.df_fc_emb.run(&s.c1, &mut s.emb_in)?;
-        for (a, &b) in s.emb_in.iter_mut().zip(&s.e3) {
-            *a += b;
+    /// The dense middle on the first `b` rows of `r`: embedding, its GRU and lsnr; the ERB
+    /// decoder's GRU path (→ `erb_up`); the DF decoder's GRU path, skip and `df_out` (→ `coefs`).
+    fn middle(&self, r: &mut Rows, b: usize) -> Result<()> {
+        let d = self.dims;
+        let (cap, h, e) = (r.rows, d.hidden, d.emb);
+        let c1 = &r.c1[..b * d.nb_df / 2 * d.ch];
+        let emb_in = &mut r.emb_in[..b * e];
+        let emb = &mut r.emb[..b * e];
+        let hid = &mut r.hid[..b * h];
+        self.df_fc_emb.run(c1, emb_in)?;
+        for (a, &x) in emb_in.iter_mut().zip(&r.e3[..b * e]) {
+            *a += x;
         }
-        self.enc_lin_in.run(&s.emb_in, &mut s.hid)?;
-        self.enc_gru.step(&s.hid, &mut st.h_enc, &mut s.gru)?;
-        self.enc_lin_out.run(&st.h_enc, &mut s.emb)?;
-        let z = s.emb.iter().zip(&self.lsnr_w).fold(self.lsnr_b, |acc, (&e, &w)| acc + e * w);
-        out.lsnr = sigmoid(z) * (d.lsnr_max - d.lsnr_min) + d.lsnr_min;
+        self.enc_lin_in.run(emb_in, hid)?;
+        let h_enc = &mut r.h_enc[..b * h];
+        self.enc_gru.step(hid, h_enc, &mut r.gru)?;
+        self.enc_lin_out.run(h_enc, emb)?;
+        for (l, row) in r.lsnr[..b].iter_mut().zip(emb.chunks_exact(e)) {
+            let z = row.iter().zip(&self.lsnr_w).fold(self.lsnr_b, |acc, (&x, &w)| acc + x * w);
+            *l = sigmoid(z) * (d.lsnr_max - d.lsnr_min) + d.lsnr_min;
+        }
 
-        // ERB decoder.
-        self.erb_lin_in.run(&s.emb, &mut s.hid)?;
-        for (g, h) in self.erb_gru.iter().zip(st.h_erb.chunks_exact_mut(d.hidden)) {
-            g.step(&s.hid, h, &mut s.gru)?;
-            s.hid.copy_from_slice(h);
+        self.erb_lin_in.run(emb, hid)?;
+        for (layer, g) in self.erb_gru.iter().enumerate() {
+            let hl = &mut r.h_erb[layer * cap * h..][..b * h];
+            g.step(hid, hl, &mut r.gru)?;
+            hid.copy_from_slice(hl);
         }
-        self.erb_lin_out.run(&s.hid, &mut s.emb_in)?;
-        self.conv3p.run_add(&s.e3, &s.emb_in, &mut s.x8);
-        run_sep(&self.convt3, &s.x8, &mut s.tmp, &mut s.emb_in, &mut s.conv, th)?;
-        self.conv2p.run_add(&s.e2, &s.emb_in, &mut s.x8);
+        self.erb_lin_out.run(hid, &mut r.erb_up[..b * e])?;
+
+        self.df_lin_in.run(emb, hid)?;
+        for (layer, g) in self.df_gru.iter().enumerate() {
+            let hl = &mut r.h_df[layer * cap * h..][..b * h];
+            g.step(hid, hl, &mut r.gru)?;
+            hid.copy_from_slice(hl);
+        }
+        let skip = &mut r.skip[..b * h];
+        self.df_skip.run(emb, skip)?;
+        for (a, &x) in hid.iter_mut().zip(skip.iter()) {
+            *a += x;
+        }
+        let nc = d.nb_df * d.df_order * 2;
+        self.df_out.run(hid, &mut r.coefs[..b * nc])
+    }
+
+    /// The per-stream decoder convs: the ERB decoder's upsampling path with its skips (→ mask)
+    /// and the DF pathway conv on c0 added to the GRU path's coefficients.
+    #[allow(clippy::too_many_arguments)]
+    fn tail(
+        &self,
+        s: &mut Scratch,
+        convp_hist: &mut ConvHistory,
+        e3: &[f32],
+        erb_up: &[f32],
+        coefs: &[f32],
+        out: &mut Dfn3Output,
+    ) -> Result<()> {
+        let th = &self.threads;
+        self.conv3p.run_add(e3, erb_up, &mut s.x8);
+        run_sep(&self.convt3, &s.x8, &mut s.tmp, &mut s.t8, &mut s.conv, th)?;
+        self.conv2p.run_add(&s.e2, &s.t8, &mut s.x8);
         run_sep_t(&self.convt2, &s.x8, &mut s.tmp, &mut s.y16, &mut s.conv, th)?;
         self.conv1p.run_add(&s.e1, &s.y16, &mut s.x16);
         run_sep_t(&self.convt1, &s.x16, &mut s.tmp, &mut s.y32, &mut s.conv, th)?;
         self.conv0p.run_add(&s.e0, &s.y32, &mut s.x32);
         self.conv0_out.run(&s.x32, &mut out.mask, &mut s.conv, th)?;
 
-        // DF decoder: GRU path + skip → tanh(df_out), plus the c0 pathway conv.
-        self.df_lin_in.run(&s.emb, &mut s.hid)?;
-        for (g, h) in self.df_gru.iter().zip(st.h_df.chunks_exact_mut(d.df_hidden)) {
-            g.step(&s.hid, h, &mut s.gru)?;
-            s.hid.copy_from_slice(h);
-        }
-        self.df_skip.run(&s.emb, &mut s.skip)?;
-        for (a, &b) in s.hid.iter_mut().zip(&s.skip) {
-            *a += b;
-        }
-        self.df_out.run(&s.hid, &mut out.coefs)?;
-        self.df_convp.step(&mut st.df_convp, &s.c0, &mut s.convp, &mut s.conv, th)?;
+        self.df_convp.step(convp_hist, &s.c0, &mut s.convp, &mut s.conv, th)?;
         self.df_convp_pw.run(&s.convp, &mut s.convp_pw)?;
-        for (a, &b) in out.coefs.iter_mut().zip(&s.convp_pw) {
-            *a += b;
+        for ((o, &a), &p) in out.coefs.iter_mut().zip(coefs).zip(&s.convp_pw) {
+            *o = a + p;
         }
         Ok(())
+    }
+}
+
+/// Copies stream `i`'s GRU states (`[layer][H]`) into row `i` of the batch's `[layer][cap][H]`.
+fn gather_hidden(own: &[f32], all: &mut [f32], cap: usize, i: usize, h: usize) {
+    for (layer, src) in own.chunks_exact(h).enumerate() {
+        all[(layer * cap + i) * h..][..h].copy_from_slice(src);
+    }
+}
+
+/// Copies row `i` of the batch's GRU states back into stream `i`'s own.
+fn gather_hidden_back(own: &mut [f32], all: &[f32], cap: usize, i: usize, h: usize) {
+    for (layer, dst) in own.chunks_exact_mut(h).enumerate() {
+        dst.copy_from_slice(&all[(layer * cap + i) * h..][..h]);
     }
 }
 
