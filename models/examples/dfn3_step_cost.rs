@@ -34,9 +34,30 @@ fn main() -> Result<(), Box<dyn Error>> {
         }
         best = best.min(t.elapsed().as_secs_f64() * 1e6 / BLOCK as f64);
     }
-    println!(
-        "DFN3 network step, 1 stream, 1 thread, {}: {best:.1} µs per hop (best of {PASSES}×{BLOCK})",
-        Isa::active().name()
-    );
+    let isa = Isa::active().name();
+    println!("DFN3 network step, 1 stream, 1 thread, {isa}: {best:.1} µs per hop (best of {PASSES}×{BLOCK})");
+
+    // Batched: B streams per step_many call (the dense layers read their weights once per call).
+    for b in [1usize, 8, 32, 128] {
+        let mut states: Vec<_> = (0..b).map(|_| model.new_state()).collect();
+        let mut outs: Vec<_> = (0..b).map(|_| model.new_output()).collect();
+        let mut batch = model.new_batch(b);
+        let erb_b: Vec<f32> = (0..b).flat_map(|i| erb[i % BLOCK].clone()).collect();
+        let spec_b: Vec<f32> = (0..b).flat_map(|i| spec[i % BLOCK].clone()).collect();
+        let calls = (2000 / b).max(10);
+        let mut best = f64::INFINITY;
+        for _ in 0..5 {
+            let t = Instant::now();
+            for _ in 0..calls {
+                model.step_many(&mut states, &mut batch, &erb_b, &spec_b, &mut outs)?;
+            }
+            best = best.min(t.elapsed().as_secs_f64() / (calls * b) as f64);
+        }
+        println!(
+            "step_many, {b:>3} streams, 1 thread, {isa}: {:.1} µs per stream-hop, {:.0} hops/s",
+            best * 1e6,
+            1.0 / best
+        );
+    }
     Ok(())
 }

@@ -268,3 +268,22 @@ fn step_many_allocates_nothing() {
     counting(false);
     assert_eq!(take_allocs(), 0, "Dfn3Model::step_many allocated");
 }
+
+#[test]
+fn the_model_is_shareable_across_threads() {
+    fn shareable<T: Send + Sync>() {}
+    shareable::<Dfn3Model>();
+    let m = std::sync::Arc::new(model());
+    let f = std::sync::Arc::new(fixtures());
+    // Two threads step their own streams through one shared model and agree with each other.
+    let run = |m: std::sync::Arc<Dfn3Model>, f: std::sync::Arc<Fixtures>| {
+        std::thread::spawn(move || {
+            let mut st = m.new_state();
+            stream(&m, &mut st, &f)
+        })
+    };
+    let (a, b) = (run(m.clone(), f.clone()), run(m, f));
+    let a = a.join().unwrap_or_else(|_| panic!("thread a panicked"));
+    let b = b.join().unwrap_or_else(|_| panic!("thread b panicked"));
+    assert_eq!(a, b);
+}
