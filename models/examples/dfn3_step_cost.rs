@@ -1,0 +1,63 @@
+//! Per-hop cost of the DFN3 network (encoder + both decoders), one stream, one thread, best of
+//! many blocks of hops (the machine is shared; best-of skips preempted blocks).
+//!
+//! `cargo run --release -p sluice-models --example dfn3_step_cost` (`SLUICE_ISA` picks the tier).
+
+use std::error::Error;
+use std::time::Instant;
+
+use sluice_engine::Isa;
+use sluice_models::dfn3::{Dfn3Model, Dfn3Weights};
+
+const BLOCK: usize = 100;
+const PASSES: usize = 100;
+
+fn main() -> Result<(), Box<dyn Error>> {
+    let model = Dfn3Model::new(&Dfn3Weights::bundled()?)?;
+    let mut state = model.new_state();
+    let mut out = model.new_output();
+    // Deterministic feature-like inputs (values in the range the DSP produces).
+    let mut seed = 0x2545_f491_u32;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 17;
+        seed ^= seed << 5;
+        (seed as f32 / u32::MAX as f32) - 0.5
+    };
+    let erb: Vec<Vec<f32>> = (0..BLOCK).map(|_| (0..model.nb_erb()).map(|_| next()).collect()).collect();
+    let spec: Vec<Vec<f32>> = (0..BLOCK).map(|_| (0..2 * model.nb_df()).map(|_| next()).collect()).collect();
+    let mut best = f64::INFINITY;
+    for _ in 0..PASSES {
+        let t = Instant::now();
+        for (e, s) in erb.iter().zip(&spec) {
+            model.step(&mut state, e, s, &mut out)?;
+        }
+        best = best.min(t.elapsed().as_secs_f64() * 1e6 / BLOCK as f64);
+    }
+    let isa = Isa::active().name();
+    println!("DFN3 network step, 1 stream, 1 thread, {isa}: {best:.1} µs per hop (best of {PASSES}×{BLOCK})");
+
+    // Batched: B streams per step_many call (the dense layers read their weights once per call).
+    for b in [1usize, 8, 32, 128] {
+        let mut states: Vec<_> = (0..b).map(|_| model.new_state()).collect();
+        let mut outs: Vec<_> = (0..b).map(|_| model.new_output()).collect();
+        let mut batch = model.new_batch(b);
+        let erb_b: Vec<f32> = (0..b).flat_map(|i| erb[i % BLOCK].clone()).collect();
+        let spec_b: Vec<f32> = (0..b).flat_map(|i| spec[i % BLOCK].clone()).collect();
+        let calls = (2000 / b).max(10);
+        let mut best = f64::INFINITY;
+        for _ in 0..5 {
+            let t = Instant::now();
+            for _ in 0..calls {
+                model.step_many(&mut states, &mut batch, &erb_b, &spec_b, &mut outs)?;
+            }
+            best = best.min(t.elapsed().as_secs_f64() / (calls * b) as f64);
+        }
+        println!(
+            "step_many, {b:>3} streams, 1 thread, {isa}: {:.1} µs per stream-hop, {:.0} hops/s",
+            best * 1e6,
+            1.0 / best
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,148 @@
+//! Everything one DFN3 stream carries between frames (spec `dfn3.md` §3), plus the scratch
+//! its step writes, all allocated up front so [`Dfn3Model::step`] allocates nothing.
+
+use sluice_engine::ConvHistory;
+
+use super::model::Dfn3Model;
+
+/// Per-stream network state: causal conv histories (2 frames of `feat_erb` and of `feat_spec`,
+/// 4 frames of `c0`), GRU hidden vectors (encoder 1×H, ERB decoder 2×H, DF decoder 2×H) and
+/// preallocated scratch. Made by [`Dfn3Model::new_state`]; use it only with that model.
+#[derive(Debug, Clone)]
+pub struct Dfn3State {
+    pub(crate) erb_conv0: ConvHistory,
+    pub(crate) df_conv0: ConvHistory,
+    pub(crate) df_convp: ConvHistory,
+    pub(crate) buf: Scratch,
+    /// This stream's row of the dense middle, holding its GRU states.
+    pub(crate) mid: Rows,
+}
+
+/// Per-stream intermediate maps of the conv parts, channels-last `[F][C]`.
+#[derive(Debug, Clone)]
+pub(crate) struct Scratch {
+    pub e0: Vec<f32>,
+    pub e1: Vec<f32>,
+    pub e2: Vec<f32>,
+    pub spec_cl: Vec<f32>,
+    pub c0: Vec<f32>,
+    pub tmp: Vec<f32>,
+    pub tmp_df: Vec<f32>,
+    pub x8: Vec<f32>,
+    pub t8: Vec<f32>,
+    pub y16: Vec<f32>,
+    pub x16: Vec<f32>,
+    pub y32: Vec<f32>,
+    pub x32: Vec<f32>,
+    pub convp: Vec<f32>,
+    pub convp_pw: Vec<f32>,
+    pub conv: Vec<f32>,
+}
+
+/// The dense middle of the network (grouped linears, GRUs) for `rows` streams, row-major
+/// `[row][features]`, so that B streams share one GEMM per layer. GRU states are
+/// `[layer][row][H]`.
+#[derive(Debug, Clone)]
+pub(crate) struct Rows {
+    pub rows: usize,
+    pub c1: Vec<f32>,
+    pub e3: Vec<f32>,
+    pub emb_in: Vec<f32>,
+    pub emb: Vec<f32>,
+    pub hid: Vec<f32>,
+    pub skip: Vec<f32>,
+    pub erb_up: Vec<f32>,
+    pub coefs: Vec<f32>,
+    pub lsnr: Vec<f32>,
+    pub h_enc: Vec<f32>,
+    pub h_erb: Vec<f32>,
+    pub h_df: Vec<f32>,
+    pub gru: Vec<f32>,
+}
+
+fn z(n: usize) -> Vec<f32> {
+    vec![0.0; n]
+}
+
+impl Rows {
+    pub(crate) fn new(m: &Dfn3Model, rows: usize) -> Self {
+        let d = m.dims;
+        let (c, e, f, b) = (d.ch, d.nb_erb, d.nb_df, rows.max(1));
+        Self {
+            rows: b,
+            c1: z(b * f / 2 * c),
+            e3: z(b * e / 4 * c),
+            emb_in: z(b * d.emb),
+            emb: z(b * d.emb),
+            hid: z(b * d.hidden),
+            skip: z(b * d.hidden),
+            erb_up: z(b * d.emb),
+            coefs: z(b * f * 2 * d.df_order),
+            lsnr: z(b),
+            h_enc: z(b * d.hidden),
+            h_erb: z(b * d.hidden * m.erb_gru.len()),
+            h_df: z(b * d.hidden * m.df_gru.len()),
+            gru: z(m.gru_scratch_len(b)),
+        }
+    }
+}
+
+impl Dfn3State {
+    pub(crate) fn new(m: &Dfn3Model) -> Self {
+        let d = m.dims;
+        let (c, e, f) = (d.ch, d.nb_erb, d.nb_df);
+        let buf = Scratch {
+            e0: z(e * c),
+            e1: z(e / 2 * c),
+            e2: z(e / 4 * c),
+            spec_cl: z(2 * f),
+            c0: z(f * c),
+            tmp: z(e * c),
+            tmp_df: z(f * c),
+            x8: z(e / 4 * c),
+            t8: z(e / 4 * c),
+            y16: z(e / 2 * c),
+            x16: z(e / 2 * c),
+            y32: z(e * c),
+            x32: z(e * c),
+            convp: z(f * 2 * d.df_order),
+            convp_pw: z(f * 2 * d.df_order),
+            conv: z(m.conv_scratch_len()),
+        };
+        Self {
+            erb_conv0: m.erb_conv0.new_state(1),
+            df_conv0: m.df_conv0.new_state(1),
+            df_convp: m.df_convp.new_state(1),
+            buf,
+            mid: Rows::new(m, 1),
+        }
+    }
+
+    /// Returns the stream to silence, as a fresh state: zero conv histories and GRU states.
+    pub fn reset(&mut self) {
+        self.erb_conv0.reset();
+        self.df_conv0.reset();
+        self.df_convp.reset();
+        self.mid.h_enc.fill(0.0);
+        self.mid.h_erb.fill(0.0);
+        self.mid.h_df.fill(0.0);
+    }
+}
+
+/// Scratch for [`Dfn3Model::step_many`]: the dense middle for up to `capacity` streams.
+/// Made by [`Dfn3Model::new_batch`]; reusable across calls, so stepping allocates nothing.
+#[derive(Debug, Clone)]
+pub struct Dfn3Batch {
+    pub(crate) rows: Rows,
+}
+
+impl Dfn3Batch {
+    pub(crate) fn new(m: &Dfn3Model, capacity: usize) -> Self {
+        Self { rows: Rows::new(m, capacity) }
+    }
+
+    /// The most streams one [`Dfn3Model::step_many`] call can take with this scratch.
+    pub fn capacity(&self) -> usize {
+        self.rows.rows
+    }
+}
