@@ -1,3 +1,4 @@
 //! Sluice streaming pipeline: DSP, media I/O and per-stream stages (arrive with the model issues).
 
+pub mod denoise;
 pub mod dsp;
