@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use sluice_models::dfn3::{Dfn3Model, Dfn3Weights};
-use sluice_pipeline::denoise::{Denoiser, DenoiserSettings};
+use sluice_pipeline::denoise::{Denoiser, DenoiserSettings, ResampledDenoiser};
 
 struct Counting;
 static COUNTING: AtomicBool = AtomicBool::new(false);
@@ -75,5 +75,27 @@ fn process_and_flush_allocate_nothing() {
         };
         run(&mut d);
         assert_eq!(count(|| run(&mut d)), 0, "{channels} channel(s) allocated");
+    }
+    for (channels, rate) in [(1, 44_100), (2, 16_000)] {
+        let mut d = ResampledDenoiser::new(model.clone(), channels, rate)
+            .unwrap_or_else(|e| panic!("ResampledDenoiser::new: {e}"));
+        let input: Vec<f32> = (0..4_000 * channels).map(|i| (i as f32 * 0.017).sin() * 0.3).collect();
+        let mut out = vec![0.0; 6_000 * channels];
+        let mut flushed = vec![0.0; d.flush_len() + d.block() * channels];
+        let mut run = |d: &mut ResampledDenoiser| {
+            let mut pos = 0;
+            let mut produced = 0;
+            for n in [123, 480, 1000, 7, 2390] {
+                let n = n * channels;
+                let (c, p) =
+                    d.process(&input[pos..pos + n], &mut out[produced..]).unwrap_or_else(|e| panic!("process: {e}"));
+                pos += c;
+                produced += p;
+            }
+            d.flush(&mut flushed).unwrap_or_else(|e| panic!("flush: {e}"));
+            d.reset();
+        };
+        run(&mut d);
+        assert_eq!(count(|| run(&mut d)), 0, "{rate} Hz, {channels} channel(s) allocated");
     }
 }

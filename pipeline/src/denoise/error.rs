@@ -27,6 +27,10 @@ pub enum DenoiseError {
     /// The denoiser cannot be built as asked (zero channels, a model that does not fit the DSP).
     #[error("invalid denoiser configuration: {0}")]
     InvalidConfig(String),
+    /// A resampler could not be built or rejected a block (indicates a bug: sizes are fixed at
+    /// construction).
+    #[error("resampler: {0}")]
+    Resample(String),
     /// The DSP rejected a step (indicates a bug: lengths are fixed at construction).
     #[error(transparent)]
     Dsp(#[from] DspError),

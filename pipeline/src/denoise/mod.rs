@@ -7,7 +7,9 @@
 //! latency a sample waits up to one hop (10 ms) for its hop to fill.
 
 mod error;
+mod resampled;
 mod stream;
 
 pub use error::DenoiseError;
+pub use resampled::ResampledDenoiser;
 pub use stream::{Denoiser, DenoiserSettings};
