@@ -1,4 +1,7 @@
-//! Sluice streaming pipeline: DSP, media I/O and per-stream stages (arrive with the model issues).
+//! Sluice streaming pipeline: the DeepFilterNet3 DSP ([`dsp`]) and the streaming speech
+//! denoiser built on it ([`denoise`]); media I/O and the video stages arrive with their issues.
+
+#![forbid(unsafe_code)]
 
 pub mod denoise;
 pub mod dsp;

@@ -12,6 +12,8 @@
 //! | container health probe client | [`healthcheck`] |
 //! | log subscriber set-up | [`logging`] |
 
+#![forbid(unsafe_code)]
+
 pub mod cli;
 pub mod healthcheck;
 pub mod http;

@@ -1,5 +1,7 @@
 //! `sluice`: parse the command line, set up logging, run the chosen subcommand.
 
+#![forbid(unsafe_code)]
+
 use anyhow::{Context, Result};
 use clap::Parser;
 use sluice_engine::Threads;
