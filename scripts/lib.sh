@@ -15,7 +15,9 @@ BUILD_PACKAGES=(
 
 # Extra Debian packages the test suite needs on top of the build's.
 # shellcheck disable=SC2034
-TEST_PACKAGES=()
+TEST_PACKAGES=(
+  flac # server/tests/denoise_cli.rs encodes a FLAC input with it
+)
 
 # Toolchain the workspace declares (`rust-version` in Cargo.toml).
 SLUICE_RUST_VERSION=1.95

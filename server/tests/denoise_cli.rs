@@ -1,0 +1,187 @@
+//! `sluice denoise` end to end: the real binary on real files.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::{Arc, OnceLock};
+
+use sluice_models::dfn3::{Dfn3Model, Dfn3Weights};
+use sluice_pipeline::audio::{AudioReader, to_i16};
+use sluice_pipeline::denoise::{Denoiser, ResampledDenoiser};
+
+fn model() -> Arc<Dfn3Model> {
+    static MODEL: OnceLock<Arc<Dfn3Model>> = OnceLock::new();
+    MODEL
+        .get_or_init(|| {
+            let w = Dfn3Weights::bundled().unwrap_or_else(|e| panic!("loading the bundled DFN3 weights: {e}"));
+            Arc::new(Dfn3Model::new(&w).unwrap_or_else(|e| panic!("planning the DFN3 model: {e}")))
+        })
+        .clone()
+}
+
+fn fixture_wav() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../pipeline/tests/fixtures/libdf_input.wav")
+}
+
+fn tempdir() -> tempfile::TempDir {
+    tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"))
+}
+
+fn sluice(args: &[&Path]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .arg("denoise")
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("running sluice: {e}"))
+}
+
+/// Runs `sluice denoise IN OUT`, requiring success.
+fn denoise_ok(input: &Path, output: &Path) {
+    let out = sluice(&[input, output]);
+    assert!(
+        out.status.success(),
+        "sluice denoise {} failed: {}",
+        input.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("real-time factor"), "no summary line: {stdout}");
+}
+
+/// A WAV's spec and its samples as i16.
+fn read_wav16(path: &Path) -> (hound::WavSpec, Vec<i16>) {
+    let mut r = hound::WavReader::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let spec = r.spec();
+    let samples = r.samples::<i16>().collect::<Result<Vec<_>, _>>().unwrap_or_else(|e| panic!("{e}"));
+    (spec, samples)
+}
+
+fn write_wav16(path: &Path, rate: u32, channels: u16, samples: &[i16]) {
+    let spec =
+        hound::WavSpec { channels, sample_rate: rate, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
+    let mut w = hound::WavWriter::create(path, spec).unwrap_or_else(|e| panic!("{e}"));
+    for &s in samples {
+        w.write_sample(s).unwrap_or_else(|e| panic!("{e}"));
+    }
+    w.finalize().unwrap_or_else(|e| panic!("{e}"));
+}
+
+fn to_f32(x: &[i16]) -> Vec<f32> {
+    x.iter().map(|&s| f32::from(s) / 32768.0).collect()
+}
+
+/// Every sample `AudioReader` decodes from `path`.
+fn decode_all(path: &Path) -> Vec<f32> {
+    let mut r = AudioReader::open(path).unwrap_or_else(|e| panic!("{e}"));
+    let mut all = Vec::new();
+    while let Some(chunk) = r.next_chunk().unwrap_or_else(|e| panic!("{e}")) {
+        all.extend_from_slice(chunk);
+    }
+    all
+}
+
+/// Files in `dir` (the output and any leftover temporary file).
+fn entries(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .map(|e| e.map(|e| e.file_name().to_string_lossy().into_owned()).unwrap_or_else(|e| panic!("{e}")))
+        .collect()
+}
+
+#[test]
+fn fixture_48k_mono_matches_denoise_buffer() {
+    let dir = tempdir();
+    let out = dir.path().join("out.wav");
+    denoise_ok(&fixture_wav(), &out);
+    let (in_spec, input) = read_wav16(&fixture_wav());
+    let (spec, got) = read_wav16(&out);
+    assert_eq!(spec, in_spec, "16-bit mono 48 kHz in, the same out");
+    assert_eq!(got.len(), input.len());
+    let mut d = Denoiser::new(model(), 1).unwrap_or_else(|e| panic!("{e}"));
+    let want: Vec<i16> =
+        d.denoise_buffer(&to_f32(&input)).unwrap_or_else(|e| panic!("{e}")).into_iter().map(to_i16).collect();
+    let mismatches = got.iter().zip(&want).filter(|(a, b)| a != b).count();
+    assert_eq!(mismatches, 0, "streamed CLI output differs from denoise_buffer in {mismatches} samples");
+    // Not a passthrough: the noisy fixture changes.
+    assert!(got.iter().zip(&input).filter(|(a, b)| a != b).count() > input.len() / 2);
+    assert_eq!(entries(dir.path()), ["out.wav"], "no temporary file left behind");
+}
+
+#[test]
+fn stereo_16k_keeps_rate_channels_and_length() {
+    let dir = tempdir();
+    let (_, x48) = read_wav16(&fixture_wav());
+    // 16 kHz by taking every third sample (aliasing is fine for this check), right = ½ left.
+    let stereo: Vec<i16> = x48.iter().step_by(3).flat_map(|&s| [s, s / 2]).collect();
+    let input = dir.path().join("in16k.wav");
+    write_wav16(&input, 16_000, 2, &stereo);
+    let out = dir.path().join("out16k.wav");
+    denoise_ok(&input, &out);
+    let (spec, got) = read_wav16(&out);
+    assert_eq!((spec.sample_rate, spec.channels, spec.bits_per_sample), (16_000, 2, 16));
+    assert_eq!(got.len(), stereo.len());
+    let mut d = ResampledDenoiser::new(model(), 2, 16_000).unwrap_or_else(|e| panic!("{e}"));
+    let want: Vec<i16> =
+        d.denoise_buffer(&to_f32(&stereo)).unwrap_or_else(|e| panic!("{e}")).into_iter().map(to_i16).collect();
+    let off = got.iter().zip(&want).filter(|(a, b)| a.abs_diff(**b) > 1).count();
+    assert_eq!(off, 0, "{off} samples differ from ResampledDenoiser::denoise_buffer by more than 1 LSB");
+}
+
+#[test]
+fn flac_decodes_like_the_wav_and_denoises_the_same() {
+    let dir = tempdir();
+    let flac = dir.path().join("in.flac");
+    // scripts/lib.sh's TEST_PACKAGES installs the `flac` encoder.
+    let status = Command::new("flac")
+        .args(["--silent", "--force", "-o"])
+        .arg(&flac)
+        .arg(fixture_wav())
+        .status()
+        .unwrap_or_else(|e| panic!("running `flac` (apt-get install flac; scripts/test.sh does): {e}"));
+    assert!(status.success(), "flac failed");
+    let wav_samples = decode_all(&fixture_wav());
+    assert_eq!(decode_all(&flac), wav_samples, "FLAC and WAV decode to different samples");
+    let (out_flac, out_wav) = (dir.path().join("flac.wav"), dir.path().join("wav.wav"));
+    denoise_ok(&flac, &out_flac);
+    denoise_ok(&fixture_wav(), &out_wav);
+    assert_eq!(read_wav16(&out_flac), read_wav16(&out_wav));
+}
+
+/// Runs on a bad input, requiring failure with `message` on stderr and nothing left in `dir`.
+fn fails_cleanly(dir: &Path, input: &Path, message: &str) {
+    let before = entries(dir);
+    let out = dir.join("out.wav");
+    let res = sluice(&[input, &out]);
+    let stderr = String::from_utf8_lossy(&res.stderr);
+    assert!(!res.status.success(), "{} should fail", input.display());
+    assert!(stderr.contains(message), "{}: stderr lacks {message:?}: {stderr}", input.display());
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(entries(dir), before, "a failed run left files behind");
+}
+
+#[test]
+fn bad_inputs_fail_with_a_message_and_no_output() {
+    let dir = tempdir();
+    let d = dir.path();
+    fails_cleanly(d, &d.join("missing.wav"), "cannot open or read");
+
+    let text = d.join("notes.wav");
+    std::fs::write(&text, b"these are not the samples you are looking for").unwrap_or_else(|e| panic!("{e}"));
+    fails_cleanly(d, &text, "not an audio file");
+
+    let empty = d.join("empty.wav");
+    std::fs::write(&empty, b"").unwrap_or_else(|e| panic!("{e}"));
+    fails_cleanly(d, &empty, "not an audio file");
+
+    let bytes = std::fs::read(fixture_wav()).unwrap_or_else(|e| panic!("{e}"));
+    let truncated = d.join("truncated.wav");
+    std::fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap_or_else(|e| panic!("{e}"));
+    fails_cleanly(d, &truncated, "truncated");
+
+    let silent = d.join("zero_frames.wav");
+    write_wav16(&silent, 48_000, 1, &[]);
+    fails_cleanly(d, &silent, "no audio samples");
+
+    let slow = d.join("4khz.wav");
+    write_wav16(&slow, 4_000, 1, &[0; 4000]);
+    fails_cleanly(d, &slow, "sample rate 4000 Hz");
+}
