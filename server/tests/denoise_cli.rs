@@ -146,6 +146,28 @@ fn flac_decodes_like_the_wav_and_denoises_the_same() {
     assert_eq!(read_wav16(&out_flac), read_wav16(&out_wav));
 }
 
+/// A 16-bit PCM WAV with any header values; `claimed` overrides the data (and RIFF) lengths.
+fn raw_wav(rate: u32, channels: u16, data: &[u8], claimed: Option<u32>) -> Vec<u8> {
+    let block = channels * 2;
+    let data_len = claimed.unwrap_or(data.len() as u32);
+    let mut w = b"RIFF".to_vec();
+    w.extend_from_slice(&(data_len.saturating_add(36)).to_le_bytes());
+    w.extend_from_slice(b"WAVEfmt ");
+    w.extend_from_slice(&16u32.to_le_bytes());
+    for v in [1u16, channels] {
+        w.extend_from_slice(&v.to_le_bytes());
+    }
+    w.extend_from_slice(&rate.to_le_bytes());
+    w.extend_from_slice(&(rate * u32::from(block)).to_le_bytes());
+    for v in [block, 16] {
+        w.extend_from_slice(&v.to_le_bytes());
+    }
+    w.extend_from_slice(b"data");
+    w.extend_from_slice(&data_len.to_le_bytes());
+    w.extend_from_slice(data);
+    w
+}
+
 /// Runs on a bad input, requiring failure with `message` on stderr and nothing left in `dir`.
 fn fails_cleanly(dir: &Path, input: &Path, message: &str) {
     let before = entries(dir);
@@ -181,7 +203,48 @@ fn bad_inputs_fail_with_a_message_and_no_output() {
     write_wav16(&silent, 48_000, 1, &[]);
     fails_cleanly(d, &silent, "no audio samples");
 
+    // Hand-made headers: 0 Hz, zero channels, and a data chunk (and RIFF) claiming 10⁹ samples.
+    let zero_hz = d.join("zero_hz.wav");
+    std::fs::write(&zero_hz, raw_wav(0, 1, &[0; 9600], None)).unwrap_or_else(|e| panic!("{e}"));
+    fails_cleanly(d, &zero_hz, "no valid sample rate");
+    let zero_ch = d.join("zero_channels.wav");
+    std::fs::write(&zero_ch, raw_wav(48_000, 0, &[0; 9600], None)).unwrap_or_else(|e| panic!("{e}"));
+    fails_cleanly(d, &zero_ch, "channel");
+    let huge = d.join("huge.wav");
+    std::fs::write(&huge, raw_wav(48_000, 1, &[1; 9600], Some(2_000_000_000))).unwrap_or_else(|e| panic!("{e}"));
+    fails_cleanly(d, &huge, "truncated");
+
     let slow = d.join("4khz.wav");
     write_wav16(&slow, 4_000, 1, &[0; 4000]);
     fails_cleanly(d, &slow, "sample rate 4000 Hz");
+}
+
+#[test]
+fn float_44k1_stereo_comes_back_float_at_its_rate() {
+    let dir = tempdir();
+    let input = dir.path().join("in_f32.wav");
+    let spec = hound::WavSpec {
+        channels: 2,
+        sample_rate: 44_100,
+        bits_per_sample: 32,
+        sample_format: hound::SampleFormat::Float,
+    };
+    let (_, x48) = read_wav16(&fixture_wav());
+    // 1.5 s, resampled by nearest sample (fine for a format check), right channel inverted.
+    let frames = 66_150;
+    let mut w = hound::WavWriter::create(&input, spec).unwrap_or_else(|e| panic!("{e}"));
+    for i in 0..frames {
+        let s = f32::from(x48[i * 48_000 / 44_100]) / 32768.0;
+        for v in [s, -s] {
+            w.write_sample(v).unwrap_or_else(|e| panic!("{e}"));
+        }
+    }
+    w.finalize().unwrap_or_else(|e| panic!("{e}"));
+    let out = dir.path().join("out.wav");
+    denoise_ok(&input, &out);
+    let mut r = hound::WavReader::open(&out).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(r.spec(), spec, "float in, float out at the same rate and channels");
+    let y = r.samples::<f32>().collect::<Result<Vec<_>, _>>().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(y.len(), frames * 2);
+    assert!(y.iter().all(|v| v.is_finite()) && y.iter().any(|&v| v != 0.0));
 }

@@ -1,7 +1,7 @@
 //! [`AudioReader`]: a decoded audio track, chunk by chunk.
 
 use std::fs::File;
-use std::io::ErrorKind;
+use std::io::{ErrorKind, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use symphonia::core::audio::SampleBuffer;
@@ -48,7 +48,11 @@ impl AudioReader {
     /// Opens `path` and reads its header (the extension is only a hint; the content decides).
     pub fn open(path: impl AsRef<Path>) -> Result<Self, AudioError> {
         let path = path.as_ref().to_path_buf();
-        let file = File::open(&path).map_err(|source| AudioError::Io { path: path.clone(), source })?;
+        let mut file = File::open(&path).map_err(|source| AudioError::Io { path: path.clone(), source })?;
+        // symphonia 0.5 panics on a 0 Hz WAV header; catch that before it reads one.
+        if wav_header_rate(&mut file).map_err(|source| AudioError::Io { path: path.clone(), source })? == Some(0) {
+            return Err(AudioError::BadSampleRate { path, rate: Some(0) });
+        }
         let mss = MediaSourceStream::new(Box::new(file), Default::default());
         let mut hint = Hint::new();
         if let Some(ext) = path.extension().and_then(|e| e.to_str()) {
@@ -190,4 +194,24 @@ fn is_pcm(codec: CodecType) -> bool {
 
 fn codec_name(codec: CodecType) -> String {
     symphonia::default::get_codecs().get_codec(codec).map_or_else(|| format!("{codec}"), |d| d.short_name.to_string())
+}
+
+/// The sample rate in a RIFF/WAVE file's `fmt ` chunk, if the file is one and the chunk is in
+/// its first 64 KiB; leaves the file at its start.
+fn wav_header_rate(file: &mut File) -> std::io::Result<Option<u32>> {
+    let mut head = Vec::with_capacity(1 << 16);
+    file.by_ref().take(1 << 16).read_to_end(&mut head)?;
+    file.seek(SeekFrom::Start(0))?;
+    if head.len() < 12 || &head[..4] != b"RIFF" || &head[8..12] != b"WAVE" {
+        return Ok(None);
+    }
+    let mut pos = 12;
+    while let Some(chunk) = head.get(pos..pos + 8) {
+        let len = u32::from_le_bytes([chunk[4], chunk[5], chunk[6], chunk[7]]) as usize;
+        if &chunk[..4] == b"fmt " {
+            return Ok(head.get(pos + 12..pos + 16).map(|r| u32::from_le_bytes([r[0], r[1], r[2], r[3]])));
+        }
+        pos = pos.saturating_add(8).saturating_add(len).saturating_add(len & 1);
+    }
+    Ok(None)
 }
