@@ -16,7 +16,9 @@ BUILD_PACKAGES=(
 # Extra Debian packages the test suite needs on top of the build's.
 # shellcheck disable=SC2034
 TEST_PACKAGES=(
-  flac # server/tests/denoise_cli.rs encodes a FLAC input with it
+  flac         # server/tests/denoise_cli.rs encodes its FLAC input with these three
+  vorbis-tools # (oggenc) Ogg Vorbis input
+  lame         # MP3 input
 )
 
 # Toolchain the workspace declares (`rust-version` in Cargo.toml).

@@ -1,5 +1,6 @@
 //! `sluice denoise` end to end: the real binary on real files.
 
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::{Arc, OnceLock};
@@ -130,14 +131,9 @@ fn stereo_16k_keeps_rate_channels_and_length() {
 fn flac_decodes_like_the_wav_and_denoises_the_same() {
     let dir = tempdir();
     let flac = dir.path().join("in.flac");
-    // scripts/lib.sh's TEST_PACKAGES installs the `flac` encoder.
-    let status = Command::new("flac")
-        .args(["--silent", "--force", "-o"])
-        .arg(&flac)
-        .arg(fixture_wav())
-        .status()
-        .unwrap_or_else(|e| panic!("running `flac` (apt-get install flac; scripts/test.sh does): {e}"));
-    assert!(status.success(), "flac failed");
+    let wav = fixture_wav();
+    let q = OsStr::new;
+    run_tool("flac", &[q("--silent"), q("--force"), q("-o"), flac.as_os_str(), wav.as_os_str()]);
     let wav_samples = decode_all(&fixture_wav());
     assert_eq!(decode_all(&flac), wav_samples, "FLAC and WAV decode to different samples");
     let (out_flac, out_wav) = (dir.path().join("flac.wav"), dir.path().join("wav.wav"));
@@ -247,4 +243,33 @@ fn float_44k1_stereo_comes_back_float_at_its_rate() {
     let y = r.samples::<f32>().collect::<Result<Vec<_>, _>>().unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(y.len(), frames * 2);
     assert!(y.iter().all(|v| v.is_finite()) && y.iter().any(|&v| v != 0.0));
+}
+
+/// Runs an encoder (scripts/lib.sh's TEST_PACKAGES installs `flac`, `oggenc` and `lame`).
+fn run_tool(tool: &str, args: &[&OsStr]) {
+    let status = Command::new(tool)
+        .args(args)
+        .status()
+        .unwrap_or_else(|e| panic!("running `{tool}` (scripts/test.sh installs it): {e}"));
+    assert!(status.success(), "{tool} failed");
+}
+
+#[test]
+fn lossy_ogg_and_mp3_come_back_at_their_rate_and_length() {
+    let dir = tempdir();
+    let (_, x) = read_wav16(&fixture_wav());
+    let wav = fixture_wav();
+    let (ogg, mp3) = (dir.path().join("in.ogg"), dir.path().join("in.mp3"));
+    let q = |s: &'static str| OsStr::new(s);
+    run_tool("oggenc", &[q("--quiet"), q("-q"), q("6"), q("-o"), ogg.as_os_str(), wav.as_os_str()]);
+    run_tool("lame", &[q("--quiet"), q("-b"), q("128"), wav.as_os_str(), mp3.as_os_str()]);
+    for input in [ogg, mp3] {
+        let name = input.display();
+        assert_eq!(decode_all(&input).len(), x.len(), "{name}: decoded length (gapless) differs from the source");
+        let out = input.with_extension("out.wav");
+        denoise_ok(&input, &out);
+        let (spec, y) = read_wav16(&out);
+        assert_eq!((spec.sample_rate, spec.channels, spec.bits_per_sample), (48_000, 1, 16), "{name}");
+        assert_eq!(y.len(), x.len(), "{name}");
+    }
 }

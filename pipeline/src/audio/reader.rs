@@ -58,8 +58,15 @@ impl AudioReader {
         if let Some(ext) = path.extension().and_then(|e| e.to_str()) {
             hint.with_extension(ext);
         }
+        // Gapless: MP3 encoder delay and padding are trimmed (LAME/Xing tags), so the decoded
+        // length is the encoded signal's.
         let probed = symphonia::default::get_probe()
-            .format(&hint, mss, &FormatOptions::default(), &MetadataOptions::default())
+            .format(
+                &hint,
+                mss,
+                &FormatOptions { enable_gapless: true, ..Default::default() },
+                &MetadataOptions::default(),
+            )
             .map_err(|e| match e {
                 SymphoniaError::IoError(source) if source.kind() != ErrorKind::UnexpectedEof => {
                     AudioError::Io { path: path.clone(), source }
