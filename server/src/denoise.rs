@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressFinish, ProgressStyle};
 use sluice_models::dfn3::{Dfn3Model, Dfn3Weights};
 use sluice_pipeline::audio::{AudioReader, WavSampleFormat, WavSink};
 use sluice_pipeline::denoise::{DenoiseError, Denoiser, ResampledDenoiser};
@@ -194,9 +194,11 @@ fn temp_next_to(out: &Path) -> Result<(tempfile::NamedTempFile, PathBuf)> {
     Ok((tmp, path))
 }
 
+/// A bar on stderr (hidden when stderr is not a terminal), cleared when dropped so an error
+/// message does not land on the bar's line.
 fn progress_bar(frames: Option<u64>) -> ProgressBar {
     let target = ProgressDrawTarget::stderr();
-    match frames {
+    let bar = match frames {
         Some(n) => {
             let bar = ProgressBar::with_draw_target(Some(n), target);
             if let Ok(style) = ProgressStyle::with_template("{bar:40} {percent:>3}% {elapsed_precise} eta {eta}") {
@@ -205,5 +207,6 @@ fn progress_bar(frames: Option<u64>) -> ProgressBar {
             bar
         }
         None => ProgressBar::with_draw_target(None, target),
-    }
+    };
+    bar.with_finish(ProgressFinish::AndClear)
 }
