@@ -15,7 +15,11 @@ BUILD_PACKAGES=(
 
 # Extra Debian packages the test suite needs on top of the build's.
 # shellcheck disable=SC2034
-TEST_PACKAGES=()
+TEST_PACKAGES=(
+  flac         # server/tests/denoise_cli.rs encodes its FLAC input with these three
+  vorbis-tools # (oggenc) Ogg Vorbis input
+  lame         # MP3 input
+)
 
 # Toolchain the workspace declares (`rust-version` in Cargo.toml).
 SLUICE_RUST_VERSION=1.95

@@ -3,5 +3,6 @@
 
 #![forbid(unsafe_code)]
 
+pub mod audio;
 pub mod denoise;
 pub mod dsp;

@@ -8,6 +8,7 @@ use crate::serve::ShutdownPolicy;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::net::SocketAddr;
 use std::num::NonZeroUsize;
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// Real-time audio/video enhancement server.
@@ -30,6 +31,9 @@ pub enum Command {
     Serve(ServeArgs),
     /// Exit 0 if a running server's `/healthz` answers 200, else 1 (for container HEALTHCHECKs).
     Healthcheck(HealthcheckArgs),
+    /// Remove noise from speech in an audio file (WAV, FLAC, Ogg Vorbis, MP3; any rate and
+    /// channel count) with DeepFilterNet3, writing a WAV at the input's rate and channels.
+    Denoise(DenoiseArgs),
 }
 
 /// Options of `sluice serve`.
@@ -75,6 +79,32 @@ pub struct HealthcheckArgs {
     /// Give up after this long (e.g. `3s`).
     #[arg(long, value_parser = parse_duration, default_value = "3s")]
     pub timeout: Duration,
+}
+
+/// Options of `sluice denoise`.
+#[derive(Debug, Clone, Args)]
+pub struct DenoiseArgs {
+    /// Input audio file.
+    pub input: PathBuf,
+
+    /// Output WAV (16-bit PCM, or 32-bit float for 24/32-bit and float inputs); replaced only
+    /// once complete.
+    pub output: PathBuf,
+
+    /// Attenuation limit in dB: the noise is reduced by at most this much (100 = no limit).
+    #[arg(long, default_value_t = 100.0, value_parser = parse_non_negative)]
+    pub atten_lim_db: f32,
+
+    /// Post-filter strength β (0 = off; 0.02 is typical), extra suppression of noisy bins.
+    #[arg(long, default_value_t = 0.0, value_parser = parse_non_negative)]
+    pub post_filter_beta: f32,
+}
+
+fn parse_non_negative(s: &str) -> Result<f32, String> {
+    match s.trim().parse::<f32>() {
+        Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
+        _ => Err(format!("`{s}` must be a finite number ≥ 0")),
+    }
 }
 
 /// Log line formats.
@@ -150,9 +180,25 @@ mod tests {
             &["sluice", "serve", "--drain-delay", "soon"],
             &["sluice", "healthcheck", "--timeout", "-1s"],
             &["sluice"],
+            &["sluice", "denoise", "in.wav"],
+            &["sluice", "denoise", "in.wav", "out.wav", "--atten-lim-db", "-3"],
+            &["sluice", "denoise", "in.wav", "out.wav", "--post-filter-beta", "NaN"],
         ] {
             assert!(Cli::try_parse_from(args).is_err(), "{args:?} should be rejected");
         }
+    }
+
+    #[test]
+    fn denoise_takes_paths_and_settings() {
+        let cli =
+            parse(&["sluice", "denoise", "a.flac", "b.wav", "--atten-lim-db", "12", "--post-filter-beta", "0.02"]);
+        let Command::Denoise(args) = cli.command else { panic!("expected denoise") };
+        assert_eq!((args.input, args.output), (PathBuf::from("a.flac"), PathBuf::from("b.wav")));
+        assert_eq!((args.atten_lim_db, args.post_filter_beta), (12.0, 0.02));
+        let Command::Denoise(args) = parse(&["sluice", "denoise", "a", "b"]).command else {
+            panic!("expected denoise")
+        };
+        assert_eq!((args.atten_lim_db, args.post_filter_beta), (100.0, 0.0));
     }
 
     #[test]

@@ -10,11 +10,13 @@
 //! | routes and handlers | [`http`] |
 //! | accept loop, graceful drain, signals | [`serve`] |
 //! | container health probe client | [`healthcheck`] |
+//! | `sluice denoise`: audio file → DFN3 → WAV | [`denoise`] |
 //! | log subscriber set-up | [`logging`] |
 
 #![forbid(unsafe_code)]
 
 pub mod cli;
+pub mod denoise;
 pub mod healthcheck;
 pub mod http;
 pub mod logging;

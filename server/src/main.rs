@@ -5,7 +5,7 @@
 use anyhow::{Context, Result};
 use clap::Parser;
 use sluice_engine::Threads;
-use sluice_server::cli::{Cli, Command, HealthcheckArgs, ServeArgs};
+use sluice_server::cli::{Cli, Command, DenoiseArgs, HealthcheckArgs, ServeArgs};
 use sluice_server::healthcheck::{self, ProbeUrl};
 use sluice_server::{AppState, logging, run, shutdown_signal};
 use std::process::ExitCode;
@@ -19,6 +19,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve(args) => serve(args),
         Command::Healthcheck(args) => healthcheck(args),
+        Command::Denoise(args) => denoise(args),
     };
     match result {
         Ok(code) => code,
@@ -68,6 +69,30 @@ fn healthcheck(args: HealthcheckArgs) -> Result<ExitCode> {
         }
         Err(e) => {
             eprintln!("sluice healthcheck: {e}");
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+/// Runs `sluice denoise`; errors go to stderr as one plain line (this is an interactive tool).
+fn denoise(args: DenoiseArgs) -> Result<ExitCode> {
+    let result =
+        sluice_server::denoise::load_model().and_then(|model| sluice_server::denoise::denoise_file(model, &args));
+    match result {
+        Ok(s) => {
+            println!(
+                "{}: {:.2} s of audio ({} Hz, {} ch) denoised in {:.2} s, real-time factor {:.4}",
+                args.output.display(),
+                s.duration().as_secs_f64(),
+                s.sample_rate,
+                s.channels,
+                s.elapsed.as_secs_f64(),
+                s.rtf()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            eprintln!("sluice denoise: {e:#}");
             Ok(ExitCode::FAILURE)
         }
     }
