@@ -1,5 +1,5 @@
 //! Sluice streaming pipeline: the DeepFilterNet3 DSP ([`dsp`]) and the streaming speech
-//! denoiser built on it ([`denoise`]); media I/O and the video stages arrive with their issues.
+//! denoiser built on it ([`denoise`]), and audio file I/O ([`audio`]); video stages arrive with their issues.
 
 #![forbid(unsafe_code)]
 
