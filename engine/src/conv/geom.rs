@@ -189,8 +189,7 @@ pub(crate) struct OutMap {
 impl OutMap {
     /// Contiguous channels-last output of `g`, with the pixel shuffle applied if any.
     pub fn for_geom(g: &ConvGeom) -> Self {
-        let [od, oh, ow] = g.out_dims;
-        let _ = od;
+        let [_, oh, ow] = g.out_dims;
         let r = g.shuffle;
         if r == 1 {
             return Self { offset: 0, strides: [oh * ow * g.cout, ow * g.cout, g.cout], chan: None };
