@@ -1,8 +1,8 @@
 //! Command line of the `sluice` binary.
 //!
 //! Every option of `serve` can also come from a `SLUICE_*` environment variable (handy in
-//! containers); a flag given on the command line wins over the variable, which wins over the
-//! default.
+//! containers) or from the TOML file named by `--config` ([`crate::config`]); a flag given on the
+//! command line wins over the variable, which wins over the file, which wins over the default.
 
 use crate::serve::ShutdownPolicy;
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -54,6 +54,48 @@ pub struct ServeArgs {
     /// After accepting stops, how long open requests may take to finish (e.g. `30s`).
     #[arg(long, env = "SLUICE_SHUTDOWN_GRACE", value_parser = parse_duration, default_value = "30s")]
     pub shutdown_grace: Duration,
+
+    /// TOML file with further settings, keyed like these options with `_` (`max_upload = "1GiB"`).
+    #[arg(long, env = "SLUICE_CONFIG")]
+    pub config: Option<PathBuf>,
+
+    /// Print the resolved settings as TOML (API keys hidden) and exit.
+    #[arg(long)]
+    pub print_config: bool,
+
+    /// API key clients must present on `/v1/*` (`Authorization: Bearer KEY` or `?token=KEY`);
+    /// repeat the flag or comma-separate for several. None: the API is open.
+    #[arg(long = "api-key", env = "SLUICE_API_KEYS", value_delimiter = ',', hide_env_values = true)]
+    pub api_keys: Vec<String>,
+
+    /// Browser origin allowed to call the API cross-origin (CORS), e.g. `https://app.example`;
+    /// repeat or comma-separate; `*` allows any. None: no cross-origin access.
+    #[arg(long = "cors-origin", env = "SLUICE_CORS_ORIGINS", value_delimiter = ',')]
+    pub cors_origins: Vec<String>,
+
+    /// Largest request body on routes other than file uploads (e.g. `64KiB`, `2MiB`).
+    #[arg(long, env = "SLUICE_BODY_LIMIT", value_parser = parse_bytes, default_value = "2MiB")]
+    pub body_limit: u64,
+
+    /// Longest a non-streaming request may take before it is answered 408.
+    #[arg(long, env = "SLUICE_REQUEST_TIMEOUT", value_parser = parse_duration, default_value = "30s")]
+    pub request_timeout: Duration,
+
+    /// Largest audio file `POST /v1/audio/denoise` accepts (413 above).
+    #[arg(long, env = "SLUICE_MAX_UPLOAD", value_parser = parse_bytes, default_value = "256MiB")]
+    pub max_upload: u64,
+
+    /// Longest receiving and checking an upload may take, before the response starts (408 after).
+    #[arg(long, env = "SLUICE_UPLOAD_TIMEOUT", value_parser = parse_duration, default_value = "5m")]
+    pub upload_timeout: Duration,
+
+    /// Longest audio one upload may hold (413 above), bounding one job's compute.
+    #[arg(long, env = "SLUICE_MAX_UPLOAD_AUDIO", value_parser = parse_duration, default_value = "60m")]
+    pub max_upload_audio: Duration,
+
+    /// File jobs (`POST /v1/audio/denoise`) processed at once; more are answered 503 + `Retry-After`.
+    #[arg(long, env = "SLUICE_FILE_JOBS", default_value = "2")]
+    pub file_jobs: NonZeroUsize,
 }
 
 impl ServeArgs {
@@ -67,6 +109,26 @@ impl ServeArgs {
     pub fn shutdown_policy(&self) -> ShutdownPolicy {
         ShutdownPolicy { drain_delay: self.drain_delay, grace: self.shutdown_grace }
     }
+}
+
+/// Parses a byte count: `1048576`, `512KiB`, `2MiB`, `1GiB` (powers of 1024) or `100KB`, `5MB`,
+/// `1GB` (powers of 1000).
+pub fn parse_bytes(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (number, unit) = (&t[..split], t[split..].trim());
+    let scale: u64 = match unit.to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "kib" => 1 << 10,
+        "mib" => 1 << 20,
+        "gib" => 1 << 30,
+        "kb" => 1_000,
+        "mb" => 1_000_000,
+        "gb" => 1_000_000_000,
+        _ => return Err(format!("`{s}` is not a size (try `65536`, `512KiB`, `2MiB`, `1GiB`)")),
+    };
+    let n: u64 = number.parse().map_err(|_| format!("`{s}` is not a size (try `65536`, `512KiB`, `2MiB`, `1GiB`)"))?;
+    n.checked_mul(scale).ok_or_else(|| format!("`{s}` is too large"))
 }
 
 /// Options of `sluice healthcheck`.
@@ -199,6 +261,61 @@ mod tests {
             panic!("expected denoise")
         };
         assert_eq!((args.atten_lim_db, args.post_filter_beta), (100.0, 0.0));
+    }
+
+    #[test]
+    fn server_limits_and_keys_parse() {
+        let cli = parse(&[
+            "sluice",
+            "serve",
+            "--api-key",
+            "k1,k2",
+            "--api-key",
+            "k3",
+            "--cors-origin",
+            "https://a.example",
+            "--body-limit",
+            "64KiB",
+            "--request-timeout",
+            "5s",
+            "--max-upload",
+            "1GB",
+            "--upload-timeout",
+            "2m",
+            "--max-upload-audio",
+            "90s",
+            "--file-jobs",
+            "4",
+        ]);
+        let Command::Serve(args) = cli.command else { panic!("expected serve") };
+        assert_eq!(args.api_keys, ["k1", "k2", "k3"]);
+        assert_eq!(args.cors_origins, ["https://a.example"]);
+        assert_eq!((args.body_limit, args.max_upload), (65_536, 1_000_000_000));
+        assert_eq!((args.request_timeout, args.upload_timeout), (Duration::from_secs(5), Duration::from_secs(120)));
+        assert_eq!((args.max_upload_audio, args.file_jobs.get()), (Duration::from_secs(90), 4));
+        for bad in [&["sluice", "serve", "--file-jobs", "0"][..], &["sluice", "serve", "--max-upload", "lots"]] {
+            assert!(Cli::try_parse_from(bad).is_err(), "{bad:?} should be rejected");
+        }
+    }
+
+    #[test]
+    fn byte_sizes_parse_in_every_unit() {
+        let cases = [
+            ("0", 0),
+            ("1048576", 1 << 20),
+            ("512KiB", 512 << 10),
+            ("2MiB", 2 << 20),
+            ("1GiB", 1 << 30),
+            ("3 mb", 3_000_000),
+            ("100KB", 100_000),
+            ("7b", 7),
+        ];
+        for (text, want) in cases {
+            assert_eq!(parse_bytes(text), Ok(want), "{text}");
+        }
+        for bad in ["", "MiB", "-1", "1.5MiB", "2TiB", "99999999999999999999", "18446744073709551615GiB"] {
+            assert!(parse_bytes(bad).is_err(), "{bad:?} should be rejected");
+        }
     }
 
     #[test]

@@ -6,8 +6,12 @@
 //! | concern | module |
 //! |---|---|
 //! | flags, env vars, subcommands | [`cli`] |
-//! | shared service state (engine, readiness) | [`state`] |
-//! | routes and handlers | [`http`] |
+//! | config file, resolved settings and limits | [`config`] |
+//! | shared service state (engine, readiness, model, job slots) | [`state`] |
+//! | routes and handlers, OpenAPI document | [`http`] |
+//! | API keys | [`auth`] |
+//! | the Prometheus recorder | [`prometheus`] |
+//! | a WAV encoded while streamed | [`wav_stream`] |
 //! | accept loop, graceful drain, signals | [`serve`] |
 //! | container health probe client | [`healthcheck`] |
 //! | `sluice denoise`: audio file → DFN3 → WAV | [`denoise`] |
@@ -15,13 +19,17 @@
 
 #![forbid(unsafe_code)]
 
+pub mod auth;
 pub mod cli;
+pub mod config;
 pub mod denoise;
 pub mod healthcheck;
 pub mod http;
 pub mod logging;
+pub mod prometheus;
 pub mod serve;
 pub mod state;
+pub mod wav_stream;
 
 pub use http::app;
 pub use serve::{ShutdownPolicy, run, shutdown_signal};

@@ -3,21 +3,27 @@
 #![forbid(unsafe_code)]
 
 use anyhow::{Context, Result};
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 use sluice_engine::Threads;
 use sluice_server::cli::{Cli, Command, DenoiseArgs, HealthcheckArgs, ServeArgs};
+use sluice_server::config::{self, ServerConfig};
 use sluice_server::healthcheck::{self, ProbeUrl};
 use sluice_server::{AppState, logging, run, shutdown_signal};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // Parsed through `ArgMatches` so the config file can tell defaults from given values.
+    let matches = Cli::command().get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     if let Err(e) = logging::init(cli.log_format) {
         eprintln!("sluice: {e}");
         return ExitCode::FAILURE;
     }
     let result = match cli.command {
-        Command::Serve(args) => serve(args),
+        Command::Serve(args) => match matches.subcommand_matches("serve") {
+            Some(m) => config::resolve(args, m).map_err(anyhow::Error::from).and_then(serve),
+            None => Err(anyhow::anyhow!("internal: no matches for `serve`")),
+        },
         Command::Healthcheck(args) => healthcheck(args),
         Command::Denoise(args) => denoise(args),
     };
@@ -31,6 +37,12 @@ fn main() -> ExitCode {
 }
 
 fn serve(args: ServeArgs) -> Result<ExitCode> {
+    let config = ServerConfig::from_args(&args)?;
+    if args.print_config {
+        print!("{}", config::to_toml(&args));
+        return Ok(ExitCode::SUCCESS);
+    }
+    let model = sluice_server::denoise::load_model()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .thread_name("sluice-io")
         .enable_all()
@@ -39,7 +51,7 @@ fn serve(args: ServeArgs) -> Result<ExitCode> {
     runtime.block_on(async {
         let n = args.engine_threads();
         let threads = Threads::new(n).with_context(|| format!("cannot start {n} engine threads"))?;
-        let state = AppState::new(threads);
+        let state = AppState::configured(threads, config, Some(model));
         let shutdown = shutdown_signal().context("cannot install signal handlers")?;
         let listener = tokio::net::TcpListener::bind(args.addr)
             .await
@@ -50,6 +62,8 @@ fn serve(args: ServeArgs) -> Result<ExitCode> {
             version = env!("CARGO_PKG_VERSION"),
             isa = state.isa().name(),
             engine_threads = state.threads().count(),
+            models = ?state.models(),
+            api_keys = !state.config().api_keys.is_empty(),
             "listening"
         );
         run(listener, state, args.shutdown_policy(), shutdown).await.context("server failed")?;

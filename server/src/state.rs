@@ -1,8 +1,12 @@
-//! State shared by every request: the engine's thread pool, its ISA tier and the readiness phase.
+//! State shared by every request: the engine's thread pool, its ISA tier, the readiness phase,
+//! the settings, the loaded model and the file-job slots.
 
+use crate::config::ServerConfig;
 use sluice_engine::{Isa, Threads};
+use sluice_models::dfn3::Dfn3Model;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
+use tokio::sync::Semaphore;
 
 /// Where the service is in its life; drives `/readyz`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,20 +50,51 @@ struct Inner {
     isa: Isa,
     phase: AtomicU8,
     models: Vec<String>,
+    config: ServerConfig,
+    dfn3: Option<Arc<Dfn3Model>>,
+    file_jobs: Arc<Semaphore>,
 }
 
+/// Name `/v1/info` lists for the DeepFilterNet3 speech denoiser.
+pub const DFN3_NAME: &str = "deepfilternet3";
+
 impl AppState {
-    /// State around an engine pool; the ISA tier is the process-wide [`Isa::active`] choice.
-    /// Starts in [`Phase::Starting`].
+    /// State around an engine pool with default settings and no model loaded; the ISA tier is
+    /// the process-wide [`Isa::active`] choice. Starts in [`Phase::Starting`].
     pub fn new(threads: Threads) -> Self {
+        Self::configured(threads, ServerConfig::default(), None)
+    }
+
+    /// State with `config` and, if given, the DFN3 model serving the audio routes.
+    pub fn configured(threads: Threads, config: ServerConfig, dfn3: Option<Arc<Dfn3Model>>) -> Self {
+        let models = dfn3.iter().map(|_| DFN3_NAME.to_owned()).collect();
+        let file_jobs = Arc::new(Semaphore::new(config.limits.file_jobs));
         Self {
             inner: Arc::new(Inner {
                 threads,
                 isa: Isa::active(),
                 phase: AtomicU8::new(Phase::Starting as u8),
-                models: Vec::new(),
+                models,
+                config,
+                dfn3,
+                file_jobs,
             }),
         }
+    }
+
+    /// The service settings.
+    pub fn config(&self) -> &ServerConfig {
+        &self.inner.config
+    }
+
+    /// The DFN3 model, if loaded.
+    pub fn dfn3(&self) -> Option<&Arc<Dfn3Model>> {
+        self.inner.dfn3.as_ref()
+    }
+
+    /// Slots for file jobs (`--file-jobs` of them); a job holds one while it runs.
+    pub fn file_jobs(&self) -> &Arc<Semaphore> {
+        &self.inner.file_jobs
     }
 
     /// The engine's thread pool, shared by all compute work.

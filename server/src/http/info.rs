@@ -1,12 +1,14 @@
 //! `GET /v1/info`: what this server runs on, for operators and clients sizing their load.
 
+use crate::config::Limits;
+use crate::http::error::ErrorBody;
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
 
 /// Body of `/v1/info`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Info {
     /// Always `sluice`.
     pub name: String,
@@ -20,6 +22,10 @@ pub struct Info {
     pub engine_threads: usize,
     /// Models loaded and servable.
     pub models: Vec<String>,
+    /// Whether `/v1/*` routes need an API key.
+    pub api_key_required: bool,
+    /// Size, time and concurrency limits in force.
+    pub limits: Limits,
 }
 
 impl Info {
@@ -33,11 +39,23 @@ impl Info {
             lanes: isa.lanes(),
             engine_threads: state.threads().count(),
             models: state.models().to_vec(),
+            api_key_required: !state.config().api_keys.is_empty(),
+            limits: state.config().limits.clone(),
         }
     }
 }
 
-/// `GET /v1/info`.
+/// `GET /v1/info`: version, engine tier, models and limits.
+#[utoipa::path(
+    get,
+    path = "/v1/info",
+    tag = "operations",
+    responses(
+        (status = 200, description = "What this server runs on", body = Info),
+        (status = 401, description = "API key missing or wrong", body = ErrorBody),
+    ),
+    security((), ("api_key" = []))
+)]
 pub async fn info(State(state): State<AppState>) -> Json<Info> {
     Json(Info::of(&state))
 }
