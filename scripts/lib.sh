@@ -19,6 +19,7 @@ TEST_PACKAGES=(
   flac         # server/tests/denoise_cli.rs encodes its FLAC input with these three
   vorbis-tools # (oggenc) Ogg Vorbis input
   lame         # MP3 input
+  prometheus   # (promtool) server/tests/http_api.rs lints a real /metrics scrape with `promtool check metrics`
 )
 
 # Toolchain the workspace declares (`rust-version` in Cargo.toml).

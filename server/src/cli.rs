@@ -93,6 +93,11 @@ pub struct ServeArgs {
     #[arg(long, env = "SLUICE_MAX_UPLOAD_AUDIO", value_parser = parse_duration, default_value = "60m")]
     pub max_upload_audio: Duration,
 
+    /// Directory where uploads wait while they are processed (deleted after) [default: the
+    /// system temporary directory].
+    #[arg(long, env = "SLUICE_SPOOL_DIR")]
+    pub spool_dir: Option<PathBuf>,
+
     /// File jobs (`POST /v1/audio/denoise`) processed at once; more are answered 503 + `Retry-After`.
     #[arg(long, env = "SLUICE_FILE_JOBS", default_value = "2")]
     pub file_jobs: NonZeroUsize,

@@ -72,6 +72,8 @@ pub struct FileSettings {
     pub upload_timeout: Option<FileDuration>,
     /// See `--max-upload-audio`.
     pub max_upload_audio: Option<FileDuration>,
+    /// See `--spool-dir`.
+    pub spool_dir: Option<PathBuf>,
     /// See `--file-jobs`.
     pub file_jobs: Option<NonZeroUsize>,
 }
@@ -156,6 +158,7 @@ pub fn resolve(mut args: ServeArgs, matches: &ArgMatches) -> Result<ServeArgs, C
     take!(max_upload, |v: FileBytes| v.0);
     take!(upload_timeout, |v: FileDuration| v.0);
     take!(max_upload_audio, |v: FileDuration| v.0);
+    take!(spool_dir, Some);
     take!(file_jobs);
     Ok(args)
 }
@@ -204,7 +207,7 @@ impl Limits {
 }
 
 /// What the HTTP layer needs from the settings.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct ServerConfig {
     /// Size, time and concurrency limits.
     pub limits: Limits,
@@ -212,6 +215,19 @@ pub struct ServerConfig {
     pub api_keys: ApiKeys,
     /// Origins allowed cross-origin (empty: none; `*`: any).
     pub cors_origins: Vec<String>,
+    /// Where uploads are spooled.
+    pub spool_dir: PathBuf,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            limits: Limits::default(),
+            api_keys: ApiKeys::default(),
+            cors_origins: Vec::new(),
+            spool_dir: std::env::temp_dir(),
+        }
+    }
 }
 
 impl ServerConfig {
@@ -247,7 +263,8 @@ impl ServerConfig {
                 });
             }
         }
-        Ok(Self { limits, api_keys, cors_origins: args.cors_origins.clone() })
+        let spool_dir = args.spool_dir.clone().unwrap_or_else(std::env::temp_dir);
+        Ok(Self { limits, api_keys, cors_origins: args.cors_origins.clone(), spool_dir })
     }
 }
 
@@ -266,6 +283,7 @@ pub fn to_toml(args: &ServeArgs) -> String {
         max_upload: u64,
         upload_timeout: String,
         max_upload_audio: String,
+        spool_dir: String,
         file_jobs: usize,
     }
     let d = |d: Duration| {
@@ -283,6 +301,7 @@ pub fn to_toml(args: &ServeArgs) -> String {
         max_upload: args.max_upload,
         upload_timeout: d(args.upload_timeout),
         max_upload_audio: d(args.max_upload_audio),
+        spool_dir: args.spool_dir.clone().unwrap_or_else(std::env::temp_dir).display().to_string(),
         file_jobs: args.file_jobs.get(),
     };
     toml::to_string(&shown).unwrap_or_else(|e| format!("# cannot show the settings: {e}\n"))
@@ -322,6 +341,7 @@ mod tests {
             max_upload = 1000
             upload_timeout = "1m"
             max_upload_audio = "10m"
+            spool_dir = "/var/spool/sluice"
             file_jobs = 5
         "#;
         let args = resolved(&[], toml).unwrap_or_else(|e| panic!("{e}"));
@@ -333,6 +353,7 @@ mod tests {
         assert_eq!((args.body_limit, args.max_upload, args.file_jobs.get()), (65_536, 1000, 5));
         assert_eq!((args.request_timeout, args.upload_timeout), (Duration::from_secs(10), Duration::from_secs(60)));
         assert_eq!(args.max_upload_audio, Duration::from_secs(600));
+        assert_eq!(args.spool_dir, Some(PathBuf::from("/var/spool/sluice")));
 
         let args = resolved(&["--addr", "127.0.0.1:9200", "--api-key", "flag", "--file-jobs", "1"], toml)
             .unwrap_or_else(|e| panic!("{e}"));

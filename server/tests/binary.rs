@@ -154,3 +154,39 @@ fn healthcheck_fails_when_nothing_answers_and_on_non_200() {
         sluice().args(["healthcheck", "--url", "https://example.invalid/"]).output().unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(out.status.code(), Some(1), "{out:?}");
 }
+
+#[test]
+fn config_file_sits_under_env_and_flags_and_rejects_unknown_keys() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let file = dir.path().join("sluice.toml");
+    std::fs::write(
+        &file,
+        "addr = \"127.0.0.1:7001\"\nbody_limit = \"1MiB\"\nfile_jobs = 3\nrequest_timeout = \"9s\"\napi_keys = [\"from-file\"]\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let out = sluice()
+        .args(["serve", "--print-config", "--file-jobs", "4"])
+        .env("SLUICE_CONFIG", &file)
+        .env("SLUICE_BODY_LIMIT", "4096")
+        .env("SLUICE_FILE_JOBS", "5")
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(out.status.success(), "{out:?}");
+    let printed = String::from_utf8_lossy(&out.stdout);
+    for line in [
+        "addr = \"127.0.0.1:7001\"", // file over default
+        "body_limit = 4096",         // env over file
+        "file_jobs = 4",             // flag over env and file
+        "request_timeout = \"9s\"",  // file over default
+        "api_keys = [\"<hidden>\"]", // from the file, never printed
+    ] {
+        assert!(printed.lines().any(|l| l == line), "no line {line:?} in:\n{printed}");
+    }
+    assert!(!printed.contains("from-file"), "an API key was printed:\n{printed}");
+
+    std::fs::write(&file, "file_jobs = 2\nmax_uplaod = \"1GiB\"\n").unwrap_or_else(|e| panic!("{e}"));
+    let out = sluice().args(["serve", "--config"]).arg(&file).output().unwrap_or_else(|e| panic!("{e}"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("max_uplaod") && stderr.contains("sluice.toml"), "{stderr}");
+}

@@ -1,7 +1,8 @@
 //! `POST /v1/audio/denoise`: an audio file in, the enhanced WAV streamed back as it is produced.
 //!
-//! The upload is spooled to a temporary file first (the decoder needs to seek, and a client
-//! must not hold a job slot while it trickles bytes in); the file is deleted when the job ends,
+//! A job slot is taken first (503 + `Retry-After` when none is free, before any upload bytes
+//! are read); the upload is then spooled to a temporary file in `--spool-dir` (the decoder needs
+//! to seek), bounded by `--max-upload` and `--upload-timeout`, and deleted when the job ends,
 //! however it ends. A blocking thread then decodes the whole file once to check it and count its
 //! frames — so undecodable audio is a 400/415 before any 200 is sent, and the WAV header is final
 //! from the first byte — and again to denoise it with [`Enhancer`], the loop `sluice denoise`
@@ -118,7 +119,7 @@ pub async fn denoise(
     let permit = state.file_jobs().clone().try_acquire_owned().map_err(|_| {
         ApiError::busy(format!("all {} file-job slots are busy; retry later", limits.file_jobs), BUSY_RETRY_S)
     })?;
-    let upload = spool(body, max_bytes).await?;
+    let upload = spool(body, max_bytes, &state.config().spool_dir).await?;
     let max_seconds = limits.max_upload_audio_s;
 
     let (head_tx, head_rx) = oneshot::channel();
@@ -144,10 +145,10 @@ fn too_large(max_bytes: u64) -> ApiError {
 }
 
 /// Writes the request body into a new temporary file (deleted when dropped).
-async fn spool(body: Body, max_bytes: u64) -> Result<NamedTempFile, ApiError> {
+async fn spool(body: Body, max_bytes: u64, dir: &Path) -> Result<NamedTempFile, ApiError> {
     let tmp = tempfile::Builder::new()
         .prefix("sluice-upload-")
-        .tempfile()
+        .tempfile_in(dir)
         .map_err(|e| ApiError::internal(format!("cannot create a spool file: {e}")))?;
     let file = tmp.reopen().map_err(|e| ApiError::internal(format!("cannot open the spool file: {e}")))?;
     let mut file = tokio::fs::File::from_std(file);
