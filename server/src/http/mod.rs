@@ -151,6 +151,7 @@ mod tests {
     use axum::body::{Body, to_bytes};
     use axum::http::{Request, StatusCode};
     use sluice_engine::{Isa, Threads};
+    use std::collections::BTreeSet;
     use tower::ServiceExt;
 
     async fn get(state: &AppState, path: &str) -> (StatusCode, Vec<u8>) {
@@ -209,6 +210,71 @@ mod tests {
             }
         );
         assert!(isa.is_supported());
+    }
+
+    /// `(METHOD, /path)` rows of the README's route table (the `sluice serve` section).
+    fn readme_routes() -> BTreeSet<(String, String)> {
+        let readme = include_str!("../../../README.md");
+        let section = readme.split("### `sluice serve`").nth(1).unwrap_or_else(|| panic!("no serve section"));
+        let section = section.split("\n### ").next().unwrap_or_default();
+        section
+            .lines()
+            .filter_map(|l| l.strip_prefix("| `"))
+            .filter_map(|l| l.split_once('`').map(|(cell, _)| cell))
+            .filter_map(|cell| cell.split_once(' '))
+            .filter(|(m, p)| m.chars().all(|c| c.is_ascii_uppercase()) && p.starts_with('/'))
+            .map(|(m, p)| (m.to_owned(), p.to_owned()))
+            .collect()
+    }
+
+    fn documented_routes() -> BTreeSet<(String, String)> {
+        let doc = serde_json::to_value(openapi()).unwrap_or_else(|e| panic!("{e}"));
+        let paths = doc["paths"].as_object().unwrap_or_else(|| panic!("no paths"));
+        paths
+            .iter()
+            .flat_map(|(path, item)| {
+                let methods = item.as_object().map(|o| o.keys().cloned().collect::<Vec<_>>()).unwrap_or_default();
+                methods.into_iter().map(move |m| (m.to_ascii_uppercase(), path.clone()))
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn every_served_route_is_documented_in_openapi_and_the_readme() {
+        let documented = documented_routes();
+        assert_eq!(documented, readme_routes(), "OpenAPI paths vs the README's route table");
+        assert!(documented.len() >= 6, "{documented:?}");
+        // Every documented operation is served: the router and the document share one table.
+        let state = AppState::new(Threads::single());
+        for (method, path) in &documented {
+            let request = Request::builder()
+                .method(method.as_str())
+                .uri(path.as_str())
+                .body(Body::empty())
+                .unwrap_or_else(|e| panic!("request: {e}"));
+            let status = app(state.clone()).oneshot(request).await.unwrap_or_else(|e| match e {}).status();
+            assert!(
+                status != StatusCode::NOT_FOUND && status != StatusCode::METHOD_NOT_ALLOWED,
+                "{method} {path} is documented but answers {status}"
+            );
+        }
+        // Error bodies are part of the document.
+        let doc = serde_json::to_value(openapi()).unwrap_or_else(|e| panic!("{e}"));
+        assert!(doc["components"]["schemas"]["ErrorBody"].is_object());
+        let denoise = &doc["paths"]["/v1/audio/denoise"]["post"]["responses"];
+        for code in ["200", "400", "401", "413", "415", "503"] {
+            assert!(denoise[code].is_object(), "denoise response {code} undocumented");
+        }
+    }
+
+    #[tokio::test]
+    async fn openapi_json_is_served_and_parses() {
+        let state = AppState::new(Threads::single());
+        let (code, body) = get(&state, "/openapi.json").await;
+        assert_eq!(code, StatusCode::OK);
+        let doc: serde_json::Value = serde_json::from_slice(&body).unwrap_or_else(|e| panic!("{e}"));
+        assert!(doc["openapi"].as_str().is_some_and(|v| v.starts_with("3.")), "{doc}");
+        assert_eq!(doc, serde_json::to_value(openapi()).unwrap_or_else(|e| panic!("{e}")));
     }
 
     #[tokio::test]
