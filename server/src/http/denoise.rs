@@ -77,14 +77,9 @@ impl DenoiseQuery {
     tag = "audio",
     params(DenoiseQuery),
     request_body(
-        description = "The audio file's bytes (the format is detected from its content).",
-        content(
-            (Vec<u8> = "application/octet-stream"),
-            (Vec<u8> = "audio/wav"),
-            (Vec<u8> = "audio/flac"),
-            (Vec<u8> = "audio/ogg"),
-            (Vec<u8> = "audio/mpeg"),
-        ),
+        description = "The audio file's bytes. Any `Content-Type` is accepted (`audio/wav`, `audio/flac`, ...): \
+                       the format is detected from the content.",
+        content((Vec<u8> = "application/octet-stream")),
     ),
     responses(
         (status = 200, description = "The enhanced WAV, streamed", content_type = "audio/wav", body = Vec<u8>),

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Static checks of deploy/ (no Docker engine or cluster runs here): hadolint on the Dockerfile,
+# the compose-spec schema on compose.yaml, `kubectl kustomize` rendering of deploy/k8s and
+# kubernetes-validate --strict on the rendered objects, plus the HTTPRoute against the vendored
+# Gateway API schema (kubernetes-validate has no schemas for CRDs). The image's entrypoint,
+# health check and SIGTERM drain are exercised by server/tests/image.rs.
+#   ./scripts/check-deploy.sh
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# shellcheck source=scripts/lib.sh
+. scripts/lib.sh
+# shellcheck source=scripts/tools.sh
+. scripts/tools.sh
+
+ensure_py_tools
+ensure_kubectl
+
+# DL3008 (pin apt versions) is off: bookworm's security updates would break pinned versions.
+hadolint --ignore DL3008 deploy/Dockerfile
+check-jsonschema --builtin-schema vendor.compose-spec deploy/compose.yaml
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+kubectl kustomize deploy/k8s >"$work/rendered.yaml"
+kubernetes-validate --strict -k 1.30.0 "$work/rendered.yaml" 2>&1 | tee "$work/validate.log"
+[ "${PIPESTATUS[0]}" -eq 0 ] || die "kubernetes-validate failed"
+# Only the HTTPRoute may lack a built-in schema; it is checked against the vendored one below.
+if grep "Couldn't find schema" "$work/validate.log" | grep -v "kind HTTPRoute with api version gateway.networking.k8s.io/v1" | grep -q .; then
+  die "a rendered object has no schema to validate against"
+fi
+check-jsonschema --schemafile deploy/k8s/schemas/httproute-v1.schema.json deploy/k8s/httproute.yaml
+log "deploy/ checks passed"
