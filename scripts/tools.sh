@@ -16,8 +16,14 @@ PY_TOOLS=(
 
 # ensure_py_tools: creates the venv if needed, installs missing tools, puts its bin/ on PATH.
 ensure_py_tools() {
-  local target=${CARGO_TARGET_DIR:-target}
-  TOOLS_VENV=${SLUICE_TOOLS_VENV:-$(cd "$(dirname "$target")" 2>/dev/null && pwd || echo .)/venv-tools}
+  # Beside the build cache (CI: /var/cache/sluice/venv-tools), else inside ./target (ignored by git).
+  if [ -n "${SLUICE_TOOLS_VENV:-}" ]; then
+    TOOLS_VENV=$SLUICE_TOOLS_VENV
+  elif [ -n "${CARGO_TARGET_DIR:-}" ]; then
+    TOOLS_VENV=$(dirname "$CARGO_TARGET_DIR")/venv-tools
+  else
+    TOOLS_VENV=$PWD/target/venv-tools
+  fi
   if [ ! -x "$TOOLS_VENV/bin/pip" ]; then
     log "python venv for tools: $TOOLS_VENV"
     python3 -m venv "$TOOLS_VENV"

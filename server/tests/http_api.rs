@@ -314,6 +314,22 @@ async fn bad_uploads_get_json_errors_with_their_status() {
         v
     };
     let too_big = vec![0u8; 700 << 10];
+    // One below the lowest rate `/v1/info` lists.
+    let low_rate = {
+        let mut v = Vec::new();
+        let spec = hound::WavSpec {
+            channels: 1,
+            sample_rate: 7_999,
+            bits_per_sample: 16,
+            sample_format: hound::SampleFormat::Int,
+        };
+        let mut w = hound::WavWriter::new(std::io::Cursor::new(&mut v), spec).unwrap_or_else(|e| panic!("{e}"));
+        for i in 0..8_000 {
+            w.write_sample((i % 50) as i16 * 100).unwrap_or_else(|e| panic!("{e}"));
+        }
+        w.finalize().unwrap_or_else(|e| panic!("{e}"));
+        v
+    };
     let cases: Vec<(&str, Upload<'_>, u16, &str)> = vec![
         ("", Upload::Sized(&noise), 415, "unsupported_media"),
         ("", Upload::Sized(&[]), 400, "empty_upload"),
@@ -322,6 +338,7 @@ async fn bad_uploads_get_json_errors_with_their_status() {
         ("?atten_lim_db=-3", Upload::Sized(&wav[..1000]), 400, "bad_parameter"),
         ("?post_filter_beta=NaN", Upload::Sized(&wav[..1000]), 400, "bad_parameter"),
         ("", Upload::Sized(&long), 413, "audio_too_long"),
+        ("", Upload::Sized(&low_rate), 400, "unsupported_stream"),
         ("", Upload::Sized(&too_big), 413, "payload_too_large"),
         ("", Upload::Chunked(&too_big, 65_536), 413, "payload_too_large"),
     ];

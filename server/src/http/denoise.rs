@@ -187,18 +187,24 @@ struct Job {
 type Piece = Result<Bytes, std::io::Error>;
 
 /// Runs on a blocking thread: check, answer `head` with the response length, then stream.
+///
+/// The job (spool file and slot) is dropped before the client can see the end of its answer —
+/// before an error is sent, and before the last piece of a success — so a client that has its
+/// whole response never finds the upload still on disk or the slot still taken.
 fn job(job: Job, head: oneshot::Sender<Result<u64, ApiError>>, tx: mpsc::Sender<Piece>) {
-    let path = job.upload.path();
-    let checked = check(&job, path);
+    let checked = check(&job, job.upload.path());
     let (header, format, mut reader, enhancer) = match checked {
         Ok(parts) => parts,
         Err(e) => {
+            drop(job);
             let _ = head.send(Err(e));
             return;
         }
     };
     let _ = head.send(Ok(header.len() as u64 + data_len(&header)));
     let mut out = header;
+    // One full piece is always held back, so the last send below never finds nothing to send.
+    let mut held: Option<Bytes> = None;
     let result = enhancer.run(
         &mut reader,
         |_| {},
@@ -206,15 +212,21 @@ fn job(job: Job, head: oneshot::Sender<Result<u64, ApiError>>, tx: mpsc::Sender<
             wav_stream::encode(format, samples, &mut out);
             if out.len() >= CHUNK_BYTES {
                 let piece = Bytes::from(std::mem::replace(&mut out, Vec::with_capacity(CHUNK_BYTES + 4096)));
-                tx.blocking_send(Ok(piece)).map_err(|_| RunError::Abandoned("the client went away".into()))?;
+                if let Some(ready) = held.replace(piece) {
+                    tx.blocking_send(Ok(ready)).map_err(|_| RunError::Abandoned("the client went away".into()))?;
+                }
             }
             Ok(())
         },
     );
+    drop(reader);
+    drop(job);
     match result {
         Ok(_) => {
-            if !out.is_empty() {
-                let _ = tx.blocking_send(Ok(Bytes::from(out)));
+            for piece in held.into_iter().chain(Some(Bytes::from(out))).filter(|p| !p.is_empty()) {
+                if tx.blocking_send(Ok(piece)).is_err() {
+                    break;
+                }
             }
         }
         Err(RunError::Abandoned(why)) => tracing::info!(reason = why, "file job stopped"),

@@ -22,10 +22,36 @@ pub struct Info {
     pub engine_threads: usize,
     /// Models loaded and servable.
     pub models: Vec<String>,
+    /// What audio the denoiser takes.
+    pub audio: AudioSupport,
     /// Whether `/v1/*` routes need an API key.
     pub api_key_required: bool,
     /// Size, time and concurrency limits in force.
     pub limits: Limits,
+}
+
+/// Audio the speech denoiser accepts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct AudioSupport {
+    /// Lowest sample rate in Hz (other rates than 48 kHz are resampled around the model).
+    pub min_sample_rate_hz: u32,
+    /// Highest sample rate in Hz.
+    pub max_sample_rate_hz: u32,
+    /// The model's own rate in Hz.
+    pub model_sample_rate_hz: u32,
+    /// File formats `POST /v1/audio/denoise` decodes.
+    pub file_formats: Vec<String>,
+}
+
+impl Default for AudioSupport {
+    fn default() -> Self {
+        Self {
+            min_sample_rate_hz: 8_000,
+            max_sample_rate_hz: 192_000,
+            model_sample_rate_hz: 48_000,
+            file_formats: ["wav", "flac", "ogg-vorbis", "mp3"].map(str::to_owned).to_vec(),
+        }
+    }
 }
 
 impl Info {
@@ -39,6 +65,7 @@ impl Info {
             lanes: isa.lanes(),
             engine_threads: state.threads().count(),
             models: state.models().to_vec(),
+            audio: AudioSupport::default(),
             api_key_required: !state.config().api_keys.is_empty(),
             limits: state.config().limits.clone(),
         }

@@ -205,6 +205,7 @@ mod tests {
                 lanes: isa.lanes(),
                 engine_threads: 2,
                 models: vec![],
+                audio: crate::http::info::AudioSupport::default(),
                 api_key_required: false,
                 limits: crate::config::Limits::default(),
             }
