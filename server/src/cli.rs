@@ -5,6 +5,7 @@
 //! default.
 
 use crate::serve::ShutdownPolicy;
+use crate::stream::limits::StreamArgs;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::net::SocketAddr;
 use std::num::NonZeroUsize;
@@ -54,6 +55,10 @@ pub struct ServeArgs {
     /// After accepting stops, how long open requests may take to finish (e.g. `30s`).
     #[arg(long, env = "SLUICE_SHUTDOWN_GRACE", value_parser = parse_duration, default_value = "30s")]
     pub shutdown_grace: Duration,
+
+    /// Live-audio stream limits.
+    #[command(flatten)]
+    pub stream: StreamArgs,
 }
 
 impl ServeArgs {

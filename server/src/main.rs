@@ -7,6 +7,8 @@ use clap::Parser;
 use sluice_engine::Threads;
 use sluice_server::cli::{Cli, Command, DenoiseArgs, HealthcheckArgs, ServeArgs};
 use sluice_server::healthcheck::{self, ProbeUrl};
+use sluice_server::stream::StreamService;
+use sluice_server::stream::auth::ApiKeys;
 use sluice_server::{AppState, logging, run, shutdown_signal};
 use std::process::ExitCode;
 
@@ -31,6 +33,11 @@ fn main() -> ExitCode {
 }
 
 fn serve(args: ServeArgs) -> Result<ExitCode> {
+    // Model and calibration before the runtime: both are plain CPU work.
+    let model = sluice_server::denoise::load_model()?;
+    let keys = ApiKeys::new(&args.stream.stream_api_keys);
+    let streams =
+        StreamService::start(model, args.stream.limits(), keys).context("cannot start the live-audio service")?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .thread_name("sluice-io")
         .enable_all()
@@ -39,7 +46,7 @@ fn serve(args: ServeArgs) -> Result<ExitCode> {
     runtime.block_on(async {
         let n = args.engine_threads();
         let threads = Threads::new(n).with_context(|| format!("cannot start {n} engine threads"))?;
-        let state = AppState::new(threads);
+        let state = AppState::with_streams(threads, streams);
         let shutdown = shutdown_signal().context("cannot install signal handlers")?;
         let listener = tokio::net::TcpListener::bind(args.addr)
             .await
@@ -50,6 +57,7 @@ fn serve(args: ServeArgs) -> Result<ExitCode> {
             version = env!("CARGO_PKG_VERSION"),
             isa = state.isa().name(),
             engine_threads = state.threads().count(),
+            max_streams = state.streams().map_or(0, |s| s.max_streams()),
             "listening"
         );
         run(listener, state, args.shutdown_policy(), shutdown).await.context("server failed")?;

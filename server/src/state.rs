@@ -1,5 +1,7 @@
-//! State shared by every request: the engine's thread pool, its ISA tier and the readiness phase.
+//! State shared by every request: the engine's thread pool, its ISA tier, the readiness phase
+//! and the live-audio service.
 
+use crate::stream::StreamService;
 use sluice_engine::{Isa, Threads};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
@@ -46,20 +48,37 @@ struct Inner {
     isa: Isa,
     phase: AtomicU8,
     models: Vec<String>,
+    streams: Option<Arc<StreamService>>,
 }
 
 impl AppState {
     /// State around an engine pool; the ISA tier is the process-wide [`Isa::active`] choice.
     /// Starts in [`Phase::Starting`].
     pub fn new(threads: Threads) -> Self {
+        Self::build(threads, None)
+    }
+
+    /// Like [`AppState::new`], serving live audio (`/v1/audio/stream`) with `streams`.
+    pub fn with_streams(threads: Threads, streams: Arc<StreamService>) -> Self {
+        Self::build(threads, Some(streams))
+    }
+
+    fn build(threads: Threads, streams: Option<Arc<StreamService>>) -> Self {
+        let models = if streams.is_some() { vec!["dfn3".to_owned()] } else { Vec::new() };
         Self {
             inner: Arc::new(Inner {
                 threads,
                 isa: Isa::active(),
                 phase: AtomicU8::new(Phase::Starting as u8),
-                models: Vec::new(),
+                models,
+                streams,
             }),
         }
+    }
+
+    /// The live-audio service, if this server runs one.
+    pub fn streams(&self) -> Option<&Arc<StreamService>> {
+        self.inner.streams.as_ref()
     }
 
     /// The engine's thread pool, shared by all compute work.
@@ -92,9 +111,12 @@ impl AppState {
         );
     }
 
-    /// Any phase → Draining (readiness turns 503 from now on).
+    /// Any phase → Draining (readiness turns 503 from now on; live streams flush and close).
     pub fn begin_drain(&self) {
         self.inner.phase.store(Phase::Draining as u8, Ordering::Release);
+        if let Some(s) = &self.inner.streams {
+            s.begin_drain();
+        }
     }
 }
 

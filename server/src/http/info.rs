@@ -1,12 +1,13 @@
 //! `GET /v1/info`: what this server runs on, for operators and clients sizing their load.
 
 use crate::state::AppState;
+use crate::stream::StreamInfo;
 use axum::Json;
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
 
 /// Body of `/v1/info`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Info {
     /// Always `sluice`.
     pub name: String,
@@ -20,6 +21,9 @@ pub struct Info {
     pub engine_threads: usize,
     /// Models loaded and servable.
     pub models: Vec<String>,
+    /// Live audio (`/v1/audio/stream`) limits, when served.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream: Option<StreamInfo>,
 }
 
 impl Info {
@@ -33,6 +37,7 @@ impl Info {
             lanes: isa.lanes(),
             engine_threads: state.threads().count(),
             models: state.models().to_vec(),
+            stream: state.streams().map(|s| StreamInfo::of(s)),
         }
     }
 }

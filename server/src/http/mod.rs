@@ -14,6 +14,7 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/v1/info", get(info::info))
+        .route("/v1/audio/stream", get(crate::stream::stream_route))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }
@@ -79,6 +80,7 @@ mod tests {
                 lanes: isa.lanes(),
                 engine_threads: 2,
                 models: vec![],
+                stream: None,
             }
         );
         assert!(isa.is_supported());
