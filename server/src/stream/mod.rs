@@ -166,16 +166,17 @@ impl StreamService {
         &self.tracker
     }
 
-    /// Hands a stream to the least busy worker.
-    fn assign(&self, job: Job) -> Result<(), Job> {
+    /// Hands a stream to the least busy worker; false if no worker is running.
+    fn assign(&self, job: Job) -> bool {
         let Some(w) = self.workers.iter().min_by_key(|w| w.active.load(Ordering::Relaxed)) else {
-            return Err(job);
+            return false;
         };
         w.active.fetch_add(1, Ordering::Relaxed);
-        w.jobs.send(job).map_err(|e| {
+        if w.jobs.send(job).is_err() {
             w.active.fetch_sub(1, Ordering::Relaxed);
-            e.0
-        })
+            return false;
+        }
+        true
     }
 }
 

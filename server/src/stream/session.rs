@@ -28,6 +28,8 @@ type Source = SplitStream<WebSocket>;
 
 /// Output events queued worker → writer (about 0.6 s of 10 ms ticks).
 const OUTPUT_QUEUE: usize = 64;
+/// How long a refused client's socket stays open for it to read the error and close frame.
+const LINGER: Duration = Duration::from_millis(500);
 /// After stop, how long the tail may take before the session is given up.
 const AFTER_STOP_WAIT: Duration = Duration::from_secs(60);
 
@@ -89,7 +91,7 @@ async fn session(socket: WebSocket, svc: &Arc<StreamService>) -> Option<u16> {
     let queued = Arc::new(AtomicU64::new(0));
     let job =
         Job { stream, config, input: in_rx, output: out_tx, queued: queued.clone(), drain: svc.drain_token().clone() };
-    if svc.assign(job).is_err() {
+    if !svc.assign(job) {
         let r = Refusal { close: close::TRY_AGAIN, code: "at_capacity", message: "no compute worker available".into() };
         return send_refusal(&mut sink, &r, limits.write_timeout).await;
     }
@@ -188,7 +190,8 @@ impl Reader {
             let wait = if stopping { AFTER_STOP_WAIT } else { idle };
             let next = tokio::select! {
                 biased;
-                () = self.cancel.cancelled() => return,
+                // After stop the writer ends the session: let the client see its close frame.
+                () = self.cancel.cancelled() => return if stopping { self.linger().await },
                 () = drain.cancelled(), if !stopping => None,
                 next = tokio::time::timeout(wait, self.source.next()) => Some(next),
             };
@@ -205,7 +208,8 @@ impl Reader {
                 Err(_) => return self.abort(idle_refusal(idle)).await,
                 Ok(None) => return self.cancel.cancel(),
                 Ok(Some(Err(e))) => match read_error(e) {
-                    Some(r) => return self.abort(r).await,
+                    // The socket cannot be read past an oversized frame.
+                    Some(r) => return self.abort_unreadable(r).await,
                     None => return self.cancel.cancel(),
                 },
                 Ok(Some(Ok(msg))) => msg,
@@ -262,11 +266,37 @@ impl Reader {
         }
     }
 
-    /// Hands a refusal to the writer (which sends it and closes) and stops reading.
-    async fn abort(self, r: Refusal) {
+    /// Hands a refusal to the writer (which sends it and closes), then reads on until the
+    /// client's close reply (or [`LINGER`]): dropping a socket with unread input resets the
+    /// connection, and the client could lose the error and close frame.
+    async fn abort(mut self, r: Refusal) {
         if self.control.send(r).await.is_err() {
-            self.cancel.cancel();
+            return self.cancel.cancel();
         }
+        self.linger().await;
+    }
+
+    /// Reads on (discarding) until the client's close reply, the end, or [`LINGER`].
+    async fn linger(&mut self) {
+        let linger = tokio::time::sleep(LINGER);
+        tokio::pin!(linger);
+        loop {
+            tokio::select! {
+                () = &mut linger => return,
+                next = self.source.next() => match next {
+                    Some(Ok(Message::Close(_)) | Err(_)) | None => return,
+                    Some(Ok(_)) => {}
+                },
+            }
+        }
+    }
+
+    /// Like [`Reader::abort`] when the socket cannot be read any more: holds it for [`LINGER`].
+    async fn abort_unreadable(self, r: Refusal) {
+        if self.control.send(r).await.is_err() {
+            return self.cancel.cancel();
+        }
+        tokio::time::sleep(LINGER).await;
     }
 }
 
