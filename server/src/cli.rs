@@ -35,6 +35,9 @@ pub enum Command {
     /// Remove noise from speech in an audio file (WAV, FLAC, Ogg Vorbis, MP3; any rate and
     /// channel count) with DeepFilterNet3, writing a WAV at the input's rate and channels.
     Denoise(DenoiseArgs),
+    /// Run N real-time streams of speech against a local server's `/v1/audio/stream` and
+    /// report hop round trips (loopback targets only).
+    Loadtest(LoadtestArgs),
 }
 
 /// Options of `sluice serve`.
@@ -84,6 +87,34 @@ pub struct HealthcheckArgs {
     /// Give up after this long (e.g. `3s`).
     #[arg(long, value_parser = parse_duration, default_value = "3s")]
     pub timeout: Duration,
+}
+
+/// Options of `sluice loadtest`.
+#[derive(Debug, Clone, Args)]
+pub struct LoadtestArgs {
+    /// WebSocket URL of the stream route (loopback hosts only).
+    #[arg(long, default_value = "ws://127.0.0.1:8080/v1/audio/stream")]
+    pub url: String,
+
+    /// Concurrent 48 kHz mono streams (at most 2000).
+    #[arg(long, default_value_t = 10)]
+    pub streams: usize,
+
+    /// How long each stream sends (at most 10 min).
+    #[arg(long, value_parser = parse_duration, default_value = "10s")]
+    pub duration: Duration,
+
+    /// API key for the server, sent as `?token=`.
+    #[arg(long, env = "SLUICE_LOADTEST_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+
+    /// Speech to loop: a 48 kHz audio file (first channel used).
+    #[arg(long, default_value = "/usr/share/sounds/alsa/Front_Center.wav")]
+    pub speech: PathBuf,
+
+    /// A stream whose hop round trip ever exceeds this did not keep real time.
+    #[arg(long, value_parser = parse_duration, default_value = "100ms")]
+    pub max_lag: Duration,
 }
 
 /// Options of `sluice denoise`.

@@ -12,6 +12,7 @@
 //! | container health probe client | [`healthcheck`] |
 //! | `sluice denoise`: audio file → DFN3 → WAV | [`denoise`] |
 //! | live audio WebSocket: sessions, batching workers, limits | [`stream`] |
+//! | `sluice loadtest`: real-time streams against a server | [`loadtest`] |
 //! | log subscriber set-up | [`logging`] |
 
 #![forbid(unsafe_code)]
@@ -20,6 +21,7 @@ pub mod cli;
 pub mod denoise;
 pub mod healthcheck;
 pub mod http;
+pub mod loadtest;
 pub mod logging;
 pub mod serve;
 pub mod state;

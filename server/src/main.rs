@@ -5,7 +5,7 @@
 use anyhow::{Context, Result};
 use clap::Parser;
 use sluice_engine::Threads;
-use sluice_server::cli::{Cli, Command, DenoiseArgs, HealthcheckArgs, ServeArgs};
+use sluice_server::cli::{Cli, Command, DenoiseArgs, HealthcheckArgs, LoadtestArgs, ServeArgs};
 use sluice_server::healthcheck::{self, ProbeUrl};
 use sluice_server::stream::StreamService;
 use sluice_server::stream::auth::ApiKeys;
@@ -22,6 +22,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve(args),
         Command::Healthcheck(args) => healthcheck(args),
         Command::Denoise(args) => denoise(args),
+        Command::Loadtest(args) => loadtest(args),
     };
     match result {
         Ok(code) => code,
@@ -104,4 +105,43 @@ fn denoise(args: DenoiseArgs) -> Result<ExitCode> {
             Ok(ExitCode::FAILURE)
         }
     }
+}
+
+/// Runs `sluice loadtest`: prints the report; fails if a stream did not complete.
+fn loadtest(args: LoadtestArgs) -> Result<ExitCode> {
+    let mut reader = sluice_pipeline::audio::AudioReader::open(&args.speech)?;
+    let info = reader.info();
+    if info.sample_rate != 48_000 {
+        anyhow::bail!("{}: the speech must be 48 kHz, not {} Hz", args.speech.display(), info.sample_rate);
+    }
+    let mut speech = Vec::new();
+    while let Some(chunk) = reader.next_chunk()? {
+        speech.extend(chunk.iter().step_by(info.channels));
+    }
+    let config = sluice_server::loadtest::LoadtestConfig {
+        url: args.url,
+        streams: args.streams,
+        duration: args.duration,
+        token: args.token,
+        speech,
+        max_lag: args.max_lag,
+    };
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
+    let r = runtime.block_on(sluice_server::loadtest::run(config))?;
+    let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
+    println!(
+        "streams {} completed {} kept real time {} | hops {} | round trip p50 {:.2} ms p99 {:.2} ms max {:.2} ms",
+        r.streams,
+        r.completed,
+        r.kept_real_time,
+        r.hops,
+        ms(r.p50),
+        ms(r.p99),
+        ms(r.max)
+    );
+    for e in &r.errors {
+        eprintln!("sluice loadtest: {e}");
+    }
+    Ok(if r.completed == r.streams { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
