@@ -219,3 +219,19 @@ async fn shutdown_flushes_live_streams_and_closes_them_with_1001() {
     join(server.task, Duration::from_secs(10)).await;
     assert_eq!(server.svc.active(), 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silent_clients_are_closed_with_1008_after_the_idle_timeout() {
+    let mut l = limits(4);
+    l.idle_timeout = Duration::from_millis(300);
+    let server = start(l, &[], Duration::from_secs(10)).await;
+    // Before start, and mid-stream.
+    let got = refused(server.addr, "", vec![]).await;
+    assert_eq!((got.error.as_deref(), got.close), (Some("idle_timeout"), Some(1008)), "{got:?}");
+    let got = refused(server.addr, "", vec![text(START), Message::binary(vec![0u8; 960])]).await;
+    assert_eq!((got.error.as_deref(), got.close), (Some("idle_timeout"), Some(1008)), "{got:?}");
+    assert_eq!(got.ready, Some((1440, 480)));
+    wait_until("both sessions end", || server.svc.active() == 0).await;
+    let _ = server.stop.send(());
+    join(server.task, Duration::from_secs(10)).await;
+}
