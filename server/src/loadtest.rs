@@ -159,7 +159,9 @@ async fn one_stream(cfg: Arc<LoadtestConfig>, pcm: Arc<Vec<u8>>, index: usize) -
         Some(t) => format!("{}?token={t}", cfg.url),
         None => cfg.url.clone(),
     };
-    let (ws, _) = tokio_tungstenite::connect_async(url).await.map_err(|e| format!("stream {index}: connect: {e}"))?;
+    let (ws, _) = tokio_tungstenite::connect_async_with_config(url, None, true)
+        .await
+        .map_err(|e| format!("stream {index}: connect: {e}"))?;
     let (mut tx, mut rx) = ws.split();
     let start = r#"{"type":"start","sample_rate":48000,"channels":1,"format":"s16le"}"#;
     tx.send(Message::text(start)).await.map_err(|e| format!("stream {index}: {e}"))?;

@@ -9,6 +9,7 @@
 
 use crate::http::app;
 use crate::state::AppState;
+use axum::serve::ListenerExt;
 use std::future::Future;
 use std::io;
 use std::time::Duration;
@@ -53,6 +54,12 @@ where
 
     state.mark_ready();
     let streams = state.streams().cloned();
+    // Live audio sends 10 ms messages: Nagle's algorithm would hold them for delayed ACKs.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+        }
+    });
     let serve = axum::serve(listener, app(state)).with_graceful_shutdown(stop_accepting).into_future();
     let serve = async move {
         let result = serve.await;
