@@ -19,6 +19,7 @@ TEST_PACKAGES=(
   flac         # server/tests/denoise_cli.rs encodes its FLAC input with these three
   vorbis-tools # (oggenc) Ogg Vorbis input
   lame         # MP3 input
+  alsa-utils   # /usr/share/sounds/alsa/*.wav: real speech for the WebSocket and loadtest tests
 )
 
 # Toolchain the workspace declares (`rust-version` in Cargo.toml).
