@@ -23,6 +23,10 @@ use super::protocol::{ServerMessage, StreamConfig};
 pub const TICK: Duration = Duration::from_millis(10);
 /// Interval between `stats` events of a stream.
 const STATS_EVERY: Duration = Duration::from_secs(1);
+/// A stream counts as falling behind when this much of its input waits although its real-time
+/// credit is not used up (so the worker, not pacing, holds it); it then gets stats this often.
+const BEHIND_SECS: f64 = 0.25;
+const BEHIND_STATS_EVERY: Duration = Duration::from_millis(250);
 /// Frames decoded from the wire per step (bounded scratch).
 const DECODE_FRAMES: usize = 4_096;
 /// Encoded output a stream may hold back (client not reading) before it stops pulling input.
@@ -92,6 +96,7 @@ struct Slot {
     lsnr_sum: f64,
     lsnr_n: u32,
     last_stats: Instant,
+    behind: bool,
     finished: bool,
 }
 
@@ -126,6 +131,7 @@ impl Slot {
             lsnr_sum: 0.0,
             lsnr_n: 0,
             last_stats: Instant::now(),
+            behind: false,
             finished: false,
         }
     }
@@ -227,7 +233,15 @@ impl Slot {
                 Err(_) => return self.finished = true,
             }
         }
-        if now.duration_since(self.last_stats) >= STATS_EVERY && self.lsnr_n > 0 {
+        let behind = self.queue_seconds() > BEHIND_SECS && self.credit >= self.stream.unit_frames() as f64;
+        if behind != self.behind {
+            self.behind = behind;
+            if behind {
+                tracing::warn!(queue_ms = self.queue_seconds() * 1e3, "a live stream is falling behind real time");
+            }
+        }
+        let every = if behind { BEHIND_STATS_EVERY } else { STATS_EVERY };
+        if now.duration_since(self.last_stats) >= every && self.lsnr_n > 0 {
             let stats = ServerMessage::Stats {
                 lsnr_db: (self.lsnr_sum / f64::from(self.lsnr_n)) as f32,
                 processed_samples: self.received,
