@@ -47,3 +47,23 @@ async fn stereo_16k_f32le_with_settings_equals_the_library_path() {
     let _ = server.stop.send(());
     join(server.task, Duration::from_secs(10)).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn info_lists_the_stream_limits() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let server = start(limits(7), &["k"], Duration::from_secs(10)).await;
+    let mut tcp = tokio::net::TcpStream::connect(server.addr).await.unwrap_or_else(|e| panic!("{e}"));
+    tcp.write_all(b"GET /v1/info HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut raw = String::new();
+    tcp.read_to_string(&mut raw).await.unwrap_or_else(|e| panic!("{e}"));
+    let body = raw.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or_else(|| panic!("{raw}"));
+    let info: sluice_server::http::info::Info = serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}"));
+    let s = info.stream.unwrap_or_else(|| panic!("no stream info in {body}"));
+    assert_eq!(info.models, vec!["dfn3".to_owned()]);
+    assert_eq!((s.route.as_str(), s.max_streams, s.active_streams, s.max_channels), ("/v1/audio/stream", 7, 0, 8));
+    assert!(s.auth && s.batching);
+    let _ = server.stop.send(());
+    join(server.task, Duration::from_secs(10)).await;
+}
