@@ -115,3 +115,44 @@ impl Default for StreamLimits {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::cli::{Cli, Command};
+    use clap::Parser;
+    use std::time::Duration;
+
+    #[test]
+    fn stream_flags_reach_the_limits() {
+        let cli = Cli::try_parse_from([
+            "sluice",
+            "serve",
+            "--max-streams",
+            "5",
+            "--stream-workers",
+            "3",
+            "--no-batching",
+            "--stream-max-message",
+            "65536",
+            "--stream-idle-timeout",
+            "2s",
+            "--stream-burst",
+            "250ms",
+            "--stream-api-keys",
+            "a,b",
+        ])
+        .unwrap_or_else(|e| panic!("{e}"));
+        let Command::Serve(args) = cli.command else { panic!("expected serve") };
+        let l = args.stream.limits();
+        assert_eq!((l.max_streams, l.workers, l.batch, l.max_message), (Some(5), 3, None, 65_536));
+        assert_eq!((l.idle_timeout, l.burst, l.max_channels), (Duration::from_secs(2), Duration::from_millis(250), 8));
+        assert_eq!(args.stream.stream_api_keys, ["a", "b"]);
+        let Command::Serve(args) = Cli::try_parse_from(["sluice", "serve"]).unwrap_or_else(|e| panic!("{e}")).command
+        else {
+            panic!("expected serve")
+        };
+        let l = args.stream.limits();
+        assert_eq!((l.max_streams, l.batch, l.write_timeout), (None, Some(64), Duration::from_secs(10)));
+        assert!(Cli::try_parse_from(["sluice", "serve", "--max-streams", "0"]).is_err());
+    }
+}
