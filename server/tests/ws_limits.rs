@@ -115,19 +115,25 @@ async fn a_client_that_never_reads_is_dropped_without_harming_others() {
     let addr = server.addr;
     let live = tokio::spawn(healthy(addr));
 
-    let mut ws = connect(addr, "").await;
-    begin(&mut ws, START).await;
-    // 60 s of audio as fast as the server takes it, never reading a byte back.
-    let chunk = Message::binary(encode(SampleFormat::S16le, &vec![0.25; 4_800]));
+    // A client with a tiny receive buffer (so the server's output backs up at once) that
+    // sends 96 kHz stereo f32 as fast as the server takes it and never reads a byte back.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap_or_else(|e| panic!("{e}"));
+    socket.set_recv_buffer_size(4_096).unwrap_or_else(|e| panic!("{e}"));
+    let tcp = socket.connect(addr).await.unwrap_or_else(|e| panic!("{e}"));
+    let url = format!("ws://{addr}/v1/audio/stream");
+    let tcp = tokio_tungstenite::MaybeTlsStream::Plain(tcp);
+    let (mut ws, _) = tokio_tungstenite::client_async(url, tcp).await.unwrap_or_else(|e| panic!("{e}"));
+    begin(&mut ws, r#"{"type":"start","sample_rate":96000,"channels":2,"format":"f32le"}"#).await;
+    let chunk = Message::binary(encode(SampleFormat::F32le, &vec![0.25; 2 * 4_800]));
     let mut sent = 0;
-    for _ in 0..600 {
+    for _ in 0..6_000 {
         match tokio::time::timeout(Duration::from_secs(2), ws.send(chunk.clone())).await {
             Ok(Ok(())) => sent += 1,
             // Blocked (backpressure) or dropped by the server: either way it stopped taking.
             _ => break,
         }
     }
-    assert!(sent < 600, "the server took all {sent} chunks from a client that never reads");
+    assert!(sent < 6_000, "the server took all {sent} chunks from a client that never reads");
     wait_until("the stalled session is dropped", || server.svc.active() <= 1).await;
     live.await.unwrap_or_else(|e| panic!("the live stream failed: {e}"));
     wait_until("all sessions end", || server.svc.active() == 0).await;

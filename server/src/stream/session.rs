@@ -47,9 +47,19 @@ pub(crate) async fn run(socket: WebSocket, permit: tokio::sync::OwnedSemaphorePe
 /// Sends `{"type":"error",…}` and closes with the refusal's code, on a socket whose client was
 /// refused right after the upgrade (wrong key, over capacity).
 pub(crate) async fn refuse(socket: WebSocket, refusal: Refusal, write_timeout: Duration) {
-    let (mut sink, _source) = socket.split();
+    let (mut sink, mut source) = socket.split();
     let _ = send_refusal(&mut sink, &refusal, write_timeout).await;
     metrics::counter!(m::SESSIONS_CLOSED, "code" => refusal.close.to_string()).increment(1);
+    // Read on until the client's close reply, so unread input does not reset the connection
+    // before the client has read the error.
+    let _ = tokio::time::timeout(LINGER, async {
+        while let Some(Ok(msg)) = source.next().await {
+            if matches!(msg, Message::Close(_)) {
+                break;
+            }
+        }
+    })
+    .await;
 }
 
 /// Returns the close code sent, or `None` if the client went away first.
