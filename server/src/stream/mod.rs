@@ -242,7 +242,7 @@ pub async fn stream_route(
 }
 
 /// What `/v1/info` says about live audio.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StreamInfo {
     /// The route.
     pub route: String,
