@@ -21,6 +21,7 @@ TEST_PACKAGES=(
   lame         # MP3 input
   prometheus   # (promtool) server/tests/http_api.rs lints a real /metrics scrape with `promtool check metrics`
   python3-venv # scripts/tools.sh: venv for hadolint, kubernetes-validate, check-jsonschema, schemathesis
+  alsa-utils   # /usr/share/sounds/alsa/*.wav: real speech for the WebSocket and loadtest tests
 )
 
 # Toolchain the workspace declares (`rust-version` in Cargo.toml).

@@ -9,6 +9,7 @@
 #![forbid(unsafe_code)]
 
 pub mod archive;
+pub mod bundled;
 pub mod dfn3;
 mod error;
 pub mod onnx;

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use sluice_models::dfn3::{Dfn3Model, Dfn3Weights};
-use sluice_pipeline::denoise::{Denoiser, DenoiserSettings, ResampledDenoiser};
+use sluice_pipeline::denoise::{BatchStream, Denoiser, DenoiserSettings, HopBatch, ResampledDenoiser};
 
 struct Counting;
 static COUNTING: AtomicBool = AtomicBool::new(false);
@@ -98,4 +98,40 @@ fn process_and_flush_allocate_nothing() {
         run(&mut d);
         assert_eq!(count(|| run(&mut d)), 0, "{rate} Hz, {channels} channel(s) allocated");
     }
+    // Split-phase batching: push, run, take output, flush zeros; mixed rates and channels.
+    let mut streams: Vec<BatchStream> = [(1, 48_000), (2, 16_000), (1, 22_050), (2, 48_000)]
+        .into_iter()
+        .map(|(ch, rate)| BatchStream::new(model.clone(), ch, rate).unwrap_or_else(|e| panic!("BatchStream: {e}")))
+        .collect();
+    let mut batch = HopBatch::new(model.clone(), 3);
+    let input: Vec<f32> = (0..20_000).map(|i| (i as f32 * 0.011).sin() * 0.3).collect();
+    let zeros = vec![0.0f32; 20_000];
+    let mut sink = 0.0f32;
+    let mut run = |streams: &mut Vec<BatchStream>, sink: &mut f32| {
+        for round in 0..40 {
+            for s in streams.iter_mut() {
+                let n = [160, 480, 77, 1_000][round % 4] * s.channels();
+                let src = if round < 30 { &input[..n] } else { &zeros[..n] };
+                let mut pos = 0;
+                while pos < n {
+                    let c = s.push(&src[pos..n]).unwrap_or_else(|e| panic!("push: {e}"));
+                    if c == 0 {
+                        break;
+                    }
+                    pos += c;
+                }
+            }
+            batch.run(streams).unwrap_or_else(|e| panic!("batch run: {e}"));
+            for s in streams.iter_mut() {
+                *sink += s.output().iter().sum::<f32>();
+                s.clear_output();
+            }
+        }
+        for s in streams.iter_mut() {
+            s.reset();
+        }
+    };
+    run(&mut streams, &mut sink);
+    assert_eq!(count(|| run(&mut streams, &mut sink)), 0, "batched streams allocated");
+    assert!(sink.is_finite());
 }

@@ -5,6 +5,7 @@
 //! command line wins over the variable, which wins over the file, which wins over the default.
 
 use crate::serve::ShutdownPolicy;
+use crate::stream::limits::StreamArgs;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::net::SocketAddr;
 use std::num::NonZeroUsize;
@@ -28,12 +29,15 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the HTTP service.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Exit 0 if a running server's `/healthz` answers 200, else 1 (for container HEALTHCHECKs).
     Healthcheck(HealthcheckArgs),
     /// Remove noise from speech in an audio file (WAV, FLAC, Ogg Vorbis, MP3; any rate and
     /// channel count) with DeepFilterNet3, writing a WAV at the input's rate and channels.
     Denoise(DenoiseArgs),
+    /// Run N real-time streams of speech against a local server's `/v1/audio/stream` and
+    /// report hop round trips (loopback targets only).
+    Loadtest(LoadtestArgs),
 }
 
 /// Options of `sluice serve`.
@@ -101,6 +105,10 @@ pub struct ServeArgs {
     /// File jobs (`POST /v1/audio/denoise`) processed at once; more are answered 503 + `Retry-After`.
     #[arg(long, env = "SLUICE_FILE_JOBS", default_value = "2")]
     pub file_jobs: NonZeroUsize,
+
+    /// Live-audio stream limits.
+    #[command(flatten)]
+    pub stream: StreamArgs,
 }
 
 impl ServeArgs {
@@ -146,6 +154,34 @@ pub struct HealthcheckArgs {
     /// Give up after this long (e.g. `3s`).
     #[arg(long, value_parser = parse_duration, default_value = "3s")]
     pub timeout: Duration,
+}
+
+/// Options of `sluice loadtest`.
+#[derive(Debug, Clone, Args)]
+pub struct LoadtestArgs {
+    /// WebSocket URL of the stream route (loopback hosts only).
+    #[arg(long, default_value = "ws://127.0.0.1:8080/v1/audio/stream")]
+    pub url: String,
+
+    /// Concurrent 48 kHz mono streams (at most 2000).
+    #[arg(long, default_value_t = 10)]
+    pub streams: usize,
+
+    /// How long each stream sends (at most 10 min).
+    #[arg(long, value_parser = parse_duration, default_value = "10s")]
+    pub duration: Duration,
+
+    /// API key for the server, sent as `?token=`.
+    #[arg(long, env = "SLUICE_LOADTEST_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+
+    /// Speech to loop: a 48 kHz audio file (first channel used).
+    #[arg(long, default_value = "/usr/share/sounds/alsa/Front_Center.wav")]
+    pub speech: PathBuf,
+
+    /// A stream whose hop round trip ever exceeds this did not keep real time.
+    #[arg(long, value_parser = parse_duration, default_value = "100ms")]
+    pub max_lag: Duration,
 }
 
 /// Options of `sluice denoise`.

@@ -327,7 +327,7 @@ mod tests {
         let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| panic!("{e}"));
         let Command::Serve(args) = cli.command else { panic!("expected serve") };
         let sub = matches.subcommand_matches("serve").unwrap_or_else(|| panic!("no serve matches"));
-        resolve(args, sub)
+        resolve(*args, sub)
     }
 
     #[test]

@@ -15,6 +15,8 @@
 //! | accept loop, graceful drain, signals | [`serve`] |
 //! | container health probe client | [`healthcheck`] |
 //! | `sluice denoise`: audio file → DFN3 → WAV | [`denoise`] |
+//! | live audio WebSocket: sessions, batching workers, limits | [`stream`] |
+//! | `sluice loadtest`: real-time streams against a server | [`loadtest`] |
 //! | log subscriber set-up | [`logging`] |
 
 #![forbid(unsafe_code)]
@@ -25,10 +27,12 @@ pub mod config;
 pub mod denoise;
 pub mod healthcheck;
 pub mod http;
+pub mod loadtest;
 pub mod logging;
 pub mod prometheus;
 pub mod serve;
 pub mod state;
+pub mod stream;
 pub mod wav_stream;
 
 pub use http::app;

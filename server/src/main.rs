@@ -5,9 +5,10 @@
 use anyhow::{Context, Result};
 use clap::{CommandFactory, FromArgMatches};
 use sluice_engine::Threads;
-use sluice_server::cli::{Cli, Command, DenoiseArgs, HealthcheckArgs, ServeArgs};
+use sluice_server::cli::{Cli, Command, DenoiseArgs, HealthcheckArgs, LoadtestArgs, ServeArgs};
 use sluice_server::config::{self, ServerConfig};
 use sluice_server::healthcheck::{self, ProbeUrl};
+use sluice_server::stream::StreamService;
 use sluice_server::{AppState, logging, run, shutdown_signal};
 use std::process::ExitCode;
 
@@ -21,11 +22,12 @@ fn main() -> ExitCode {
     }
     let result = match cli.command {
         Command::Serve(args) => match matches.subcommand_matches("serve") {
-            Some(m) => config::resolve(args, m).map_err(anyhow::Error::from).and_then(serve),
+            Some(m) => config::resolve(*args, m).map_err(anyhow::Error::from).and_then(serve),
             None => Err(anyhow::anyhow!("internal: no matches for `serve`")),
         },
         Command::Healthcheck(args) => healthcheck(args),
         Command::Denoise(args) => denoise(args),
+        Command::Loadtest(args) => loadtest(args),
     };
     match result {
         Ok(code) => code,
@@ -43,6 +45,8 @@ fn serve(args: ServeArgs) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let model = sluice_server::denoise::load_model()?;
+    let streams = StreamService::start(model, args.stream.limits(), config.api_keys.clone())
+        .context("cannot start the live-audio service")?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .thread_name("sluice-io")
         .enable_all()
@@ -51,7 +55,7 @@ fn serve(args: ServeArgs) -> Result<ExitCode> {
     runtime.block_on(async {
         let n = args.engine_threads();
         let threads = Threads::new(n).with_context(|| format!("cannot start {n} engine threads"))?;
-        let state = AppState::configured(threads, config, Some(model));
+        let state = AppState::configured_with_streams(threads, config, streams);
         let shutdown = shutdown_signal().context("cannot install signal handlers")?;
         let listener = tokio::net::TcpListener::bind(args.addr)
             .await
@@ -64,6 +68,7 @@ fn serve(args: ServeArgs) -> Result<ExitCode> {
             engine_threads = state.threads().count(),
             models = ?state.models(),
             api_keys = !state.config().api_keys.is_empty(),
+            max_streams = state.streams().map_or(0, |s| s.max_streams()),
             "listening"
         );
         run(listener, state, args.shutdown_policy(), shutdown).await.context("server failed")?;
@@ -110,4 +115,43 @@ fn denoise(args: DenoiseArgs) -> Result<ExitCode> {
             Ok(ExitCode::FAILURE)
         }
     }
+}
+
+/// Runs `sluice loadtest`: prints the report; fails if a stream did not complete.
+fn loadtest(args: LoadtestArgs) -> Result<ExitCode> {
+    let mut reader = sluice_pipeline::audio::AudioReader::open(&args.speech)?;
+    let info = reader.info();
+    if info.sample_rate != 48_000 {
+        anyhow::bail!("{}: the speech must be 48 kHz, not {} Hz", args.speech.display(), info.sample_rate);
+    }
+    let mut speech = Vec::new();
+    while let Some(chunk) = reader.next_chunk()? {
+        speech.extend(chunk.iter().step_by(info.channels));
+    }
+    let config = sluice_server::loadtest::LoadtestConfig {
+        url: args.url,
+        streams: args.streams,
+        duration: args.duration,
+        token: args.token,
+        speech,
+        max_lag: args.max_lag,
+    };
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
+    let r = runtime.block_on(sluice_server::loadtest::run(config))?;
+    let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
+    println!(
+        "streams {} completed {} kept real time {} | hops {} | round trip p50 {:.2} ms p99 {:.2} ms max {:.2} ms",
+        r.streams,
+        r.completed,
+        r.kept_real_time,
+        r.hops,
+        ms(r.p50),
+        ms(r.p99),
+        ms(r.max)
+    );
+    for e in &r.errors {
+        eprintln!("sluice loadtest: {e}");
+    }
+    Ok(if r.completed == r.streams { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }

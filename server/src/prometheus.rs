@@ -19,6 +19,9 @@ pub const HTTP_DURATION: &str = "sluice_http_request_duration_seconds";
 const SECONDS_BUCKETS: [f64; 18] =
     [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0];
 
+/// Buckets for the per-hop compute time: 10 µs to 50 ms (a 48 kHz hop is 10 ms of audio).
+const HOP_BUCKETS: [f64; 14] = [1e-5, 2.5e-5, 5e-5, 1e-4, 1.5e-4, 2e-4, 3e-4, 5e-4, 1e-3, 2e-3, 5e-3, 1e-2, 2e-2, 5e-2];
+
 /// How often histograms are compacted when nobody scrapes.
 const UPKEEP_EVERY: Duration = Duration::from_secs(5);
 
@@ -30,7 +33,10 @@ pub fn handle() -> &'static PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
     HANDLE.get_or_init(|| {
         let builder = PrometheusBuilder::new();
-        let builder = match builder.set_buckets_for_metric(Matcher::Suffix("_seconds".into()), &SECONDS_BUCKETS) {
+        let builder = builder
+            .set_buckets_for_metric(Matcher::Full(crate::stream::metrics::HOP_SECONDS.into()), &HOP_BUCKETS)
+            .and_then(|b| b.set_buckets_for_metric(Matcher::Suffix("_seconds".into()), &SECONDS_BUCKETS));
+        let builder = match builder {
             Ok(b) => b,
             Err(e) => {
                 tracing::warn!(error = %e, "histogram buckets refused; durations become summaries");
@@ -66,6 +72,7 @@ fn describe() {
         "Time from receiving an HTTP request to sending its response headers (a streamed body may go on after), \
          by route template, method and status."
     );
+    crate::stream::metrics::describe();
 }
 
 /// The current scrape in Prometheus text format.

@@ -3,10 +3,13 @@
 //! On the shutdown signal: readiness turns 503 at once, the listener stays open for
 //! [`ShutdownPolicy::drain_delay`] (so a load balancer polling `/readyz` can route new clients
 //! elsewhere first), then stops accepting; in-flight requests get [`ShutdownPolicy::grace`] to
-//! finish before [`run`] returns anyway.
+//! finish before [`run`] returns anyway. Live-audio WebSocket sessions (which axum's graceful
+//! shutdown does not wait for) are told to flush and close with 1001 as soon as the signal
+//! comes, and waited for within the same grace.
 
 use crate::http::app;
 use crate::state::AppState;
+use axum::serve::ListenerExt;
 use std::future::Future;
 use std::io;
 use std::time::Duration;
@@ -50,7 +53,21 @@ where
     };
 
     state.mark_ready();
+    let streams = state.streams().cloned();
+    // Live audio sends 10 ms messages: Nagle's algorithm would hold them for delayed ACKs.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+        }
+    });
     let serve = axum::serve(listener, app(state)).with_graceful_shutdown(stop_accepting).into_future();
+    let serve = async move {
+        let result = serve.await;
+        if let Some(streams) = streams {
+            streams.drained().await;
+        }
+        result
+    };
     let grace_over = async move {
         // The sender lives inside the serve future; if it is gone, serving is over anyway.
         if stopped_rx.wait_for(|stopped| *stopped).await.is_err() {

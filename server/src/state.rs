@@ -1,7 +1,8 @@
 //! State shared by every request: the engine's thread pool, its ISA tier, the readiness phase,
-//! the settings, the loaded model and the file-job slots.
+//! the settings, the loaded model, the file-job slots and the live-audio service.
 
 use crate::config::ServerConfig;
+use crate::stream::StreamService;
 use sluice_engine::{Isa, Threads};
 use sluice_models::dfn3::Dfn3Model;
 use std::sync::Arc;
@@ -53,6 +54,7 @@ struct Inner {
     config: ServerConfig,
     dfn3: Option<Arc<Dfn3Model>>,
     file_jobs: Arc<Semaphore>,
+    streams: Option<Arc<StreamService>>,
 }
 
 /// Name `/v1/info` lists for the DeepFilterNet3 speech denoiser.
@@ -65,8 +67,29 @@ impl AppState {
         Self::configured(threads, ServerConfig::default(), None)
     }
 
-    /// State with `config` and, if given, the DFN3 model serving the audio routes.
+    /// State with `config` and, if given, the DFN3 model serving the audio file routes; no
+    /// live audio.
     pub fn configured(threads: Threads, config: ServerConfig, dfn3: Option<Arc<Dfn3Model>>) -> Self {
+        Self::build(threads, config, dfn3, None)
+    }
+
+    /// Default settings, serving live audio (`/v1/audio/stream`) and files with `streams`'s model.
+    pub fn with_streams(threads: Threads, streams: Arc<StreamService>) -> Self {
+        Self::configured_with_streams(threads, ServerConfig::default(), streams)
+    }
+
+    /// State with `config`, serving files and live audio with `streams`'s model.
+    pub fn configured_with_streams(threads: Threads, config: ServerConfig, streams: Arc<StreamService>) -> Self {
+        let dfn3 = Some(streams.model().clone());
+        Self::build(threads, config, dfn3, Some(streams))
+    }
+
+    fn build(
+        threads: Threads,
+        config: ServerConfig,
+        dfn3: Option<Arc<Dfn3Model>>,
+        streams: Option<Arc<StreamService>>,
+    ) -> Self {
         let models = dfn3.iter().map(|_| DFN3_NAME.to_owned()).collect();
         let file_jobs = Arc::new(Semaphore::new(config.limits.file_jobs));
         Self {
@@ -78,6 +101,7 @@ impl AppState {
                 config,
                 dfn3,
                 file_jobs,
+                streams,
             }),
         }
     }
@@ -95,6 +119,11 @@ impl AppState {
     /// Slots for file jobs (`--file-jobs` of them); a job holds one while it runs.
     pub fn file_jobs(&self) -> &Arc<Semaphore> {
         &self.inner.file_jobs
+    }
+
+    /// The live-audio service, if this server runs one.
+    pub fn streams(&self) -> Option<&Arc<StreamService>> {
+        self.inner.streams.as_ref()
     }
 
     /// The engine's thread pool, shared by all compute work.
@@ -127,9 +156,12 @@ impl AppState {
         );
     }
 
-    /// Any phase → Draining (readiness turns 503 from now on).
+    /// Any phase → Draining (readiness turns 503 from now on; live streams flush and close).
     pub fn begin_drain(&self) {
         self.inner.phase.store(Phase::Draining as u8, Ordering::Release);
+        if let Some(s) = &self.inner.streams {
+            s.begin_drain();
+        }
     }
 }
 

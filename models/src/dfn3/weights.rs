@@ -16,9 +16,7 @@ use crate::{Weight, WeightsError};
 /// File name of the committed official export, inside the weights directory.
 pub const BUNDLED_ARCHIVE: &str = "DeepFilterNet3_onnx.tar.gz";
 
-/// Environment variable naming a directory that holds [`BUNDLED_ARCHIVE`]; overrides the
-/// crate's own `weights/` directory for [`Dfn3Weights::bundled`].
-pub const MODELS_DIR_ENV: &str = "SLUICE_MODELS_DIR";
+pub use crate::bundled::MODELS_DIR_ENV;
 
 const ENC: &str = "enc.onnx";
 const ERB_DEC: &str = "erb_dec.onnx";
@@ -167,8 +165,8 @@ impl Dfn3Weights {
 
     /// Loads the official DeepFilterNet3 export committed in this crate's `weights/`.
     ///
-    /// The archive is read at run time from `$SLUICE_MODELS_DIR/DeepFilterNet3_onnx.tar.gz`, or
-    /// by default from the path of the crate's source tree baked in at compile time. It is not
+    /// The archive is read at run time from where [`crate::bundled::path`] finds it
+    /// (`$SLUICE_MODELS_DIR`, else the checkout's `models/weights/`). It is not
     /// embedded with `include_bytes!` because that would add 8 MB to every binary and test
     /// linking this crate; a binary that must be self-contained can embed the archive itself
     /// and call [`Dfn3Weights::from_bytes`].
@@ -178,10 +176,7 @@ impl Dfn3Weights {
 
     /// Where [`Dfn3Weights::bundled`] looks for the archive.
     pub fn bundled_path() -> PathBuf {
-        match std::env::var_os(MODELS_DIR_ENV) {
-            Some(dir) if !dir.is_empty() => PathBuf::from(dir).join(BUNDLED_ARCHIVE),
-            _ => Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/weights")).join(BUNDLED_ARCHIVE),
-        }
+        crate::bundled::path(BUNDLED_ARCHIVE)
     }
 
     /// Decodes already-read export files.

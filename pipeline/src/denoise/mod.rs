@@ -5,11 +5,16 @@
 //! (1440 samples, 30 ms), with zeros before that. Input is consumed sample by sample; a hop of
 //! 480 samples per channel is processed as soon as it is complete, so besides the algorithmic
 //! latency a sample waits up to one hop (10 ms) for its hop to fill.
+//!
+//! A server with many streams feeds them as [`BatchStream`]s and runs their ready hops together
+//! with a [`HopBatch`] (one network call for many streams, same output).
 
+mod batch;
 mod error;
 mod resampled;
 mod stream;
 
+pub use batch::{BatchRun, BatchStream, HopBatch};
 pub use error::DenoiseError;
 pub use resampled::ResampledDenoiser;
 pub use stream::{Denoiser, DenoiserSettings};

@@ -41,6 +41,10 @@ pub struct ResampledDenoiser {
     /// Interleaved 48 kHz scratch: the upsampled block and the denoised block.
     up_buf: Vec<f32>,
     den_buf: Vec<f32>,
+    /// Split-phase only: frames of `up_buf` handed to the denoiser so far, while a block's hops
+    /// are in flight (`pending`).
+    up_pos: usize,
+    pending: bool,
 }
 
 impl ResampledDenoiser {
@@ -108,6 +112,8 @@ impl ResampledDenoiser {
             fill: 0,
             up_buf: vec![0.0; block48 * channels],
             den_buf: vec![0.0; block48 * channels],
+            up_pos: 0,
+            pending: false,
         })
     }
 
@@ -197,6 +203,8 @@ impl ResampledDenoiser {
         self.down.reset();
         self.input.fill(0.0);
         self.fill = 0;
+        self.up_pos = 0;
+        self.pending = false;
     }
 
     /// Convenience, NOT real-time: like [`Denoiser::denoise_buffer`] at this rate (output as
@@ -221,24 +229,82 @@ impl ResampledDenoiser {
 
     /// Resamples the full input block up, denoises it, resamples it down into `out`.
     fn run_block(&mut self, out: &mut [f32]) -> Result<(), DenoiseError> {
-        let nch = self.inner.channels();
-        {
-            let src = InterleavedSlice::new(&self.input[..], nch, self.block).map_err(resample_error)?;
-            let mut dst = InterleavedSlice::new_mut(&mut self.up_buf[..], nch, self.block48).map_err(resample_error)?;
-            self.up.process_into_buffer(&src, &mut dst, None).map_err(resample_error)?;
-        }
+        self.upsample()?;
         let (c, p) = self.inner.process(&self.up_buf, &mut self.den_buf)?;
         if (c, p) != (self.up_buf.len(), self.den_buf.len()) {
             return Err(DenoiseError::Resample(format!(
                 "48 kHz block not processed whole: consumed {c}, produced {p}"
             )));
         }
-        {
-            let src = InterleavedSlice::new(&self.den_buf[..], nch, self.block48).map_err(resample_error)?;
-            let mut dst = InterleavedSlice::new_mut(out, nch, self.block).map_err(resample_error)?;
-            self.down.process_into_buffer(&src, &mut dst, None).map_err(resample_error)?;
-        }
+        self.downsample(out)
+    }
+
+    /// The full input block → `up_buf` at 48 kHz.
+    fn upsample(&mut self) -> Result<(), DenoiseError> {
+        let nch = self.inner.channels();
+        let src = InterleavedSlice::new(&self.input[..], nch, self.block).map_err(resample_error)?;
+        let mut dst = InterleavedSlice::new_mut(&mut self.up_buf[..], nch, self.block48).map_err(resample_error)?;
+        self.up.process_into_buffer(&src, &mut dst, None).map_err(resample_error)?;
+        Ok(())
+    }
+
+    /// `den_buf` → one block at the input rate in `out`; the input block is free again.
+    fn downsample(&mut self, out: &mut [f32]) -> Result<(), DenoiseError> {
+        let nch = self.inner.channels();
+        let src = InterleavedSlice::new(&self.den_buf[..], nch, self.block48).map_err(resample_error)?;
+        let mut dst = InterleavedSlice::new_mut(out, nch, self.block).map_err(resample_error)?;
+        self.down.process_into_buffer(&src, &mut dst, None).map_err(resample_error)?;
         self.fill = 0;
         Ok(())
+    }
+
+    /// Split-phase feeding (for [`super::HopBatch`]): fills the input block; once full it is
+    /// resampled and its first 48 kHz hop handed to the denoiser, which then has a hop ready.
+    /// Returns samples consumed (0 while a block's hops are in flight).
+    pub(crate) fn push_until_hop(&mut self, input: &[f32]) -> Result<usize, DenoiseError> {
+        if self.pending {
+            return Ok(0);
+        }
+        let nch = self.inner.channels();
+        let take = (self.block - self.fill).min(input.len() / nch);
+        self.input[self.fill * nch..(self.fill + take) * nch].copy_from_slice(&input[..take * nch]);
+        self.fill += take;
+        if self.fill == self.block {
+            self.upsample()?;
+            self.up_pos = 0;
+            self.pending = true;
+            self.feed_hop();
+        }
+        Ok(take * nch)
+    }
+
+    /// Ends the denoiser's current hop (all its channels have run); when that completes the
+    /// block, writes the block (`block × channels` samples) to `out` and returns its length,
+    /// else hands the next hop over and returns 0.
+    pub(crate) fn finish_hop(&mut self, out: &mut [f32]) -> Result<usize, DenoiseError> {
+        let nch = self.inner.channels();
+        let hop = self.inner.hop();
+        self.inner.finish_hop(&mut self.den_buf[self.up_pos * nch..(self.up_pos + hop) * nch]);
+        self.up_pos += hop;
+        if self.up_pos < self.block48 {
+            self.feed_hop();
+            return Ok(0);
+        }
+        self.pending = false;
+        self.downsample(&mut out[..self.block * nch])?;
+        Ok(self.block * nch)
+    }
+
+    /// Frames of zeros to push through the split-phase path to end the stream, the same
+    /// zeros [`ResampledDenoiser::flush`] feeds.
+    pub(crate) fn flush_frames(&self) -> usize {
+        self.flush_len() / self.inner.channels() - self.fill
+    }
+
+    fn feed_hop(&mut self) {
+        let nch = self.inner.channels();
+        let hop = self.inner.hop();
+        let fed = self.inner.push_until_hop(&self.up_buf[self.up_pos * nch..(self.up_pos + hop) * nch]);
+        debug_assert_eq!(fed, hop * nch);
     }
 }

@@ -31,12 +31,12 @@ impl Default for DenoiserSettings {
 }
 
 /// One channel's state: DSP, network state, network output and its hop buffers.
-struct Channel {
+pub(crate) struct Channel {
     dsp: Dfn3Dsp,
-    state: Dfn3State,
-    net: Dfn3Output,
-    feat_erb: Vec<f32>,
-    feat_spec: Vec<f32>,
+    pub(crate) state: Dfn3State,
+    pub(crate) net: Dfn3Output,
+    pub(crate) feat_erb: Vec<f32>,
+    pub(crate) feat_spec: Vec<f32>,
     input: Vec<f32>,
     output: Vec<f32>,
     lsnr: f32,
@@ -45,21 +45,35 @@ struct Channel {
 impl Channel {
     /// Runs one complete hop of `self.input` into `self.output`.
     fn step(&mut self, model: &Dfn3Model) -> Result<(), DenoiseError> {
+        if self.front()? {
+            model.step(&mut self.state, &self.feat_erb, &self.feat_spec, &mut self.net)?;
+            self.back()?;
+        }
+        Ok(())
+    }
+
+    /// First half of a hop: analysis and features. Returns whether the network must run on
+    /// `feat_erb`/`feat_spec` (into `net`) before [`Channel::back`]; if not, the hop's output is
+    /// already written (silence gate or bypass).
+    pub(crate) fn front(&mut self) -> Result<bool, DenoiseError> {
         match self.dsp.front(&self.input, &mut self.output, &mut self.feat_erb, &mut self.feat_spec)? {
             FrontEnd::Silent => self.lsnr = SILENT_LSNR_DB,
             FrontEnd::Bypass => self.lsnr = BYPASS_LSNR_DB,
-            FrontEnd::Features => {
-                model.step(&mut self.state, &self.feat_erb, &self.feat_spec, &mut self.net)?;
-                let net = match self.dsp.stage(self.net.lsnr) {
-                    Stage::ZeroMask => StageOutput::ZeroMask,
-                    Stage::Passthrough => StageOutput::Passthrough,
-                    Stage::ErbOnly => StageOutput::Erb { mask: &self.net.mask },
-                    Stage::ErbAndDf => StageOutput::ErbDf { mask: &self.net.mask, coefs: &self.net.coefs },
-                };
-                self.dsp.back(net, &mut self.output)?;
-                self.lsnr = self.net.lsnr;
-            }
+            FrontEnd::Features => return Ok(true),
         }
+        Ok(false)
+    }
+
+    /// Second half of a hop once `net` holds the network's result: enhancement and synthesis.
+    pub(crate) fn back(&mut self) -> Result<(), DenoiseError> {
+        let net = match self.dsp.stage(self.net.lsnr) {
+            Stage::ZeroMask => StageOutput::ZeroMask,
+            Stage::Passthrough => StageOutput::Passthrough,
+            Stage::ErbOnly => StageOutput::Erb { mask: &self.net.mask },
+            Stage::ErbAndDf => StageOutput::ErbDf { mask: &self.net.mask, coefs: &self.net.coefs },
+        };
+        self.dsp.back(net, &mut self.output)?;
+        self.lsnr = self.net.lsnr;
         Ok(())
     }
 }
@@ -274,6 +288,50 @@ impl Denoiser {
         Ok(raw.drain(lat..lat + input.len()).collect())
     }
 
+    /// Split-phase feeding (for [`super::HopBatch`]): consumes whole frames of interleaved
+    /// `input` until the current hop is complete, without running it. Returns samples consumed
+    /// (0 while a complete hop waits for [`Denoiser::finish_hop`]).
+    pub(crate) fn push_until_hop(&mut self, input: &[f32]) -> usize {
+        let nch = self.channels.len();
+        let take = (self.cfg.hop - self.fill).min(input.len() / nch);
+        self.push(&input[..take * nch], take);
+        take * nch
+    }
+
+    /// Frames of zeros to push through the split-phase path to end the stream, the same
+    /// zeros [`Denoiser::flush`] feeds.
+    pub(crate) fn flush_frames(&self) -> usize {
+        self.flush_len() / self.channels.len() - self.fill
+    }
+
+    /// Whether a complete hop waits to be run.
+    pub(crate) fn hop_ready(&self) -> bool {
+        self.fill == self.cfg.hop
+    }
+
+    /// The shared network.
+    pub(crate) fn model(&self) -> &Arc<Dfn3Model> {
+        &self.model
+    }
+
+    /// The per-channel states, for a batch runner to run their hops.
+    pub(crate) fn channels_mut(&mut self) -> &mut [Channel] {
+        &mut self.channels
+    }
+
+    /// Ends a hop whose channels have all run (front, network, back): interleaves their output
+    /// into `out` (`hop × channels` samples) and starts the next hop.
+    pub(crate) fn finish_hop(&mut self, out: &mut [f32]) {
+        let nch = self.channels.len();
+        for (c, ch) in self.channels.iter().enumerate() {
+            for (d, s) in out.iter_mut().skip(c).step_by(nch).zip(&ch.output) {
+                *d = *s;
+            }
+        }
+        self.fill = 0;
+        self.frames_out += self.cfg.hop as u64;
+    }
+
     fn check_frames(&self, what: &'static str, len: usize) -> Result<(), DenoiseError> {
         let channels = self.channels.len();
         if len.is_multiple_of(channels) { Ok(()) } else { Err(DenoiseError::PartialFrame { what, len, channels }) }
@@ -294,15 +352,10 @@ impl Denoiser {
 
     /// Runs the full hop in every channel and interleaves the results into `out`.
     fn run_hop(&mut self, out: &mut [f32]) -> Result<(), DenoiseError> {
-        let nch = self.channels.len();
-        for (c, ch) in self.channels.iter_mut().enumerate() {
+        for ch in &mut self.channels {
             ch.step(&self.model)?;
-            for (d, s) in out.iter_mut().skip(c).step_by(nch).zip(&ch.output) {
-                *d = *s;
-            }
         }
-        self.fill = 0;
-        self.frames_out += self.cfg.hop as u64;
+        self.finish_hop(out);
         Ok(())
     }
 }

@@ -3,6 +3,7 @@
 use crate::config::Limits;
 use crate::http::error::ErrorBody;
 use crate::state::AppState;
+use crate::stream::StreamInfo;
 use axum::Json;
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
@@ -28,6 +29,9 @@ pub struct Info {
     pub api_key_required: bool,
     /// Size, time and concurrency limits in force.
     pub limits: Limits,
+    /// Live audio (`/v1/audio/stream`) limits, when served.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream: Option<StreamInfo>,
 }
 
 /// Audio the speech denoiser accepts.
@@ -68,6 +72,7 @@ impl Info {
             audio: AudioSupport::default(),
             api_key_required: !state.config().api_keys.is_empty(),
             limits: state.config().limits.clone(),
+            stream: state.streams().map(|s| StreamInfo::of(s)),
         }
     }
 }

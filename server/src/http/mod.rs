@@ -100,7 +100,9 @@ fn routes(config: &ServerConfig) -> OpenApiRouter<AppState> {
         .layer(RequestBodyLimitLayer::new(usize_of(limits.max_upload_bytes)))
         .layer(DefaultBodyLimit::max(usize_of(limits.max_upload_bytes)))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, limits.upload_timeout()));
-    OpenApiRouter::with_openapi(ApiDoc::openapi()).merge(small).merge(uploads)
+    // A live stream outlives any request timeout; its own limits apply (`--stream-*`).
+    let live = OpenApiRouter::new().routes(routes!(crate::stream::stream_route));
+    OpenApiRouter::with_openapi(ApiDoc::openapi()).merge(small).merge(uploads).merge(live)
 }
 
 /// The OpenAPI document of every route [`app`] serves.
@@ -208,6 +210,7 @@ mod tests {
                 audio: crate::http::info::AudioSupport::default(),
                 api_key_required: false,
                 limits: crate::config::Limits::default(),
+                stream: None,
             }
         );
         assert!(isa.is_supported());

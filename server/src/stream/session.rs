@@ -1,0 +1,385 @@
+//! One live-audio WebSocket session: `start` handshake, then a reader (socket → worker) and a
+//! writer (worker → socket) task that cancel each other, then the close code.
+//!
+//! Backpressure: the reader awaits room in the bounded worker queue before reading the next
+//! message, so a client sending faster than the worker takes its input is held back by TCP.
+//! A client that does not read: the writer's send waits (socket buffers bounded by
+//! `max_write_buffer_size`), the worker holds at most ~1 MiB of output, then stops taking
+//! input; after `write_timeout` the session is dropped.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message, WebSocket};
+use futures_util::stream::{SplitSink, SplitStream};
+use futures_util::{SinkExt, StreamExt};
+use sluice_pipeline::denoise::{BatchStream, DenoiserSettings};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::StreamService;
+use super::metrics as m;
+use super::protocol::{ClientMessage, Refusal, ServerMessage, StreamConfig, close, parse_client};
+use super::worker::{Input, Job, Output};
+
+type Sink = SplitSink<WebSocket, Message>;
+type Source = SplitStream<WebSocket>;
+
+/// Output events queued worker → writer (about 0.6 s of 10 ms ticks).
+const OUTPUT_QUEUE: usize = 64;
+/// How long a refused client's socket stays open for it to read the error and close frame.
+const LINGER: Duration = Duration::from_millis(500);
+/// After stop, how long the tail may take before the session is given up.
+const AFTER_STOP_WAIT: Duration = Duration::from_secs(60);
+
+/// Runs a session to its end and records how it closed. `permit` (a stream slot) is held
+/// until then.
+pub(crate) async fn run(socket: WebSocket, permit: tokio::sync::OwnedSemaphorePermit, svc: Arc<StreamService>) {
+    let _permit = permit;
+    metrics::gauge!(m::SESSIONS_ACTIVE).increment(1.0);
+    let code = session(socket, &svc).await;
+    metrics::gauge!(m::SESSIONS_ACTIVE).decrement(1.0);
+    let label = code.map_or_else(|| "none".to_owned(), |c| c.to_string());
+    metrics::counter!(m::SESSIONS_CLOSED, "code" => label).increment(1);
+}
+
+/// Sends `{"type":"error",…}` and closes with the refusal's code, on a socket whose client was
+/// refused right after the upgrade (wrong key, over capacity).
+pub(crate) async fn refuse(socket: WebSocket, refusal: Refusal, write_timeout: Duration) {
+    let (mut sink, mut source) = socket.split();
+    let _ = send_refusal(&mut sink, &refusal, write_timeout).await;
+    metrics::counter!(m::SESSIONS_CLOSED, "code" => refusal.close.to_string()).increment(1);
+    // Read on until the client's close reply, so unread input does not reset the connection
+    // before the client has read the error.
+    let _ = tokio::time::timeout(LINGER, async {
+        while let Some(Ok(msg)) = source.next().await {
+            if matches!(msg, Message::Close(_)) {
+                break;
+            }
+        }
+    })
+    .await;
+}
+
+/// Returns the close code sent, or `None` if the client went away first.
+async fn session(socket: WebSocket, svc: &Arc<StreamService>) -> Option<u16> {
+    let limits = svc.limits();
+    let (mut sink, mut source) = socket.split();
+    let config = match wait_start(&mut source, svc).await {
+        Start::Config(c) => c,
+        Start::Refused(r) => return send_refusal(&mut sink, &r, limits.write_timeout).await,
+        Start::Draining => {
+            return close_with(&mut sink, close::GOING_AWAY, "shutting down", limits.write_timeout).await;
+        }
+        Start::Gone => return None,
+    };
+
+    let model = svc.model().clone();
+    let built = tokio::task::spawn_blocking(move || BatchStream::new(model, config.channels, config.sample_rate)).await;
+    let mut stream = match built {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => {
+            let r = Refusal::bad_data("bad_start", e.to_string());
+            return send_refusal(&mut sink, &r, limits.write_timeout).await;
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "building a live stream panicked");
+            let r = Refusal { close: close::INTERNAL, code: "internal", message: "internal error".into() };
+            return send_refusal(&mut sink, &r, limits.write_timeout).await;
+        }
+    };
+    stream.set_settings(DenoiserSettings {
+        atten_lim_db: config.atten_lim_db,
+        post_filter_beta: config.post_filter_beta,
+        ..DenoiserSettings::default()
+    });
+    let ready = ServerMessage::Ready { latency_samples: stream.latency(), hop_samples: stream.unit_frames() };
+
+    let (in_tx, in_rx) = mpsc::channel(limits.queue_messages);
+    let (out_tx, out_rx) = mpsc::channel(OUTPUT_QUEUE);
+    let queued = Arc::new(AtomicU64::new(0));
+    let job =
+        Job { stream, config, input: in_rx, output: out_tx, queued: queued.clone(), drain: svc.drain_token().clone() };
+    if !svc.assign(job) {
+        let r = Refusal { close: close::TRY_AGAIN, code: "at_capacity", message: "no compute worker available".into() };
+        return send_refusal(&mut sink, &r, limits.write_timeout).await;
+    }
+    if send(&mut sink, Message::text(ready.to_json()), limits.write_timeout).await.is_err() {
+        return None;
+    }
+
+    let cancel = CancellationToken::new();
+    let (ctl_tx, ctl_rx) = mpsc::channel(1);
+    let writer = svc.tracker().spawn(write_loop(sink, out_rx, ctl_rx, cancel.clone(), svc.clone()));
+    let reader = Reader { source, input: in_tx, queued, control: ctl_tx, config, cancel: cancel.clone() };
+    reader.run(svc).await;
+    let code = writer.await.unwrap_or_else(|e| {
+        tracing::error!(error = %e, "live stream writer panicked");
+        None
+    });
+    cancel.cancel();
+    code
+}
+
+enum Start {
+    Config(StreamConfig),
+    Refused(Refusal),
+    Draining,
+    Gone,
+}
+
+/// Waits for a valid `start`.
+async fn wait_start(source: &mut Source, svc: &StreamService) -> Start {
+    let limits = svc.limits();
+    let next = tokio::select! {
+        () = svc.drain_token().cancelled() => return Start::Draining,
+        next = tokio::time::timeout(limits.idle_timeout, source.next()) => next,
+    };
+    let msg = match next {
+        Err(_) => return Start::Refused(idle_refusal(limits.idle_timeout)),
+        Ok(None) => return Start::Gone,
+        Ok(Some(Err(e))) => return read_error(e).map_or(Start::Gone, Start::Refused),
+        Ok(Some(Ok(msg))) => msg,
+    };
+    match msg {
+        Message::Text(t) => match parse_client(t.as_str()) {
+            Ok(ClientMessage::Start(s)) => s.validate(limits.max_channels).map_or_else(Start::Refused, Start::Config),
+            Ok(ClientMessage::Stop) => Start::Refused(Refusal::bad_data("expected_start", "send start before stop")),
+            Err(r) => Start::Refused(r),
+        },
+        Message::Binary(_) => Start::Refused(Refusal::bad_data("expected_start", "send start before audio")),
+        Message::Close(_) => Start::Gone,
+        // A ping before start: treat like any early message that is not start.
+        Message::Ping(_) | Message::Pong(_) => {
+            Start::Refused(Refusal::bad_data("expected_start", "the first message must be start"))
+        }
+    }
+}
+
+fn idle_refusal(after: Duration) -> Refusal {
+    Refusal {
+        close: close::POLICY,
+        code: "idle_timeout",
+        message: format!("nothing received for {} s", after.as_secs_f32()),
+    }
+}
+
+/// A read error worth telling the client about (message too big → 1009); `None` when the
+/// connection itself failed.
+fn read_error(e: axum::Error) -> Option<Refusal> {
+    let inner = e.into_inner();
+    match inner.downcast_ref::<tokio_tungstenite::tungstenite::Error>() {
+        Some(tokio_tungstenite::tungstenite::Error::Capacity(c)) => {
+            Some(Refusal { close: close::TOO_BIG, code: "message_too_big", message: c.to_string() })
+        }
+        _ => {
+            tracing::debug!(error = %inner, "live stream connection failed");
+            None
+        }
+    }
+}
+
+/// The socket → worker direction.
+struct Reader {
+    source: Source,
+    input: mpsc::Sender<Input>,
+    queued: Arc<AtomicU64>,
+    control: mpsc::Sender<Refusal>,
+    config: StreamConfig,
+    cancel: CancellationToken,
+}
+
+impl Reader {
+    async fn run(mut self, svc: &StreamService) {
+        let idle = svc.limits().idle_timeout;
+        let drain = svc.drain_token().clone();
+        let mut stopping = false;
+        loop {
+            // After stop, only watch for the client going away until the writer is done.
+            let wait = if stopping { AFTER_STOP_WAIT } else { idle };
+            let next = tokio::select! {
+                biased;
+                // After stop the writer ends the session: let the client see its close frame.
+                () = self.cancel.cancelled() => return if stopping { self.linger().await },
+                () = drain.cancelled(), if !stopping => None,
+                next = tokio::time::timeout(wait, self.source.next()) => Some(next),
+            };
+            let Some(next) = next else {
+                // Shutdown: no more input; the worker flushes what it has.
+                stopping = true;
+                if !self.forward(Input::Stop).await {
+                    return;
+                }
+                continue;
+            };
+            let msg = match next {
+                Err(_) if stopping => return self.cancel.cancel(),
+                Err(_) => return self.abort(idle_refusal(idle)).await,
+                Ok(None) => return self.cancel.cancel(),
+                Ok(Some(Err(e))) => match read_error(e) {
+                    // The socket cannot be read past an oversized frame.
+                    Some(r) => return self.abort_unreadable(r).await,
+                    None => return self.cancel.cancel(),
+                },
+                Ok(Some(Ok(msg))) => msg,
+            };
+            if stopping {
+                // Input after stop is ignored; a close or error ends the wait above.
+                if matches!(msg, Message::Close(_)) {
+                    return;
+                }
+                continue;
+            }
+            match msg {
+                Message::Binary(b) => {
+                    let fb = self.config.frame_bytes();
+                    if b.len() % fb != 0 {
+                        let why = format!("{} bytes is not a whole number of {fb}-byte frames", b.len());
+                        return self.abort(Refusal::bad_data("partial_frame", why)).await;
+                    }
+                    if !self.config.format.validate(&b) {
+                        return self.abort(Refusal::bad_data("bad_sample", "f32le samples must be finite")).await;
+                    }
+                    let frames = (b.len() / fb) as u64;
+                    if frames > 0 {
+                        self.queued.fetch_add(frames, Ordering::Relaxed);
+                        if !self.forward(Input::Pcm(b)).await {
+                            return;
+                        }
+                    }
+                }
+                Message::Text(t) => match parse_client(t.as_str()) {
+                    Ok(ClientMessage::Stop) => {
+                        stopping = true;
+                        if !self.forward(Input::Stop).await {
+                            return;
+                        }
+                    }
+                    Ok(ClientMessage::Start(_)) => {
+                        return self.abort(Refusal::bad_data("already_started", "start was already sent")).await;
+                    }
+                    Err(r) => return self.abort(r).await,
+                },
+                // The client closed without stop: an abrupt end.
+                Message::Close(_) => return self.cancel.cancel(),
+                Message::Ping(_) | Message::Pong(_) => {}
+            }
+        }
+    }
+
+    /// Queues for the worker, waiting for room (backpressure); false if the session ended.
+    async fn forward(&self, input: Input) -> bool {
+        tokio::select! {
+            () = self.cancel.cancelled() => false,
+            sent = self.input.send(input) => sent.is_ok(),
+        }
+    }
+
+    /// Hands a refusal to the writer (which sends it and closes), then reads on until the
+    /// client's close reply (or [`LINGER`]): dropping a socket with unread input resets the
+    /// connection, and the client could lose the error and close frame.
+    async fn abort(mut self, r: Refusal) {
+        if self.control.send(r).await.is_err() {
+            return self.cancel.cancel();
+        }
+        self.linger().await;
+    }
+
+    /// Reads on (discarding) until the client's close reply, the end, or [`LINGER`].
+    async fn linger(&mut self) {
+        let linger = tokio::time::sleep(LINGER);
+        tokio::pin!(linger);
+        loop {
+            tokio::select! {
+                () = &mut linger => return,
+                next = self.source.next() => match next {
+                    Some(Ok(Message::Close(_)) | Err(_)) | None => return,
+                    Some(Ok(_)) => {}
+                },
+            }
+        }
+    }
+
+    /// Like [`Reader::abort`] when the socket cannot be read any more: holds it for [`LINGER`].
+    async fn abort_unreadable(self, r: Refusal) {
+        if self.control.send(r).await.is_err() {
+            return self.cancel.cancel();
+        }
+        tokio::time::sleep(LINGER).await;
+    }
+}
+
+/// The worker → socket direction; returns the close code sent.
+async fn write_loop(
+    mut sink: Sink,
+    mut output: mpsc::Receiver<Output>,
+    mut control: mpsc::Receiver<Refusal>,
+    cancel: CancellationToken,
+    svc: Arc<StreamService>,
+) -> Option<u16> {
+    let timeout = svc.limits().write_timeout;
+    let code = loop {
+        tokio::select! {
+            biased;
+            r = control.recv() => match r {
+                Some(r) => break send_refusal(&mut sink, &r, timeout).await,
+                None => break None,
+            },
+            out = output.recv() => match out {
+                Some(Output::Pcm(b)) => {
+                    if send(&mut sink, Message::Binary(b), timeout).await.is_err() {
+                        break None;
+                    }
+                }
+                Some(Output::Stats(s)) => {
+                    if send(&mut sink, Message::text(s.to_json()), timeout).await.is_err() {
+                        break None;
+                    }
+                }
+                Some(Output::Done(samples)) => {
+                    let done = ServerMessage::Done { samples }.to_json();
+                    if send(&mut sink, Message::text(done), timeout).await.is_err() {
+                        break None;
+                    }
+                    let (code, why) = if svc.drain_token().is_cancelled() {
+                        (close::GOING_AWAY, "shutting down")
+                    } else {
+                        (close::NORMAL, "done")
+                    };
+                    break close_with(&mut sink, code, why, timeout).await;
+                }
+                Some(Output::Failed) => {
+                    let r = Refusal { close: close::INTERNAL, code: "internal", message: "processing failed".into() };
+                    break send_refusal(&mut sink, &r, timeout).await;
+                }
+                None => break None,
+            },
+            () = cancel.cancelled() => break None,
+        }
+    };
+    cancel.cancel();
+    code
+}
+
+/// One send, bounded by `timeout` (a client that does not read cannot hold it forever).
+async fn send(sink: &mut Sink, msg: Message, timeout: Duration) -> Result<(), ()> {
+    match tokio::time::timeout(timeout, sink.send(msg)).await {
+        Ok(Ok(())) => Ok(()),
+        _ => Err(()),
+    }
+}
+
+/// Sends the error event and the close frame; returns the close code if it went out.
+async fn send_refusal(sink: &mut Sink, r: &Refusal, timeout: Duration) -> Option<u16> {
+    tracing::info!(code = r.code, close = r.close, message = %r.message, "live stream refused");
+    send(sink, Message::text(ServerMessage::from(r).to_json()), timeout).await.ok()?;
+    close_with(sink, r.close, r.code, timeout).await
+}
+
+async fn close_with(sink: &mut Sink, code: u16, reason: &str, timeout: Duration) -> Option<u16> {
+    let frame = CloseFrame { code, reason: reason.into() };
+    send(sink, Message::Close(Some(frame)), timeout).await.ok()?;
+    let _ = tokio::time::timeout(timeout, sink.close()).await;
+    Some(code)
+}
