@@ -2,6 +2,7 @@
 
 pub mod health;
 pub mod info;
+pub mod web;
 
 use crate::state::AppState;
 use axum::Router;
@@ -14,6 +15,7 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/v1/info", get(info::info))
+        .merge(web::routes())
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }
