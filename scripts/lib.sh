@@ -19,6 +19,7 @@ TEST_PACKAGES=(
   flac         # server/tests/denoise_cli.rs encodes its FLAC input with these three
   vorbis-tools # (oggenc) Ogg Vorbis input
   lame         # MP3 input
+  chromium     # scripts/web-tests.sh drives the web page in headless chromium
 )
 
 # Toolchain the workspace declares (`rust-version` in Cargo.toml).
