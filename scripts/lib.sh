@@ -22,6 +22,7 @@ TEST_PACKAGES=(
   prometheus   # (promtool) server/tests/http_api.rs lints a real /metrics scrape with `promtool check metrics`
   python3-venv # scripts/tools.sh: venv for hadolint, kubernetes-validate, check-jsonschema, schemathesis
   alsa-utils   # /usr/share/sounds/alsa/*.wav: real speech for the WebSocket and loadtest tests
+  chromium     # scripts/web-tests.sh drives the web page in headless chromium
 )
 
 # Toolchain the workspace declares (`rust-version` in Cargo.toml).

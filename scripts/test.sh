@@ -20,6 +20,8 @@ total=$SECONDS
 step fmt cargo fmt --all -- --check
 step clippy cargo clippy --workspace --all-targets --locked -- -D warnings
 step test cargo test --workspace --locked
+# The web page in headless chromium against the binary the tests just built.
+step web ./scripts/web-tests.sh
 # NEON kernels cannot run here; make sure they at least compile.
 step aarch64 cargo check -p sluice-engine --target aarch64-unknown-linux-gnu --locked
 # Python tools (hadolint, kubernetes-validate, check-jsonschema, schemathesis) in a cached venv.

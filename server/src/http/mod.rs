@@ -11,6 +11,7 @@ pub mod error;
 pub mod health;
 pub mod info;
 pub mod metrics;
+pub mod web;
 
 use crate::auth;
 use crate::config::ServerConfig;
@@ -135,7 +136,9 @@ pub fn app(state: AppState) -> Router {
     let doc = DocJson(Arc::new(doc.to_json().unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))));
     let cors = cors(state.config());
     let _ = crate::prometheus::handle();
+    // The web page's static files: outside the OpenAPI document, which describes the API.
     router
+        .merge(web::routes())
         .layer(from_fn_with_state(state.clone(), auth::require_key))
         .layer(from_fn(error::json_error_bodies))
         .layer(tower::util::option_layer(cors))

@@ -1,0 +1,188 @@
+// Helpers for the page tests: the sluice binary, a server on a free port, WAV files, Chromium,
+// and alignment by cross-correlation.
+
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+import { fft } from '../spectrogram.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+export const repo = resolve(here, '../..');
+
+/** The `sluice` binary under test: $SLUICE_BIN, else the workspace's debug build. */
+export function sluiceBinary() {
+  const target = process.env.CARGO_TARGET_DIR || join(repo, 'target');
+  return process.env.SLUICE_BIN || join(target, 'debug', 'sluice');
+}
+
+export function tempDir() {
+  return mkdtempSync(join(tmpdir(), 'sluice-web-'));
+}
+
+/** Where screenshots go: $SLUICE_ARTIFACTS, else web/tests/artifacts. */
+export function artifactsDir() {
+  const dir = process.env.SLUICE_ARTIFACTS || join(here, 'artifacts');
+  mkdirSync(dir, { recursive: true });
+  return dir;
+}
+
+async function freePort() {
+  return new Promise((ok, fail) => {
+    const s = createServer();
+    s.on('error', fail);
+    s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => ok(port)); });
+  });
+}
+
+/** Starts `sluice serve` on a free loopback port and waits until /readyz answers 200. */
+export async function startServer(extraArgs = []) {
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}/`;
+  const child = spawn(sluiceBinary(), ['serve', '--addr', `127.0.0.1:${port}`, ...extraArgs], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, SLUICE_LOG: process.env.SLUICE_LOG || 'warn' },
+  });
+  let log = '';
+  child.stderr.on('data', (d) => { log += d; });
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`sluice serve exited ${child.exitCode}: ${log}`);
+    try {
+      const r = await fetch(`${url}readyz`);
+      if (r.status === 200) break;
+    } catch { /* not listening yet */ }
+    if (Date.now() > deadline) { child.kill('SIGKILL'); throw new Error(`server not ready: ${log}`); }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    url,
+    log: () => log,
+    async stop() {
+      if (child.exitCode !== null) return;
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
+      if (child.exitCode === null) child.kill('SIGKILL');
+    },
+  };
+}
+
+/** Reads a PCM16 or float32 WAV into mono Float32 samples (first channel) and its rate. */
+export function readWav(path) {
+  const b = readFileSync(path);
+  if (b.toString('ascii', 0, 4) !== 'RIFF' || b.toString('ascii', 8, 12) !== 'WAVE') throw new Error(`${path}: not a WAV`);
+  let off = 12, fmt = null;
+  while (off + 8 <= b.length) {
+    const id = b.toString('ascii', off, off + 4);
+    const size = b.readUInt32LE(off + 4);
+    const body = off + 8;
+    if (id === 'fmt ') {
+      fmt = { format: b.readUInt16LE(body), channels: b.readUInt16LE(body + 2), rate: b.readUInt32LE(body + 4), bits: b.readUInt16LE(body + 14) };
+      if (fmt.format === 0xfffe) fmt.format = b.readUInt16LE(body + 24);
+    } else if (id === 'data') {
+      if (!fmt) throw new Error(`${path}: data before fmt`);
+      const bytes = fmt.bits / 8, frame = bytes * fmt.channels;
+      const end = Math.min(b.length, body + size);
+      const n = Math.floor((end - body) / frame);
+      const out = new Float32Array(n);
+      for (let i = 0; i < n; i++) {
+        const p = body + i * frame;
+        out[i] = fmt.format === 3 ? b.readFloatLE(p) : b.readInt16LE(p) / 32768;
+      }
+      return { samples: out, rate: fmt.rate };
+    }
+    off = body + size + (size & 1);
+  }
+  throw new Error(`${path}: no data chunk`);
+}
+
+/** Writes mono 16-bit PCM. */
+export function writeWav(path, samples, rate) {
+  const b = Buffer.alloc(44 + samples.length * 2);
+  b.write('RIFF', 0); b.writeUInt32LE(36 + samples.length * 2, 4); b.write('WAVE', 8);
+  b.write('fmt ', 12); b.writeUInt32LE(16, 16); b.writeUInt16LE(1, 20); b.writeUInt16LE(1, 22);
+  b.writeUInt32LE(rate, 24); b.writeUInt32LE(rate * 2, 28); b.writeUInt16LE(2, 32); b.writeUInt16LE(16, 34);
+  b.write('data', 36); b.writeUInt32LE(samples.length * 2, 40);
+  samples.forEach((s, i) => b.writeInt16LE(Math.max(-32768, Math.min(32767, Math.round(s * 32767))), 44 + 2 * i));
+  writeFileSync(path, b);
+}
+
+/**
+ * Noisy speech at 48 kHz: three ALSA test phrases with gaps, plus white noise at about 10 dB SNR
+ * (seeded, so every run is the same).
+ */
+export function noisySpeech() {
+  const parts = ['Front_Center', 'Front_Left', 'Rear_Right'].map((n) => readWav(`/usr/share/sounds/alsa/${n}.wav`).samples);
+  const gap = 12_000;
+  const total = gap + parts.reduce((a, p) => a + p.length + gap, 0);
+  const out = new Float32Array(total);
+  let o = gap;
+  for (const p of parts) { out.set(p, o); o += p.length + gap; }
+  let power = 0;
+  for (const s of out) power += s * s;
+  const noiseRms = Math.sqrt(power / out.length) / Math.sqrt(10);
+  let seed = 12345;
+  const uniform = () => { seed = (Math.imul(seed, 1103515245) + 12345) >>> 0; return seed / 4294967296; };
+  for (let i = 0; i < out.length; i++) out[i] += noiseRms * Math.sqrt(3) * (2 * uniform() - 1);
+  return out;
+}
+
+/** `sluice denoise IN OUT` and the result's samples. */
+export function denoiseWithCli(input, output) {
+  execFileSync(sluiceBinary(), ['denoise', input, output], { stdio: 'pipe' });
+  return readWav(output).samples;
+}
+
+export const CHROMIUM_ARGS = [
+  '--headless=new', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage',
+  '--autoplay-policy=no-user-gesture-required',
+];
+
+/** Debian's chromium with `wav` as the microphone (or with microphone prompts denied). */
+export async function launchChromium({ microphoneWav = null, denyMicrophone = false } = {}) {
+  const args = [...CHROMIUM_ARGS, '--use-fake-device-for-media-stream'];
+  args.push(denyMicrophone ? '--deny-permission-prompts' : '--use-fake-ui-for-media-stream');
+  if (microphoneWav) args.push(`--use-file-for-fake-audio-capture=${microphoneWav}%noloop`);
+  return chromium.launch({ executablePath: process.env.SLUICE_CHROMIUM || '/usr/bin/chromium', args, ignoreDefaultArgs: ['--headless'] });
+}
+
+function nextPow2(n) { let p = 1; while (p < n) p <<= 1; return p; }
+
+/**
+ * Best normalised correlation between `a` and `b` over lags of `a` against `b` in
+ * [-maxLag, maxLag] (FFT cross-correlation), with the lag that gives it.
+ */
+export function bestCorrelation(a, b, maxLag) {
+  const n = nextPow2(a.length + b.length);
+  const ar = new Float64Array(n), ai = new Float64Array(n), br = new Float64Array(n), bi = new Float64Array(n);
+  ar.set(a); br.set(b);
+  fft(ar, ai); fft(br, bi);
+  // a ⋆ b = IFFT(A · conj(B)); the inverse by conjugating, forward FFT, conjugating, /n
+  for (let k = 0; k < n; k++) {
+    const re = ar[k] * br[k] + ai[k] * bi[k], im = ai[k] * br[k] - ar[k] * bi[k];
+    ar[k] = re; ai[k] = -im;
+  }
+  fft(ar, ai);
+  const cumA = prefixEnergy(a), cumB = prefixEnergy(b);
+  let best = { corr: -1, lag: 0 };
+  for (let lag = -maxLag; lag <= maxLag; lag++) {
+    const xc = ar[(lag + n) % n] / n; // Σ a[i+lag] b[i]
+    const i0 = Math.max(0, -lag), i1 = Math.min(b.length, a.length - lag);
+    if (i1 - i0 < 4800) continue;
+    const ea = cumA[i1 + lag] - cumA[i0 + lag], eb = cumB[i1] - cumB[i0];
+    const corr = xc / Math.sqrt(ea * eb + 1e-20);
+    if (corr > best.corr) best = { corr, lag };
+  }
+  return best;
+}
+
+function prefixEnergy(x) {
+  const c = new Float64Array(x.length + 1);
+  for (let i = 0; i < x.length; i++) c[i + 1] = c[i] + x[i] * x[i];
+  return c;
+}
