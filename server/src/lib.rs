@@ -11,6 +11,7 @@
 //! | accept loop, graceful drain, signals | [`serve`] |
 //! | container health probe client | [`healthcheck`] |
 //! | `sluice denoise`: audio file → DFN3 → WAV | [`denoise`] |
+//! | `sluice live`: microphone → DFN3 → speakers or WAV | [`live`] |
 //! | log subscriber set-up | [`logging`] |
 
 #![forbid(unsafe_code)]
@@ -19,6 +20,7 @@ pub mod cli;
 pub mod denoise;
 pub mod healthcheck;
 pub mod http;
+pub mod live;
 pub mod logging;
 pub mod serve;
 pub mod state;
