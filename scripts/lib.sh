@@ -11,6 +11,8 @@ BUILD_PACKAGES=(
   ca-certificates # cargo's TLS to the crate registry
   gcc             # the linker driver rustc calls (`cc`)
   libc6-dev       # crt objects and libc for linking
+  pkg-config      # alsa-sys (under cpal, `sluice live`) finds libasound with it
+  libasound2-dev  # cpal links ALSA on Linux whatever its features (the fallback audio system)
 )
 
 # Extra Debian packages the test suite needs on top of the build's.
@@ -19,6 +21,9 @@ TEST_PACKAGES=(
   flac         # server/tests/denoise_cli.rs encodes its FLAC input with these three
   vorbis-tools # (oggenc) Ogg Vorbis input
   lame         # MP3 input
+  pulseaudio       # server/tests/live_pulse.rs: a real sound server with a null sink (no sound card)
+  pulseaudio-utils # pactl (null sink set-up) and paplay (plays speech into the sink)
+  alsa-utils       # /usr/share/sounds/alsa/Front_Center.wav, the real speech played
 )
 
 # Toolchain the workspace declares (`rust-version` in Cargo.toml).

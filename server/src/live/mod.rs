@@ -32,7 +32,7 @@ use streams::StreamError;
 
 /// Audio the rings between the callbacks and the worker can hold: far more than a block or a
 /// device buffer, so only a stalled worker overruns. (Only what is queued adds delay.)
-const RING_SECONDS: f64 = 2.0;
+const RING_SECONDS: f64 = 4.0;
 /// Silence queued ahead of playback so the first blocks do not underrun.
 const PLAYBACK_CUSHION_MS: u32 = 30;
 /// No captured audio for this long means the input device stopped delivering.

@@ -58,10 +58,16 @@ pub fn error_channel() -> (ErrorTx, Receiver<StreamError>) {
 pub fn input_format(device: &Device, buffer: Duration) -> Result<Format> {
     let default = device.default_input_config().context("the input device reports no usable format")?;
     let ranges: Vec<_> = device.supported_input_configs().map(Iterator::collect).unwrap_or_default();
-    let config = StreamConfig {
-        buffer_size: buffer_size(default.buffer_size(), default.sample_rate(), buffer),
-        ..default.config()
+    let buffer_size = if is_pulseaudio(device) {
+        // cpal 0.18's PulseAudio capture with a fixed buffer caps the server-side queue at one
+        // fragment, and the server then drops audio whenever a render block overshoots it
+        // (measured here: ~1000-frame pieces lost several times a second, whatever the size).
+        // The server's own buffering loses nothing, at the price of coarser delivery.
+        BufferSize::Default
+    } else {
+        buffer_size(default.buffer_size(), default.sample_rate(), buffer)
     };
+    let config = StreamConfig { buffer_size, ..default.config() };
     choose(config, default.sample_format(), &ranges)
 }
 
@@ -83,6 +89,11 @@ pub fn output_format(device: &Device, rate: u32, buffer: Duration) -> Result<For
         );
     }
     Ok(format)
+}
+
+/// Whether `device` is reached through cpal's PulseAudio host.
+fn is_pulseaudio(device: &Device) -> bool {
+    device.id().is_ok_and(|id| id.host().name() == "PulseAudio")
 }
 
 /// `buffer` in frames at `rate`, clamped to what the device allows; the device's choice when
