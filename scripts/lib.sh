@@ -11,6 +11,8 @@ BUILD_PACKAGES=(
   ca-certificates # cargo's TLS to the crate registry
   gcc             # the linker driver rustc calls (`cc`)
   libc6-dev       # crt objects and libc for linking
+  pkg-config      # alsa-sys (under cpal, `sluice live`) finds libasound with it
+  libasound2-dev  # cpal links ALSA on Linux whatever its features (the fallback audio system)
 )
 
 # Extra Debian packages the test suite needs on top of the build's.
@@ -21,8 +23,10 @@ TEST_PACKAGES=(
   lame         # MP3 input
   prometheus   # (promtool) server/tests/http_api.rs lints a real /metrics scrape with `promtool check metrics`
   python3-venv # scripts/tools.sh: venv for hadolint, kubernetes-validate, check-jsonschema, schemathesis
-  alsa-utils   # /usr/share/sounds/alsa/*.wav: real speech for the WebSocket and loadtest tests
+  alsa-utils   # /usr/share/sounds/alsa/*.wav: real speech for the WebSocket, loadtest and live-audio tests
   chromium     # scripts/web-tests.sh drives the web page in headless chromium
+  pulseaudio       # server/tests/live_pulse.rs: a real sound server with a null sink (no sound card)
+  pulseaudio-utils # pactl (null sink set-up) and paplay (plays speech into the sink)
 )
 
 # Toolchain the workspace declares (`rust-version` in Cargo.toml).

@@ -19,6 +19,28 @@ ensure_rust_target aarch64-unknown-linux-gnu
 total=$SECONDS
 step fmt cargo fmt --all -- --check
 step clippy cargo clippy --workspace --all-targets --locked -- -D warnings
+# `sluice live` is tested through a real PulseAudio server with a null sink (no sound card
+# needed): start a private one, make the tests require it, and stop it by pid on exit.
+start_pulse() {
+  XDG_RUNTIME_DIR=$(mktemp -d)
+  export XDG_RUNTIME_DIR
+  chmod 700 "$XDG_RUNTIME_DIR"
+  pulseaudio --daemonize=yes --exit-idle-time=-1 -n \
+    --load="module-native-protocol-unix auth-anonymous=1" \
+    --load="module-null-sink sink_name=vsink rate=48000 channels=1" --load="module-always-sink"
+  for _ in $(seq 50); do pactl info >/dev/null 2>&1 && break; sleep 0.1; done
+  pactl info >/dev/null || die "the PulseAudio server did not start"
+  pactl set-default-sink vsink
+  pactl set-default-source vsink.monitor
+  export SLUICE_REQUIRE_PULSE=1
+}
+stop_pulse() {
+  if [ -n "${XDG_RUNTIME_DIR:-}" ] && [ -f "$XDG_RUNTIME_DIR/pulse/pid" ]; then
+    kill "$(cat "$XDG_RUNTIME_DIR/pulse/pid")" 2>/dev/null || true
+  fi
+}
+trap stop_pulse EXIT
+step pulse start_pulse
 step test cargo test --workspace --locked
 # The web page in headless chromium against the binary the tests just built.
 step web ./scripts/web-tests.sh

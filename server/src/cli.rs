@@ -38,6 +38,9 @@ pub enum Command {
     /// Run N real-time streams of speech against a local server's `/v1/audio/stream` and
     /// report hop round trips (loopback targets only).
     Loadtest(LoadtestArgs),
+    /// Denoise a microphone in real time with DeepFilterNet3, to the speakers or a WAV file
+    /// (Ctrl-C stops and finalises the file).
+    Live(LiveArgs),
 }
 
 /// Options of `sluice serve`.
@@ -203,6 +206,64 @@ pub struct DenoiseArgs {
     pub post_filter_beta: f32,
 }
 
+/// Options of `sluice live`.
+#[derive(Debug, Clone, Args)]
+pub struct LiveArgs {
+    /// List the audio devices (with the ids `--input` and `--output-device` take) and exit.
+    #[arg(long)]
+    pub list_devices: bool,
+
+    /// Capture device: an id from `--list-devices`, its name, or a unique part of either
+    /// [default: the system's default input].
+    #[arg(long, value_name = "NAME")]
+    pub input: Option<String>,
+
+    /// Playback device, chosen like `--input` [default: the system's default output].
+    #[arg(long, value_name = "NAME", conflicts_with = "output")]
+    pub output_device: Option<String>,
+
+    /// Write the enhanced audio to this WAV file (16-bit PCM, the input's rate and channels)
+    /// instead of playing it; it is overwritten.
+    #[arg(long, value_name = "FILE.wav")]
+    pub output: Option<PathBuf>,
+
+    /// Attenuation limit in dB: the noise is reduced by at most this much (100 = no limit).
+    #[arg(long, default_value_t = 100.0, value_parser = parse_non_negative)]
+    pub atten_lim_db: f32,
+
+    /// Post-filter strength β (0 = off; 0.02 is typical), extra suppression of noisy bins.
+    #[arg(long, default_value_t = 0.0, value_parser = parse_non_negative)]
+    pub post_filter_beta: f32,
+
+    /// Bypass the model: hear or record the input unchanged, to compare.
+    #[arg(long)]
+    pub passthrough: bool,
+
+    /// Stop after this much captured audio (e.g. `10s`) [default: run until Ctrl-C].
+    #[arg(long, value_parser = parse_duration)]
+    pub duration: Option<Duration>,
+
+    /// Device buffer (period) size asked of the audio system (e.g. `10ms`): smaller is less
+    /// delay, larger survives a busy machine without xruns.
+    #[arg(long, value_parser = parse_duration, default_value = "20ms")]
+    pub buffer: Duration,
+
+    /// Audio system: PulseAudio (also PipeWire's pulse server) when reachable, else ALSA.
+    #[arg(long, value_enum, default_value_t = AudioHost::Auto)]
+    pub host: AudioHost,
+}
+
+/// Audio systems `sluice live` can use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AudioHost {
+    /// PulseAudio when its server answers, else ALSA.
+    Auto,
+    /// PulseAudio's native protocol (or PipeWire's pulse server); fails if none answers.
+    Pulseaudio,
+    /// ALSA directly.
+    Alsa,
+}
+
 fn parse_non_negative(s: &str) -> Result<f32, String> {
     match s.trim().parse::<f32>() {
         Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
@@ -357,6 +418,34 @@ mod tests {
         for bad in ["", "MiB", "-1", "1.5MiB", "2TiB", "99999999999999999999", "18446744073709551615GiB"] {
             assert!(parse_bytes(bad).is_err(), "{bad:?} should be rejected");
         }
+    }
+
+    #[test]
+    fn live_takes_devices_file_and_settings() {
+        let cli = parse(&[
+            "sluice",
+            "live",
+            "--input",
+            "vsink.monitor",
+            "--output",
+            "o.wav",
+            "--atten-lim-db",
+            "20",
+            "--duration",
+            "5s",
+            "--host",
+            "pulseaudio",
+        ]);
+        let Command::Live(args) = cli.command else { panic!("expected live") };
+        assert_eq!(args.input.as_deref(), Some("vsink.monitor"));
+        assert_eq!(args.output, Some(PathBuf::from("o.wav")));
+        assert_eq!((args.atten_lim_db, args.duration), (20.0, Some(Duration::from_secs(5))));
+        assert_eq!(args.host, AudioHost::Pulseaudio);
+        assert!(!args.passthrough && !args.list_devices);
+        let Command::Live(args) = parse(&["sluice", "live", "--passthrough"]).command else { panic!("expected live") };
+        assert!(args.passthrough && args.output.is_none() && args.duration.is_none());
+        assert!(Cli::try_parse_from(["sluice", "live", "--output", "a.wav", "--output-device", "x"]).is_err());
+        assert!(Cli::try_parse_from(["sluice", "live", "--duration", "soon"]).is_err());
     }
 
     #[test]

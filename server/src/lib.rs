@@ -17,6 +17,7 @@
 //! | `sluice denoise`: audio file → DFN3 → WAV | [`denoise`] |
 //! | live audio WebSocket: sessions, batching workers, limits | [`stream`] |
 //! | `sluice loadtest`: real-time streams against a server | [`loadtest`] |
+//! | `sluice live`: microphone → DFN3 → speakers or WAV | [`live`] |
 //! | log subscriber set-up | [`logging`] |
 
 #![forbid(unsafe_code)]
@@ -27,6 +28,7 @@ pub mod config;
 pub mod denoise;
 pub mod healthcheck;
 pub mod http;
+pub mod live;
 pub mod loadtest;
 pub mod logging;
 pub mod prometheus;

@@ -5,12 +5,14 @@
 use anyhow::{Context, Result};
 use clap::{CommandFactory, FromArgMatches};
 use sluice_engine::Threads;
-use sluice_server::cli::{Cli, Command, DenoiseArgs, HealthcheckArgs, LoadtestArgs, ServeArgs};
+use sluice_server::cli::{Cli, Command, DenoiseArgs, HealthcheckArgs, LiveArgs, LoadtestArgs, ServeArgs};
 use sluice_server::config::{self, ServerConfig};
 use sluice_server::healthcheck::{self, ProbeUrl};
 use sluice_server::stream::StreamService;
 use sluice_server::{AppState, logging, run, shutdown_signal};
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 
 fn main() -> ExitCode {
     // Parsed through `ArgMatches` so the config file can tell defaults from given values.
@@ -28,6 +30,7 @@ fn main() -> ExitCode {
         Command::Healthcheck(args) => healthcheck(args),
         Command::Denoise(args) => denoise(args),
         Command::Loadtest(args) => loadtest(args),
+        Command::Live(args) => live(args),
     };
     match result {
         Ok(code) => code,
@@ -154,4 +157,51 @@ fn loadtest(args: LoadtestArgs) -> Result<ExitCode> {
         eprintln!("sluice loadtest: {e}");
     }
     Ok(if r.completed == r.streams { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+/// Runs `sluice live`; errors go to stderr as one plain line (this is an interactive tool).
+fn live(args: LiveArgs) -> Result<ExitCode> {
+    if args.list_devices {
+        return match sluice_server::live::list_devices(&args) {
+            Ok(text) => {
+                print!("{text}");
+                Ok(ExitCode::SUCCESS)
+            }
+            Err(e) => {
+                eprintln!("sluice live: {e:#}");
+                Ok(ExitCode::FAILURE)
+            }
+        };
+    }
+    // The first SIGINT/SIGTERM asks the worker to stop (the WAV is finalised); a second one,
+    // if stopping hangs, exits at once.
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register_conditional_shutdown(signal, 130, stop.clone())
+            .context("cannot install signal handlers")?;
+        signal_hook::flag::register(signal, stop.clone()).context("cannot install signal handlers")?;
+    }
+    match sluice_server::live::run(&args, &stop) {
+        Ok(s) => {
+            let secs = s.captured_frames as f64 / f64::from(s.sample_rate);
+            let target =
+                args.output.as_ref().map_or_else(|| "played".to_owned(), |p| format!("written to {}", p.display()));
+            println!(
+                "sluice live: {secs:.2} s of audio ({} Hz, {} ch) {target}; xruns: {} (input overruns {}, \
+                 output underruns {}, output overflows {}, device {})",
+                s.sample_rate,
+                s.channels,
+                s.xruns.total(),
+                s.xruns.capture_overruns,
+                s.xruns.playback_underruns,
+                s.xruns.playback_overflows,
+                s.xruns.device_xruns
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            eprintln!("sluice live: {e:#}");
+            Ok(ExitCode::FAILURE)
+        }
+    }
 }
