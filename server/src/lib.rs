@@ -11,6 +11,7 @@
 //! | accept loop, graceful drain, signals | [`serve`] |
 //! | container health probe client | [`healthcheck`] |
 //! | `sluice denoise`: audio file → DFN3 → WAV | [`denoise`] |
+//! | `sluice simulate-echo`: simulated echo clips → PNG / raw | [`simulate`] |
 //! | log subscriber set-up | [`logging`] |
 
 #![forbid(unsafe_code)]
@@ -21,6 +22,7 @@ pub mod healthcheck;
 pub mod http;
 pub mod logging;
 pub mod serve;
+pub mod simulate;
 pub mod state;
 
 pub use http::app;

@@ -5,7 +5,7 @@
 use anyhow::{Context, Result};
 use clap::Parser;
 use sluice_engine::Threads;
-use sluice_server::cli::{Cli, Command, DenoiseArgs, HealthcheckArgs, ServeArgs};
+use sluice_server::cli::{Cli, Command, DenoiseArgs, HealthcheckArgs, ServeArgs, SimulateEchoArgs};
 use sluice_server::healthcheck::{self, ProbeUrl};
 use sluice_server::{AppState, logging, run, shutdown_signal};
 use std::process::ExitCode;
@@ -20,6 +20,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve(args),
         Command::Healthcheck(args) => healthcheck(args),
         Command::Denoise(args) => denoise(args),
+        Command::SimulateEcho(args) => simulate_echo(args),
     };
     match result {
         Ok(code) => code,
@@ -93,6 +94,26 @@ fn denoise(args: DenoiseArgs) -> Result<ExitCode> {
         }
         Err(e) => {
             eprintln!("sluice denoise: {e:#}");
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+/// Runs `sluice simulate-echo`, one line per clip on stdout; errors go to stderr as one line.
+fn simulate_echo(args: SimulateEchoArgs) -> Result<ExitCode> {
+    let result = sluice_server::simulate::simulate_echo(&args, |c| {
+        println!(
+            "{}: {} clutter, {} motion, simulated in {:.2} s",
+            c.name,
+            c.clutter.name(),
+            c.motion.name(),
+            c.seconds
+        );
+    });
+    match result {
+        Ok(()) => Ok(ExitCode::SUCCESS),
+        Err(e) => {
+            eprintln!("sluice simulate-echo: {e:#}");
             Ok(ExitCode::FAILURE)
         }
     }
