@@ -300,6 +300,39 @@ mod tests {
     }
 
     #[test]
+    fn simulate_echo_defaults_and_flags() {
+        let Command::SimulateEcho(args) = parse(&["sluice", "simulate-echo", "--out", "d"]).command else {
+            panic!("expected simulate-echo")
+        };
+        assert_eq!((args.seed, args.clips, args.frames, args.size), (0, 1, 32, 128));
+        assert_eq!((args.clutter, args.motion, args.format), (ClutterArg::Mixed, MotionArg::Normal, OutputFormat::Png));
+        let cli = parse(&[
+            "sluice",
+            "simulate-echo",
+            "--out",
+            "d",
+            "--seed",
+            "9",
+            "--clips",
+            "3",
+            "--frames",
+            "50",
+            "--size",
+            "64",
+            "--clutter",
+            "nf",
+            "--motion",
+            "rca",
+            "--format",
+            "raw",
+        ]);
+        let Command::SimulateEcho(args) = cli.command else { panic!("expected simulate-echo") };
+        assert_eq!((args.seed, args.clips, args.frames, args.size), (9, 3, 50, 64));
+        assert_eq!((args.clutter, args.motion, args.format), (ClutterArg::Nf, MotionArg::Rca, OutputFormat::Raw));
+        assert_eq!(MotionPattern::from(args.motion), MotionPattern::Rca);
+    }
+
+    #[test]
     fn durations_parse_in_every_unit() {
         let cases = [
             ("250ms", Duration::from_millis(250)),
