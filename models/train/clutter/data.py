@@ -6,8 +6,10 @@ simulator quantises to k/255), ``mask`` (0/1) and ``labels`` (0 other, 1 LV myoc
 2 LV blood), each shaped (T, H, W), plus the sidecar JSON.
 
 Splits (disjoint seeds; the test set also holds a motion pattern never trained on):
-  train: seeds [0, N) for motion patterns normal, lad, lcx (clutter nf/rl/both by seed)
-  test-seeds:  seeds [1_000_000, +M) for normal, lad, lcx  (held-out seeds)
+  train: seeds [0, N), [100_000, +N), [200_000, +N) for motion patterns normal, lad, lcx
+         (clutter nf/rl/both by seed)
+  test-seeds:  seeds [1_000_000, +M), [1_100_000, +M), [1_200_000, +M) for normal, lad, lcx
+               (held-out seeds)
   test-motion: seeds [2_000_000, +M) for rca              (held-out motion pattern)
 
     python data.py --sluice target/release/sluice --out /var/cache/sluice/train/clutter/data \
