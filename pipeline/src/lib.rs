@@ -1,10 +1,12 @@
 //! Sluice streaming pipeline: the DeepFilterNet3 DSP ([`dsp`]) and the streaming speech
-//! denoiser built on it ([`denoise`]), audio file I/O ([`audio`]) and the real-time parts of
-//! live audio ([`live`]); video stages arrive with their issues.
+//! denoiser built on it ([`denoise`]), audio file I/O ([`audio`]), the real-time parts of
+//! live audio ([`live`]) and the echocardiography clip simulator ([`echo`]); video stages arrive
+//! with their issues.
 
 #![forbid(unsafe_code)]
 
 pub mod audio;
 pub mod denoise;
 pub mod dsp;
+pub mod echo;
 pub mod live;

@@ -7,6 +7,7 @@
 use crate::serve::ShutdownPolicy;
 use crate::stream::limits::StreamArgs;
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use sluice_pipeline::echo::simulate::MotionPattern;
 use std::net::SocketAddr;
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
@@ -41,6 +42,9 @@ pub enum Command {
     /// Denoise a microphone in real time with DeepFilterNet3, to the speakers or a WAV file
     /// (Ctrl-C stops and finalises the file).
     Live(LiveArgs),
+    /// Write simulated echo clips (cluttered, clean, clutter mask) as PNG frames and/or raw
+    /// float arrays with a JSON sidecar, for inspection and training the clutter filter.
+    SimulateEcho(SimulateEchoArgs),
 }
 
 /// Options of `sluice serve`.
@@ -264,6 +268,100 @@ pub enum AudioHost {
     Alsa,
 }
 
+/// Options of `sluice simulate-echo`.
+#[derive(Debug, Clone, Args)]
+pub struct SimulateEchoArgs {
+    /// Output directory (created if missing).
+    #[arg(long)]
+    pub out: PathBuf,
+
+    /// Seed of the first clip; clip k gets seed + k.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+
+    /// Number of clips.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+    pub clips: u64,
+
+    /// Frames per clip (one cardiac cycle).
+    #[arg(long, default_value_t = 32, value_parser = parse_in(2, 1000))]
+    pub frames: usize,
+
+    /// Width and height of the frames in pixels.
+    #[arg(long, default_value_t = 128, value_parser = parse_in(16, 1024))]
+    pub size: usize,
+
+    /// Clutter class; `mixed` cycles nf, rl, both by seed.
+    #[arg(long, value_enum, default_value_t = ClutterArg::Mixed)]
+    pub clutter: ClutterArg,
+
+    /// Wall motion pattern (hypokinetic territories for the LAD, LCX, RCA patterns).
+    #[arg(long, value_enum, default_value_t = MotionArg::Normal)]
+    pub motion: MotionArg,
+
+    /// Output form: PNG frame folders, raw f32 + JSON sidecar, or both.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Png)]
+    pub format: OutputFormat,
+}
+
+/// Clutter classes of `simulate-echo`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ClutterArg {
+    /// No clutter.
+    None,
+    /// Near-field haze.
+    Nf,
+    /// Reverberation bands (and sometimes lateral ghosts).
+    Rl,
+    /// Both.
+    Both,
+    /// nf, rl, both in turn by seed.
+    Mixed,
+}
+
+/// Wall motion patterns of `simulate-echo`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MotionArg {
+    /// Normal contraction.
+    Normal,
+    /// Hypokinetic apex and apical septum.
+    Lad,
+    /// Hypokinetic lateral wall.
+    Lcx,
+    /// Hypokinetic basal septum.
+    Rca,
+}
+
+impl From<MotionArg> for MotionPattern {
+    fn from(m: MotionArg) -> Self {
+        match m {
+            MotionArg::Normal => Self::Normal,
+            MotionArg::Lad => Self::Lad,
+            MotionArg::Lcx => Self::Lcx,
+            MotionArg::Rca => Self::Rca,
+        }
+    }
+}
+
+/// Output forms of `simulate-echo`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// 8-bit grey PNG frames.
+    Png,
+    /// f32 little-endian arrays and a JSON sidecar.
+    Raw,
+    /// Both.
+    Both,
+}
+
+/// A parser for an integer in `lo..=hi`.
+fn parse_in(lo: usize, hi: usize) -> impl Fn(&str) -> Result<usize, String> + Clone {
+    move |s| match s.trim().parse::<usize>() {
+        Ok(v) if (lo..=hi).contains(&v) => Ok(v),
+        _ => Err(format!("`{s}` must be an integer in {lo}..={hi}")),
+    }
+}
+
 fn parse_non_negative(s: &str) -> Result<f32, String> {
     match s.trim().parse::<f32>() {
         Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
@@ -446,6 +544,39 @@ mod tests {
         assert!(args.passthrough && args.output.is_none() && args.duration.is_none());
         assert!(Cli::try_parse_from(["sluice", "live", "--output", "a.wav", "--output-device", "x"]).is_err());
         assert!(Cli::try_parse_from(["sluice", "live", "--duration", "soon"]).is_err());
+    }
+
+    #[test]
+    fn simulate_echo_defaults_and_flags() {
+        let Command::SimulateEcho(args) = parse(&["sluice", "simulate-echo", "--out", "d"]).command else {
+            panic!("expected simulate-echo")
+        };
+        assert_eq!((args.seed, args.clips, args.frames, args.size), (0, 1, 32, 128));
+        assert_eq!((args.clutter, args.motion, args.format), (ClutterArg::Mixed, MotionArg::Normal, OutputFormat::Png));
+        let cli = parse(&[
+            "sluice",
+            "simulate-echo",
+            "--out",
+            "d",
+            "--seed",
+            "9",
+            "--clips",
+            "3",
+            "--frames",
+            "50",
+            "--size",
+            "64",
+            "--clutter",
+            "nf",
+            "--motion",
+            "rca",
+            "--format",
+            "raw",
+        ]);
+        let Command::SimulateEcho(args) = cli.command else { panic!("expected simulate-echo") };
+        assert_eq!((args.seed, args.clips, args.frames, args.size), (9, 3, 50, 64));
+        assert_eq!((args.clutter, args.motion, args.format), (ClutterArg::Nf, MotionArg::Rca, OutputFormat::Raw));
+        assert_eq!(MotionPattern::from(args.motion), MotionPattern::Rca);
     }
 
     #[test]

@@ -18,6 +18,7 @@
 //! | live audio WebSocket: sessions, batching workers, limits | [`stream`] |
 //! | `sluice loadtest`: real-time streams against a server | [`loadtest`] |
 //! | `sluice live`: microphone → DFN3 → speakers or WAV | [`live`] |
+//! | `sluice simulate-echo`: simulated echo clips → PNG / raw | [`simulate`] |
 //! | log subscriber set-up | [`logging`] |
 
 #![forbid(unsafe_code)]
@@ -33,6 +34,7 @@ pub mod loadtest;
 pub mod logging;
 pub mod prometheus;
 pub mod serve;
+pub mod simulate;
 pub mod state;
 pub mod stream;
 pub mod wav_stream;

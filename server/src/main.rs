@@ -5,7 +5,9 @@
 use anyhow::{Context, Result};
 use clap::{CommandFactory, FromArgMatches};
 use sluice_engine::Threads;
-use sluice_server::cli::{Cli, Command, DenoiseArgs, HealthcheckArgs, LiveArgs, LoadtestArgs, ServeArgs};
+use sluice_server::cli::{
+    Cli, Command, DenoiseArgs, HealthcheckArgs, LiveArgs, LoadtestArgs, ServeArgs, SimulateEchoArgs,
+};
 use sluice_server::config::{self, ServerConfig};
 use sluice_server::healthcheck::{self, ProbeUrl};
 use sluice_server::stream::StreamService;
@@ -31,6 +33,7 @@ fn main() -> ExitCode {
         Command::Denoise(args) => denoise(args),
         Command::Loadtest(args) => loadtest(args),
         Command::Live(args) => live(args),
+        Command::SimulateEcho(args) => simulate_echo(args),
     };
     match result {
         Ok(code) => code,
@@ -201,6 +204,26 @@ fn live(args: LiveArgs) -> Result<ExitCode> {
         }
         Err(e) => {
             eprintln!("sluice live: {e:#}");
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+/// Runs `sluice simulate-echo`, one line per clip on stdout; errors go to stderr as one line.
+fn simulate_echo(args: SimulateEchoArgs) -> Result<ExitCode> {
+    let result = sluice_server::simulate::simulate_echo(&args, |c| {
+        println!(
+            "{}: {} clutter, {} motion, simulated in {:.2} s",
+            c.name,
+            c.clutter.name(),
+            c.motion.name(),
+            c.seconds
+        );
+    });
+    match result {
+        Ok(()) => Ok(ExitCode::SUCCESS),
+        Err(e) => {
+            eprintln!("sluice simulate-echo: {e:#}");
             Ok(ExitCode::FAILURE)
         }
     }

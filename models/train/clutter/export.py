@@ -1,0 +1,60 @@
+"""Exports a clutter-filter checkpoint to safetensors for the Rust model (sluice-models).
+
+Tensor names (PyTorch Conv3d layout: weight [C_out, C_in, kT, kH, kW], bias [C_out]; axis order
+of the data is (T, H, W); temporal padding causal, spatial padding TF 'same' — see model.py):
+  enc.{l}.{0,1}.{weight,bias}         encoder level l convs (3^3); the last level is the bottom
+  gate.{i}.theta.{weight,bias}        decoder i's gate: 3^3 stride (1,2,2) on the skip
+  gate.{i}.phi.{weight,bias}          1^3 on the gating tensor
+  gate.{i}.psi.{weight,bias}          1^3 -> 1 channel, then sigmoid
+  up.{i}.{weight,bias}                2^3 conv after nearest upsampling (1,2,2)
+  dec.{i}.{0,1}.{weight,bias}         decoder convs (3^3); input = concat [up, gated skip]
+  head.{weight,bias}                  1^3 -> 1 channel; output = input + head
+Decoder i = 0 is the coarsest (it gates skip level levels-2). Metadata: n0, levels, step,
+temporal_padding=causal, spatial_padding=tf_same, activation=linear.
+
+    python export.py --checkpoint /var/cache/sluice/train/clutter/checkpoint.pt --out clutter.safetensors
+"""
+
+import argparse
+import os
+import sys
+
+import torch
+from safetensors.torch import save_file
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from evaluate import load_model  # noqa: E402
+
+
+def rename(key):
+    """model.py state-dict key -> exported name (drops the wrapper's `.conv`)."""
+    k = key.replace(".conv.", ".")
+    k = k.replace("gates.", "gate.", 1).replace("ups.", "up.", 1)
+    return k
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--checkpoint", required=True)
+    ap.add_argument("--out", required=True)
+    args = ap.parse_args()
+    model, step = load_model(args.checkpoint)
+    tensors = {rename(k): v.detach().contiguous().float() for k, v in model.state_dict().items()}
+    meta = {
+        "n0": str(model.n0),
+        "levels": str(model.levels),
+        "step": str(step),
+        "temporal_padding": "causal",
+        "spatial_padding": "tf_same",
+        "activation": "linear",
+        "layout": "NCTHW",
+    }
+    save_file(tensors, args.out, metadata=meta)
+    for name, t in sorted(tensors.items()):
+        print(f"{name:28s} {tuple(t.shape)}")
+    print(f"{len(tensors)} tensors, {sum(t.numel() for t in tensors.values()):,} values -> {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
