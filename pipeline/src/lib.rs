@@ -1,8 +1,9 @@
 //! Sluice streaming pipeline: the DeepFilterNet3 DSP ([`dsp`]) and the streaming speech
-//! denoiser built on it ([`denoise`]), and audio file I/O ([`audio`]); video stages arrive with their issues.
+//! denoiser built on it ([`denoise`]), audio file I/O ([`audio`]), and video/image super-resolution ([`video`]).
 
 #![forbid(unsafe_code)]
 
 pub mod audio;
 pub mod denoise;
 pub mod dsp;
+pub mod video;

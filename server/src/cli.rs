@@ -34,6 +34,10 @@ pub enum Command {
     /// Remove noise from speech in an audio file (WAV, FLAC, Ogg Vorbis, MP3; any rate and
     /// channel count) with DeepFilterNet3, writing a WAV at the input's rate and channels.
     Denoise(DenoiseArgs),
+    /// Upscale an image (PNG, JPEG) or a video (anything FFmpeg decodes) by 2, 3 or 4: luma
+    /// through the chosen model, chroma bicubic; writes H.264/MP4, VP9/WebM, PNG or JPEG by
+    /// OUT's extension, keeping frame rate, timestamps, rotation and the audio track.
+    Upscale(UpscaleArgs),
 }
 
 /// Options of `sluice serve`.
@@ -98,6 +102,47 @@ pub struct DenoiseArgs {
     /// Post-filter strength β (0 = off; 0.02 is typical), extra suppression of noisy bins.
     #[arg(long, default_value_t = 0.0, value_parser = parse_non_negative)]
     pub post_filter_beta: f32,
+}
+
+/// Options of `sluice upscale`.
+#[derive(Debug, Clone, Args)]
+pub struct UpscaleArgs {
+    /// Input image or video.
+    pub input: PathBuf,
+
+    /// Output: `.mp4`/`.m4v`/`.mov` (H.264), `.webm` (VP9), `.png` or `.jpg`/`.jpeg` (single
+    /// image); replaced only once complete.
+    pub output: PathBuf,
+
+    /// Upscaling factor (the output is N× the input in both directions, at most 7680×4320).
+    #[arg(long, value_parser = clap::value_parser!(u8).range(2..=4))]
+    scale: u8,
+
+    /// Constant rate factor for video (H.264 0–51, default 23; VP9 0–63, default 32).
+    #[arg(long, value_parser = clap::value_parser!(u8).range(0..=63))]
+    pub crf: Option<u8>,
+
+    /// Luma super-resolution model.
+    #[arg(long, value_enum, default_value_t = UpscaleModel::Bicubic)]
+    pub model: UpscaleModel,
+
+    /// Denoise the audio track with DeepFilterNet3 (re-encodes it) instead of copying it.
+    #[arg(long)]
+    pub denoise_audio: bool,
+}
+
+impl UpscaleArgs {
+    /// The factor as a `usize`.
+    pub fn scale(&self) -> usize {
+        usize::from(self.scale)
+    }
+}
+
+/// Luma models `sluice upscale` can use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum UpscaleModel {
+    /// Separable bicubic (Keys, a = −0.5): the baseline.
+    Bicubic,
 }
 
 fn parse_non_negative(s: &str) -> Result<f32, String> {
@@ -183,6 +228,10 @@ mod tests {
             &["sluice", "denoise", "in.wav"],
             &["sluice", "denoise", "in.wav", "out.wav", "--atten-lim-db", "-3"],
             &["sluice", "denoise", "in.wav", "out.wav", "--post-filter-beta", "NaN"],
+            &["sluice", "upscale", "in.mp4", "out.mp4"],
+            &["sluice", "upscale", "in.mp4", "out.mp4", "--scale", "5"],
+            &["sluice", "upscale", "in.mp4", "out.mp4", "--scale", "3", "--crf", "64"],
+            &["sluice", "upscale", "in.mp4", "out.mp4", "--scale", "3", "--model", "espcn"],
         ] {
             assert!(Cli::try_parse_from(args).is_err(), "{args:?} should be rejected");
         }
@@ -199,6 +248,21 @@ mod tests {
             panic!("expected denoise")
         };
         assert_eq!((args.atten_lim_db, args.post_filter_beta), (100.0, 0.0));
+    }
+
+    #[test]
+    fn upscale_takes_paths_scale_and_options() {
+        let cli = parse(&["sluice", "upscale", "a.mkv", "b.webm", "--scale", "3", "--crf", "30", "--denoise-audio"]);
+        let Command::Upscale(args) = cli.command else { panic!("expected upscale") };
+        assert_eq!((&args.input, &args.output), (&PathBuf::from("a.mkv"), &PathBuf::from("b.webm")));
+        assert_eq!(
+            (args.scale(), args.crf, args.model, args.denoise_audio),
+            (3, Some(30), UpscaleModel::Bicubic, true)
+        );
+        let Command::Upscale(args) = parse(&["sluice", "upscale", "a.png", "b.png", "--scale", "2"]).command else {
+            panic!("expected upscale")
+        };
+        assert_eq!((args.scale(), args.crf, args.denoise_audio), (2, None, false));
     }
 
     #[test]

@@ -11,6 +11,7 @@
 //! | accept loop, graceful drain, signals | [`serve`] |
 //! | container health probe client | [`healthcheck`] |
 //! | `sluice denoise`: audio file → DFN3 → WAV | [`denoise`] |
+//! | `sluice upscale`: image/video → super-resolution → file | [`upscale`] |
 //! | log subscriber set-up | [`logging`] |
 
 #![forbid(unsafe_code)]
@@ -22,6 +23,7 @@ pub mod http;
 pub mod logging;
 pub mod serve;
 pub mod state;
+pub mod upscale;
 
 pub use http::app;
 pub use serve::{ShutdownPolicy, run, shutdown_signal};

@@ -5,7 +5,7 @@
 use anyhow::{Context, Result};
 use clap::Parser;
 use sluice_engine::Threads;
-use sluice_server::cli::{Cli, Command, DenoiseArgs, HealthcheckArgs, ServeArgs};
+use sluice_server::cli::{Cli, Command, DenoiseArgs, HealthcheckArgs, ServeArgs, UpscaleArgs};
 use sluice_server::healthcheck::{self, ProbeUrl};
 use sluice_server::{AppState, logging, run, shutdown_signal};
 use std::process::ExitCode;
@@ -20,6 +20,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve(args),
         Command::Healthcheck(args) => healthcheck(args),
         Command::Denoise(args) => denoise(args),
+        Command::Upscale(args) => upscale(args),
     };
     match result {
         Ok(code) => code,
@@ -93,6 +94,32 @@ fn denoise(args: DenoiseArgs) -> Result<ExitCode> {
         }
         Err(e) => {
             eprintln!("sluice denoise: {e:#}");
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+/// Runs `sluice upscale`; errors go to stderr as one plain line.
+fn upscale(args: UpscaleArgs) -> Result<ExitCode> {
+    match sluice_server::upscale::upscale_file(&args) {
+        Ok(s) => {
+            println!(
+                "{}: {} frame(s) {}×{} → {}×{} ({}, audio {:?}) in {:.2} s, {:.1} fps",
+                args.output.display(),
+                s.frames,
+                s.input_size.0,
+                s.input_size.1,
+                s.output_size.0,
+                s.output_size.1,
+                s.model,
+                s.audio,
+                s.elapsed.as_secs_f64(),
+                s.fps()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            eprintln!("sluice upscale: {e:#}");
             Ok(ExitCode::FAILURE)
         }
     }
