@@ -11,6 +11,14 @@ BUILD_PACKAGES=(
   ca-certificates # cargo's TLS to the crate registry
   gcc             # the linker driver rustc calls (`cc`)
   libc6-dev       # crt objects and libc for linking
+  # ffmpeg-next (pipeline/src/video): FFmpeg's libraries and headers, bindgen's libclang, pkg-config to find them
+  clang
+  pkg-config
+  libavcodec-dev
+  libavformat-dev
+  libavutil-dev
+  libswscale-dev
+  libswresample-dev
 )
 
 # Extra Debian packages the test suite needs on top of the build's.
@@ -19,6 +27,7 @@ TEST_PACKAGES=(
   flac         # server/tests/denoise_cli.rs encodes its FLAC input with these three
   vorbis-tools # (oggenc) Ogg Vorbis input
   lame         # MP3 input
+  ffmpeg       # server/tests/upscale_cli.rs makes its clips/images with the CLI and probes outputs with ffprobe
 )
 
 # Toolchain the workspace declares (`rust-version` in Cargo.toml).

@@ -149,6 +149,8 @@ pub(crate) struct AudioTranscoder {
     frame_size: usize,
     /// Timestamp of the next encoder frame (1/rate), from the first decoded frame's.
     next_pts: Option<i64>,
+    /// Leading frames still to drop (those before time 0).
+    drop_frames: usize,
     packet: Packet,
 }
 
@@ -236,6 +238,7 @@ impl AudioTranscoder {
             denoiser,
             frame_size,
             next_pts: None,
+            drop_frames: 0,
             packet: Packet::empty(),
         })
     }
@@ -251,8 +254,12 @@ impl AudioTranscoder {
     fn receive(&mut self, out: &mut Output) -> Result<(), VideoError> {
         while self.decoder.receive_frame(&mut self.decoded).is_ok() {
             if self.next_pts.is_none() {
+                // Samples before time 0 are encoder priming the input's edit list hides (AAC in
+                // MP4 starts at −1024): drop them, so the track starts where it is shown.
                 let pts = self.decoded.timestamp().unwrap_or(0);
-                self.next_pts = Some(rescale(pts, self.in_tb, Rational::new(1, self.rate as i32)));
+                let start = rescale(pts, self.in_tb, Rational::new(1, self.rate as i32));
+                self.drop_frames = usize::try_from(-start).unwrap_or(0);
+                self.next_pts = Some(start.max(0));
             }
             let (format, in_rate, n) = (self.decoded.format(), self.decoded.rate(), self.decoded.channels());
             let mut in_layout = self.decoded.channel_layout();
@@ -287,10 +294,13 @@ impl AudioTranscoder {
 
     /// Moves the resampler's output into the queue (through the denoiser when on).
     fn take_resampled(&mut self) -> Result<(), VideoError> {
-        let n = self.resampled.samples() * self.channels;
+        let frames = self.resampled.samples();
+        let dropped = self.drop_frames.min(frames);
+        self.drop_frames -= dropped;
+        let (from, to) = (dropped * self.channels * 4, frames * self.channels * 4);
         self.incoming.clear();
         self.incoming.extend(
-            self.resampled.data(0)[..n * 4].chunks_exact(4).map(|b| f32::from_ne_bytes([b[0], b[1], b[2], b[3]])),
+            self.resampled.data(0)[from..to].chunks_exact(4).map(|b| f32::from_ne_bytes([b[0], b[1], b[2], b[3]])),
         );
         match &mut self.denoiser {
             Some(d) => d.process(&self.incoming, &mut self.pending),

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum VideoError {
     /// The input could not be opened or is not a media file FFmpeg recognises.
-    #[error("{}: not a video or image FFmpeg can read: {reason}", path.display())]
+    #[error("{}: not a video or image FFmpeg can read (or cut short before its header ended): {reason}", path.display())]
     NotMedia {
         /// The input.
         path: PathBuf,
@@ -21,7 +21,7 @@ pub enum VideoError {
         path: PathBuf,
     },
     /// The video codec has no decoder in this FFmpeg build.
-    #[error("{}: unsupported video codec {codec}", path.display())]
+    #[error("{}: unsupported video codec `{codec}`: this FFmpeg build has no decoder for it", path.display())]
     UnsupportedCodec {
         /// The input.
         path: PathBuf,
@@ -56,14 +56,19 @@ pub enum VideoError {
         /// What was missing.
         reason: String,
     },
-    /// The output's extension names no container this pipeline writes, or the input does not
-    /// fit it (several frames into an image).
+    /// The output's extension names no container this pipeline writes.
     #[error("{}: {reason}", path.display())]
     UnsupportedOutput {
         /// The output.
         path: PathBuf,
         /// What is wrong.
         reason: String,
+    },
+    /// An image output was asked for a video with several frames.
+    #[error("an image output takes a single-frame input; this one has {frames} frames (write .mp4 or .webm)")]
+    ImageNeedsOneFrame {
+        /// Frames the input announces.
+        frames: u64,
     },
     /// A setting is out of range (scale factor, CRF, buffer sizes).
     #[error("invalid setting: {0}")]

@@ -36,12 +36,13 @@ pub use stage::{FrameLayout, Plane, PlaneMut, PlaneSink, Rotation, UpscaleStage}
 pub use transcode::{MAX_OUTPUT, MediaInfo, UpscaleJob, UpscaleOptions, UpscaleSummary};
 pub use upscaler::LumaUpscaler;
 
-/// Initialises FFmpeg once (idempotent) and quiets its logging to errors.
+/// Initialises FFmpeg once (idempotent) and silences its own log lines: every failure comes
+/// back as a [`VideoError`] that says what to do.
 pub fn init() -> Result<(), VideoError> {
     static INIT: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
     INIT.get_or_init(|| {
         ffmpeg_next::init().map_err(|e| e.to_string())?;
-        ffmpeg_next::util::log::set_level(ffmpeg_next::util::log::Level::Error);
+        ffmpeg_next::util::log::set_level(ffmpeg_next::util::log::Level::Fatal);
         Ok(())
     })
     .clone()

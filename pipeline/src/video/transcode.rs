@@ -78,6 +78,9 @@ pub struct UpscaleJob {
     audio_index: Option<usize>,
     decoder: VideoDecoder,
     info: MediaInfo,
+    /// Frames the video stream itself announces, and whether that count is exact (an index)
+    /// rather than derived from its duration.
+    expected: Option<(u64, bool)>,
     time_base: Rational,
     upscaler: Box<dyn LumaUpscaler>,
     options: UpscaleOptions,
@@ -103,6 +106,28 @@ fn rotation_of(stream: &format::stream::Stream<'_>) -> i32 {
     stream.metadata().get("rotate").and_then(|r| r.trim().parse::<i32>().ok()).map_or(0, normalise_degrees)
 }
 
+/// Frames the video stream announces: its frame count (exact), else its duration (from the
+/// stream header or Matroska's `DURATION` tag) × frame rate.
+fn expected_frames(stream: &format::stream::Stream<'_>, rate: Option<Rational>) -> Option<(u64, bool)> {
+    if stream.frames() > 0 {
+        return Some((stream.frames() as u64, true));
+    }
+    let secs = if stream.duration() > 0 {
+        stream.duration() as f64 * f64::from(stream.time_base())
+    } else {
+        stream.metadata().get("DURATION").and_then(parse_hms)?
+    };
+    let r = rate?;
+    (secs > 0.0).then(|| ((secs * f64::from(r)).round() as u64, false))
+}
+
+/// `HH:MM:SS.fraction` → seconds.
+fn parse_hms(s: &str) -> Option<f64> {
+    let mut parts = s.trim().split(':');
+    let (h, m, sec) = (parts.next()?, parts.next()?, parts.next()?);
+    Some(h.parse::<f64>().ok()? * 3600.0 + m.parse::<f64>().ok()? * 60.0 + sec.parse::<f64>().ok()?)
+}
+
 fn normalise_degrees(d: i32) -> i32 {
     d.rem_euclid(360)
 }
@@ -125,17 +150,11 @@ impl UpscaleJob {
         let rate =
             [stream.avg_frame_rate(), stream.rate()].into_iter().find(|r| r.numerator() > 0 && r.denominator() > 0);
         let time_base = stream.time_base();
-        let frames = match stream.frames() {
-            n if n > 0 => Some(n as u64),
-            _ => rate.and_then(|r| {
-                let secs = if stream.duration() > 0 {
-                    stream.duration() as f64 * f64::from(time_base)
-                } else {
-                    ictx.duration() as f64 / f64::from(ffmpeg_next::ffi::AV_TIME_BASE)
-                };
-                (secs > 0.0).then(|| (secs * f64::from(r)).round() as u64)
-            }),
-        };
+        let expected = expected_frames(&stream, rate);
+        let frames = expected.map(|(n, _)| n).or_else(|| {
+            let secs = ictx.duration() as f64 / f64::from(ffmpeg_next::ffi::AV_TIME_BASE);
+            rate.filter(|_| secs > 0.0).map(|r| (secs * f64::from(r)).round() as u64)
+        });
         let audio_index = ictx.streams().best(media::Type::Audio).map(|a| a.index());
         let info = MediaInfo {
             size: (w, h),
@@ -145,7 +164,7 @@ impl UpscaleJob {
             codec: decoder.codec_name(),
             has_audio: audio_index.is_some(),
         };
-        Ok(Self { path, input: ictx, video_index, audio_index, decoder, info, time_base, upscaler, options })
+        Ok(Self { path, input: ictx, video_index, audio_index, decoder, info, expected, time_base, upscaler, options })
     }
 
     /// What the input holds.
@@ -167,14 +186,8 @@ impl UpscaleJob {
         let layout = self.decoder.layout();
         let (w, h) = layout.luma;
         let (ow, oh) = (w * scale, h * scale);
-        if container.is_image() && self.info.frames.is_some_and(|n| n > 1) {
-            return Err(VideoError::UnsupportedOutput {
-                path: PathBuf::from(format!("*.{container:?}").to_lowercase()),
-                reason: format!(
-                    "an image output takes a single-frame input; this one has {:?} frames",
-                    self.info.frames
-                ),
-            });
+        if let Some(frames) = self.info.frames.filter(|n| container.is_image() && *n > 1) {
+            return Err(VideoError::ImageNeedsOneFrame { frames });
         }
         let out_layout = if container.is_image() {
             FrameLayout::subsampled(ow, oh, 0, 0)
@@ -249,15 +262,16 @@ impl UpscaleJob {
                 reason: format!("read failed after {frames} frames: {e}"),
             });
         }
-        // Containers with an index (MP4) announce their frame count; fewer frames means the
-        // file was cut short (the demuxer stops at the end of the data without an error).
-        if let Some(announced) = self.info.frames.filter(|_| self.input.format().name().contains("mp4"))
-            && frames < announced
-        {
-            return Err(VideoError::Truncated {
-                path: self.path,
-                reason: format!("the index announces {announced} frames, only {frames} could be decoded"),
-            });
+        // A demuxer reaching the end of a cut file stops without an error: compare with what
+        // the stream announces (exact for an index, within 5 % for a duration).
+        if let Some((announced, exact)) = self.expected {
+            let slack = if exact { 0 } else { (announced / 20).max(2) };
+            if frames + slack < announced {
+                return Err(VideoError::Truncated {
+                    path: self.path,
+                    reason: format!("the stream announces {announced} frames, only {frames} could be decoded"),
+                });
+            }
         }
         encoder.finish(&mut out)?;
         if let Some(a) = &mut audio {
@@ -326,6 +340,13 @@ mod tests {
         assert!(check_size((1441, 1441), 3).is_err());
         assert!(check_size((0, 10), 2).is_err());
         assert!(check_size((usize::MAX / 2, 1), 4).is_err());
+    }
+
+    #[test]
+    fn matroska_durations_parse() {
+        assert_eq!(parse_hms("00:00:02.000000000"), Some(2.0));
+        assert_eq!(parse_hms("01:02:03.5"), Some(3723.5));
+        assert_eq!(parse_hms("nonsense"), None);
     }
 
     #[test]
