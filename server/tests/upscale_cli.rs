@@ -368,3 +368,50 @@ fn bad_inputs_fail_with_a_message_and_no_output() {
     fails_cleanly(d, &clip, "out.mkv", "extension must be");
     fails_cleanly(d, &clip, "frame.png", "single-frame input");
 }
+
+/// Mono f32 samples of `path`'s audio at 48 kHz, decoded by ffmpeg.
+fn audio_samples(path: &Path) -> Vec<f32> {
+    let raw = ffmpeg(&["-i", p(path), "-map", "0:a", "-ac", "1", "-ar", "48000", "-f", "f32le", "-"]);
+    raw.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()
+}
+
+fn rms_db(x: &[f32]) -> f64 {
+    let ms = x.iter().map(|v| f64::from(*v).powi(2)).sum::<f64>() / x.len().max(1) as f64;
+    10.0 * ms.max(1e-20).log10()
+}
+
+#[test]
+fn denoise_audio_suppresses_noise_and_keeps_the_track_length() {
+    let dir = tempdir();
+    let (input, output) = (dir.path().join("noisy.mp4"), dir.path().join("clean.webm"));
+    // Pink noise only, stereo at 44.1 kHz: DFN3 should remove most of it.
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=s=64x48:r=25:d=1.2",
+        "-f",
+        "lavfi",
+        "-i",
+        "anoisesrc=d=1.2:c=pink:a=0.1:r=44100",
+        "-ac",
+        "2",
+        "-c:v",
+        "libx264",
+        "-c:a",
+        "aac",
+        "-b:a",
+        "192k",
+        p(&input),
+    ]);
+    let stdout = upscale_ok(&input, &output, 2, &["--denoise-audio"]);
+    assert!(stdout.contains("audio Denoised"), "{stdout}");
+    let out = probe(&output);
+    let oa = stream(&out, "audio").unwrap_or_else(|| panic!("no audio: {out}"));
+    assert_eq!((oa["codec_name"].as_str(), num(oa, "channels")), (Some("opus"), 2.0));
+    let (a, b) = (audio_samples(&input), audio_samples(&output));
+    assert!((a.len() as f64 - b.len() as f64).abs() < 0.03 * 48_000.0, "lengths {} vs {}", a.len(), b.len());
+    // Past the model's first half second of adaptation.
+    let (before, after) = (rms_db(&a[24_000..48_000]), rms_db(&b[24_000..48_000]));
+    assert!(after < before - 10.0, "noise {before:.1} dB → {after:.1} dB");
+}

@@ -126,8 +126,13 @@ impl Output {
 
     /// Finishes the file (index, trailer).
     pub(crate) fn write_trailer(&mut self) -> Result<(), VideoError> {
-        let url = self.url.clone();
-        self.octx.write_trailer().ff(|| format!("finishing {url}"))
+        match self.octx.write_trailer() {
+            // The fragmented-MP4 muxer returns a positive byte count, which ffmpeg-next maps to
+            // an "error" with a negative errno; only negative AVERROR codes are failures.
+            Ok(()) => Ok(()),
+            Err(ffmpeg_next::Error::Other { errno }) if errno < 0 => Ok(()),
+            Err(source) => Err(VideoError::Ffmpeg { context: format!("finishing {}", self.url), source }),
+        }
     }
 
     /// Rescales `packet` from `from` to stream `index`'s time base and writes it.
