@@ -116,7 +116,7 @@ pub struct UpscaleArgs {
 
     /// Upscaling factor (the output is N× the input in both directions, at most 7680×4320).
     #[arg(long, value_parser = clap::value_parser!(u8).range(2..=4))]
-    scale: u8,
+    pub scale: u8,
 
     /// Constant rate factor for video (H.264 0–51, default 23; VP9 0–63, default 32).
     #[arg(long, value_parser = clap::value_parser!(u8).range(0..=63))]

@@ -65,7 +65,7 @@ pub enum VideoError {
         reason: String,
     },
     /// An image output was asked for a video with several frames.
-    #[error("an image output takes a single-frame input; this one has {frames} frames (write .mp4 or .webm)")]
+    #[error("an image output takes a single-frame input; this one has {frames} or more frames (write .mp4 or .webm)")]
     ImageNeedsOneFrame {
         /// Frames the input announces.
         frames: u64,

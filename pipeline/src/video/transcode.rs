@@ -242,6 +242,10 @@ impl UpscaleJob {
             if index == self.video_index {
                 self.decoder.send(&packet)?;
                 frames += upscale_ready(&mut self.decoder, &mut stage, &mut encoder, &mut out, frames, on_frame)?;
+                // Inputs that do not announce their length (an animated GIF) are caught here.
+                if container.is_image() && frames > 1 {
+                    return Err(VideoError::ImageNeedsOneFrame { frames });
+                }
             } else if Some(index) == self.audio_index
                 && let Some(a) = &mut audio
             {
