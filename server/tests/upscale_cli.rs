@@ -199,14 +199,7 @@ fn webm_gets_vp9_and_opus_with_timestamps_kept() {
     // Every frame's timestamp survives (WebM stores milliseconds). Like the ffmpeg CLI, the
     // WebM muxer shifts the whole file by Opus's pre-skip (6.5 ms) to keep timestamps
     // non-negative, so compare from the first frame and bound the shift.
-    let times = |path: &Path| -> Vec<f64> {
-        let out = tool(
-            "ffprobe",
-            &["-v", "error", "-select_streams", "v", "-show_entries", "frame=pts_time", "-of", "csv=p=0", p(path)],
-        );
-        String::from_utf8_lossy(&out).lines().filter_map(|l| l.trim().trim_end_matches(',').parse().ok()).collect()
-    };
-    let (a, b) = (times(&input), times(&output));
+    let (a, b) = (frame_times(&input), frame_times(&output));
     assert_eq!((a.len(), b.len()), (30, 30));
     let shift = b[0] - a[0];
     assert!((0.0..=0.008).contains(&shift), "start moved by {shift} s");
@@ -414,4 +407,44 @@ fn denoise_audio_suppresses_noise_and_keeps_the_track_length() {
     // Past the model's first half second of adaptation.
     let (before, after) = (rms_db(&a[24_000..48_000]), rms_db(&b[24_000..48_000]));
     assert!(after < before - 10.0, "noise {before:.1} dB → {after:.1} dB");
+}
+
+/// Presentation times of every video frame of `path`, in seconds.
+fn frame_times(path: &Path) -> Vec<f64> {
+    let out = tool(
+        "ffprobe",
+        &["-v", "error", "-select_streams", "v", "-show_entries", "frame=pts_time", "-of", "csv=p=0", p(path)],
+    );
+    String::from_utf8_lossy(&out).lines().filter_map(|l| l.trim().trim_end_matches(',').parse().ok()).collect()
+}
+
+#[test]
+fn variable_frame_rate_timestamps_survive() {
+    let dir = tempdir();
+    let (input, output) = (dir.path().join("vfr.mp4"), dir.path().join("out.mp4"));
+    // Every fourth frame dropped, timestamps passed through: gaps of 40 and 80 ms.
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=s=64x48:r=25:d=1",
+        "-vf",
+        "select='not(eq(mod(n,4),3))'",
+        "-fps_mode",
+        "passthrough",
+        "-c:v",
+        "libx264",
+        p(&input),
+    ]);
+    upscale_ok(&input, &output, 2, &[]);
+    let (a, b) = (frame_times(&input), frame_times(&output));
+    assert_eq!(a.len(), 19, "{a:?}");
+    assert!(a.windows(2).any(|w| w[1] - w[0] > 0.07), "the input should be VFR: {a:?}");
+    assert_eq!(a.len(), b.len());
+    for (x, y) in a.iter().zip(&b) {
+        assert!((x - y).abs() < 1e-4, "timestamps {a:?} vs {b:?}");
+    }
+    let (src, out) = (probe(&input), probe(&output));
+    let (ds, dout) = (duration(&src, video(&src)), duration(&out, video(&out)));
+    assert!((ds - dout).abs() <= 0.041, "duration {ds} → {dout}");
 }

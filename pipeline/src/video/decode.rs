@@ -73,6 +73,8 @@ pub struct DecodedFrame<'a> {
     pub planes: [Plane<'a>; 3],
     /// Presentation timestamp in the stream's time base (best effort).
     pub pts: Option<i64>,
+    /// How long the frame is shown, in the same time base, if the demuxer said.
+    pub duration: Option<i64>,
 }
 
 /// Decodes one video stream into frames of one layout.
@@ -185,6 +187,7 @@ impl VideoDecoder {
             }
         }
         let pts = self.raw.timestamp();
+        let duration = Some(self.raw.packet().duration).filter(|d| *d > 0);
         let same_size = self.raw.width() == self.width && self.raw.height() == self.height;
         let frame = match self.route {
             Route::Direct(p) if same_size && self.raw.format() == p => &self.raw,
@@ -205,7 +208,7 @@ impl VideoDecoder {
             width,
             height,
         };
-        Ok(Some(DecodedFrame { planes: [plane(0, l), plane(1, c), plane(2, c)], pts }))
+        Ok(Some(DecodedFrame { planes: [plane(0, l), plane(1, c), plane(2, c)], pts, duration }))
     }
 
     /// swscale `raw` into `converted` (`format`, the stream's first size).

@@ -6,6 +6,7 @@
 //! range flagged; the encoder's time base is the input stream's, so every timestamp is kept.
 //! Images: PNG (RGB24) or JPEG (4:4:4, q=2) through the `image2` muxer, one frame.
 
+use std::collections::VecDeque;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
@@ -186,6 +187,9 @@ pub struct VideoEncoder {
     colour: Colour,
     nominal_duration: i64,
     last_pts: Option<i64>,
+    /// (pts, duration) of frames sent and not yet out of the encoder: libx264 and libvpx do
+    /// not carry frame durations to packets, and the last one sets the file's duration.
+    in_flight: VecDeque<(i64, i64)>,
     packet: Packet,
 }
 
@@ -289,12 +293,14 @@ impl VideoEncoder {
             colour: s.colour,
             nominal_duration,
             last_pts: None,
+            in_flight: VecDeque::with_capacity(64),
             packet: Packet::empty(),
         })
     }
 
-    /// Encodes the staged frame at `pts` (input time base) and writes what the encoder emits.
-    pub fn encode(&mut self, pts: Option<i64>, out: &mut Output) -> Result<(), VideoError> {
+    /// Encodes the staged frame at `pts`, shown for `duration` (input time base; the frame
+    /// rate's period when unknown), and writes what the encoder emits.
+    pub fn encode(&mut self, pts: Option<i64>, duration: Option<i64>, out: &mut Output) -> Result<(), VideoError> {
         // Encoders need strictly increasing timestamps; a missing or repeated one is
         // replaced by the previous plus one frame.
         let next = self.last_pts.map(|p| p + self.nominal_duration);
@@ -305,6 +311,7 @@ impl VideoEncoder {
             (None, _, None) => 0,
         };
         self.last_pts = Some(pts);
+        self.in_flight.push_back((pts, duration.unwrap_or(self.nominal_duration)));
         match self.post {
             Post::None => {}
             Post::ToRgb => ycc_to_rgb(&self.staged, &mut self.converted, self.colour),
@@ -326,8 +333,19 @@ impl VideoEncoder {
         loop {
             match self.encoder.receive_packet(&mut self.packet) {
                 Ok(()) => {
+                    let pts = self.packet.pts().unwrap_or(i64::MIN);
+                    while self.in_flight.front().is_some_and(|(p, _)| *p < pts) {
+                        self.in_flight.pop_front();
+                    }
+                    let known = match self.in_flight.front() {
+                        Some(&(p, d)) if p == pts => {
+                            self.in_flight.pop_front();
+                            Some(d)
+                        }
+                        _ => None,
+                    };
                     if self.packet.duration() <= 0 {
-                        self.packet.set_duration(self.nominal_duration);
+                        self.packet.set_duration(known.unwrap_or(self.nominal_duration));
                     }
                     out.write(&mut self.packet, self.index, self.time_base)?;
                 }

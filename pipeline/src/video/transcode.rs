@@ -305,9 +305,9 @@ fn upscale_ready(
 ) -> Result<u64, VideoError> {
     let mut n = 0;
     while let Some(frame) = decoder.receive()? {
-        let pts = frame.pts;
+        let (pts, duration) = (frame.pts, frame.duration);
         stage.process(frame.planes, encoder)?;
-        encoder.encode(pts, out)?;
+        encoder.encode(pts, duration, out)?;
         n += 1;
         on_frame(done + n);
     }
