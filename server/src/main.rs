@@ -116,6 +116,9 @@ fn upscale(args: UpscaleArgs) -> Result<ExitCode> {
                 s.elapsed.as_secs_f64(),
                 s.fps()
             );
+            if s.skipped > 0 {
+                eprintln!("sluice upscale: {} damaged video packet(s) skipped", s.skipped);
+            }
             Ok(ExitCode::SUCCESS)
         }
         Err(e) => {

@@ -6,7 +6,7 @@
 //! swscale to RGB24 and then our own BT.601 full-range (JPEG) conversion to 4:4:4. A frame whose
 //! size or format changes mid-stream is converted back to the stream's first layout.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use ffmpeg_next::format::Pixel;
 use ffmpeg_next::software::scaling;
@@ -79,7 +79,6 @@ pub struct DecodedFrame<'a> {
 
 /// Decodes one video stream into frames of one layout.
 pub struct VideoDecoder {
-    path: PathBuf,
     decoder: decoder::Video,
     route: Route,
     width: u32,
@@ -91,6 +90,8 @@ pub struct VideoDecoder {
     /// RGB-route output (4:4:4 full-range Y'CbCr).
     ycc: frame::Video,
     scaler: Option<scaling::Context>,
+    corrupt: u64,
+    last_error: Option<String>,
 }
 
 impl VideoDecoder {
@@ -131,7 +132,6 @@ impl VideoDecoder {
             Route::Rgb => (FrameLayout::subsampled(w, h, 0, 0), Colour::JPEG),
         };
         Ok(Self {
-            path: path.to_path_buf(),
             decoder,
             route,
             width,
@@ -142,6 +142,8 @@ impl VideoDecoder {
             converted: frame::Video::empty(),
             ycc: frame::Video::empty(),
             scaler: None,
+            corrupt: 0,
+            last_error: None,
         })
     }
 
@@ -160,12 +162,18 @@ impl VideoDecoder {
         self.decoder.id().name()
     }
 
-    /// Feeds one packet. A decoding error here is corrupt input.
-    pub fn send(&mut self, packet: &ffmpeg_next::Packet) -> Result<(), VideoError> {
-        match self.decoder.send_packet(packet) {
-            Ok(()) => Ok(()),
-            Err(e) => Err(VideoError::Truncated { path: self.path.clone(), reason: format!("undecodable video: {e}") }),
+    /// Feeds one packet. A packet the decoder rejects is skipped and counted (players conceal
+    /// such damage too); a stream where nothing decodes fails later as zero frames.
+    pub fn send(&mut self, packet: &ffmpeg_next::Packet) {
+        if let Err(e) = self.decoder.send_packet(packet) {
+            self.corrupt += 1;
+            self.last_error = Some(e.to_string());
         }
+    }
+
+    /// Packets or frames the decoder rejected so far, and its last message.
+    pub fn damage(&self) -> (u64, Option<&str>) {
+        (self.corrupt, self.last_error.as_deref())
     }
 
     /// Signals the end of the stream, so the decoder releases the frames it holds.
@@ -175,15 +183,18 @@ impl VideoDecoder {
 
     /// The next decoded frame, or `None` when the decoder needs more input (or is drained).
     pub fn receive(&mut self) -> Result<Option<DecodedFrame<'_>>, VideoError> {
-        match self.decoder.receive_frame(&mut self.raw) {
-            Ok(()) => {}
-            Err(ffmpeg_next::Error::Eof) => return Ok(None),
-            Err(ffmpeg_next::Error::Other { errno }) if errno == ffmpeg_next::util::error::EAGAIN => return Ok(None),
-            Err(e) => {
-                return Err(VideoError::Truncated {
-                    path: self.path.clone(),
-                    reason: format!("undecodable video: {e}"),
-                });
+        loop {
+            match self.decoder.receive_frame(&mut self.raw) {
+                Ok(()) => break,
+                Err(ffmpeg_next::Error::Eof) => return Ok(None),
+                Err(ffmpeg_next::Error::Other { errno }) if errno == ffmpeg_next::util::error::EAGAIN => {
+                    return Ok(None);
+                }
+                // A damaged frame: skip it and ask for the next one.
+                Err(e) => {
+                    self.corrupt += 1;
+                    self.last_error = Some(e.to_string());
+                }
             }
         }
         let pts = self.raw.timestamp();

@@ -59,6 +59,8 @@ pub struct UpscaleSummary {
     pub audio: AudioMode,
     /// The luma model used.
     pub model: &'static str,
+    /// Damaged video packets or frames skipped (the decoder's concealment covers them).
+    pub skipped: u64,
     /// Wall time of the pass.
     pub elapsed: Duration,
 }
@@ -226,6 +228,7 @@ impl UpscaleJob {
         out.write_header()?;
 
         let mut frames = 0u64;
+        let mut video_packets = 0u64;
         let mut packet = Packet::empty();
         let mut read_error = None;
         loop {
@@ -240,7 +243,8 @@ impl UpscaleJob {
             }
             let index = packet.stream();
             if index == self.video_index {
-                self.decoder.send(&packet)?;
+                video_packets += 1;
+                self.decoder.send(&packet);
                 frames += upscale_ready(&mut self.decoder, &mut stage, &mut encoder, &mut out, frames, on_frame)?;
                 // Inputs that do not announce their length (an animated GIF) are caught here.
                 if container.is_image() && frames > 1 {
@@ -255,9 +259,15 @@ impl UpscaleJob {
         self.decoder.send_eof()?;
         frames += upscale_ready(&mut self.decoder, &mut stage, &mut encoder, &mut out, frames, on_frame)?;
         if frames == 0 {
-            return Err(match read_error {
-                Some(e) => VideoError::Truncated { path: self.path, reason: format!("no frame could be read: {e}") },
-                None => VideoError::ZeroFrames { path: self.path },
+            return Err(match (read_error, self.decoder.damage()) {
+                (Some(e), _) => {
+                    VideoError::Truncated { path: self.path, reason: format!("no frame could be read: {e}") }
+                }
+                (None, (n, Some(msg))) if n > 0 => VideoError::Truncated {
+                    path: self.path,
+                    reason: format!("none of the video could be decoded ({n} damaged packets; last: {msg})"),
+                },
+                _ => VideoError::ZeroFrames { path: self.path },
             });
         }
         if let Some(e) = read_error {
@@ -266,14 +276,15 @@ impl UpscaleJob {
                 reason: format!("read failed after {frames} frames: {e}"),
             });
         }
-        // A demuxer reaching the end of a cut file stops without an error: compare with what
-        // the stream announces (exact for an index, within 5 % for a duration).
+        // A demuxer reaching the end of a cut file stops without an error: compare what it
+        // read with what the stream announces (exact for an index, within 5 % for a duration).
+        // Packets the decoder rejects are damage, not truncation: they are skipped and counted.
         if let Some((announced, exact)) = self.expected {
             let slack = if exact { 0 } else { (announced / 20).max(2) };
-            if frames + slack < announced {
+            if video_packets + slack < announced {
                 return Err(VideoError::Truncated {
                     path: self.path,
-                    reason: format!("the stream announces {announced} frames, only {frames} could be decoded"),
+                    reason: format!("the stream announces {announced} frames, the file holds {video_packets}"),
                 });
             }
         }
@@ -289,6 +300,7 @@ impl UpscaleJob {
             output_size: if container.is_image() { (ow, oh) } else { (ow & !1, oh & !1) },
             audio: audio_mode,
             model,
+            skipped: self.decoder.damage().0,
             elapsed: start.elapsed(),
         })
     }
