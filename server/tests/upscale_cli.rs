@@ -448,3 +448,24 @@ fn variable_frame_rate_timestamps_survive() {
     let (ds, dout) = (duration(&src, video(&src)), duration(&out, video(&out)));
     assert!((ds - dout).abs() <= 0.041, "duration {ds} → {dout}");
 }
+
+#[test]
+fn mpeg_ts_start_offset_is_removed_and_sync_kept() {
+    let dir = tempdir();
+    let (clip, ts, output) = (dir.path().join("clip.mp4"), dir.path().join("in.ts"), dir.path().join("out.mp4"));
+    make_clip(&clip, &[]);
+    // MPEG-TS timestamps start at 1.4 s.
+    ffmpeg(&["-i", p(&clip), "-c", "copy", p(&ts)]);
+    let src = probe(&ts);
+    let start_in = num(&src["format"], "start_time");
+    assert!(start_in > 1.0, "{src}");
+    upscale_ok(&ts, &output, 2, &[]);
+    let out = probe(&output);
+    assert!(num(&out["format"], "start_time").abs() < 0.05, "{out}");
+    assert!((num(&out["format"], "duration") - num(&src["format"], "duration")).abs() < 0.05, "{out}");
+    // Audio keeps its place relative to the video.
+    let lead = |p: &Value| {
+        num(video(p), "start_time") - num(stream(p, "audio").unwrap_or_else(|| panic!("no audio: {p}")), "start_time")
+    };
+    assert!((lead(&src) - lead(&out)).abs() < 0.025, "A/V offset {} → {}", lead(&src), lead(&out));
+}

@@ -51,35 +51,47 @@ fn tag_safe_demuxer(name: &str) -> bool {
 
 /// The audio side of a job.
 pub(crate) enum AudioTrack {
-    Copy { in_tb: Rational, index: usize },
+    /// `shift`: subtracted from every timestamp (the file's start, in the stream's time base).
+    Copy {
+        in_tb: Rational,
+        index: usize,
+        shift: i64,
+    },
     Encode(Box<AudioTranscoder>),
 }
 
 impl AudioTrack {
-    /// Adds the output audio stream for input `stream` (before the header is written).
+    /// Adds the output audio stream for input `stream` (before the header is written);
+    /// `start_us` (µs, ≥ 0) is subtracted from its timestamps.
     pub(crate) fn new(
         stream: &ffmpeg_next::format::stream::Stream<'_>,
         demuxer: &str,
         out: &mut Output,
         denoise: Option<Arc<Dfn3Model>>,
+        start_us: i64,
     ) -> Result<(Self, AudioMode), VideoError> {
         let params = stream.parameters();
+        let shift = rescale(start_us, Rational::new(1, 1_000_000), stream.time_base());
         if denoise.is_none() && copyable(out.container(), params.id()) && tag_safe_demuxer(demuxer) {
             let mut ost =
                 out.octx.add_stream(encoder::find(codec::Id::None)).ff(|| "adding the audio stream".into())?;
             ost.set_parameters(params);
             ost.set_time_base(stream.time_base());
             let index = ost.index();
-            return Ok((Self::Copy { in_tb: stream.time_base(), index }, AudioMode::Copied));
+            return Ok((Self::Copy { in_tb: stream.time_base(), index, shift }, AudioMode::Copied));
         }
         let mode = if denoise.is_some() { AudioMode::Denoised } else { AudioMode::Reencoded };
-        Ok((Self::Encode(Box::new(AudioTranscoder::new(stream, out, denoise)?)), mode))
+        Ok((Self::Encode(Box::new(AudioTranscoder::new(stream, out, denoise, shift)?)), mode))
     }
 
     /// Handles one input packet of the audio stream.
     pub(crate) fn packet(&mut self, packet: &mut Packet, out: &mut Output) -> Result<(), VideoError> {
         match self {
-            Self::Copy { in_tb, index } => out.write(packet, *index, *in_tb),
+            Self::Copy { in_tb, index, shift } => {
+                packet.set_pts(packet.pts().map(|t| t - *shift));
+                packet.set_dts(packet.dts().map(|t| t - *shift));
+                out.write(packet, *index, *in_tb)
+            }
             Self::Encode(t) => t.packet(packet, out),
         }
     }
@@ -133,6 +145,8 @@ impl AlignedDenoiser {
 pub(crate) struct AudioTranscoder {
     decoder: decoder::Audio,
     in_tb: Rational,
+    /// The file's start in `in_tb`, subtracted from timestamps.
+    shift: i64,
     encoder: encoder::Audio,
     index: usize,
     rate: u32,
@@ -161,6 +175,7 @@ impl AudioTranscoder {
         stream: &ffmpeg_next::format::stream::Stream<'_>,
         out: &mut Output,
         denoise: Option<Arc<Dfn3Model>>,
+        shift: i64,
     ) -> Result<Self, VideoError> {
         let params = stream.parameters();
         let id = params.id();
@@ -224,6 +239,7 @@ impl AudioTranscoder {
         Ok(Self {
             decoder,
             in_tb: stream.time_base(),
+            shift,
             encoder,
             index,
             rate,
@@ -256,7 +272,7 @@ impl AudioTranscoder {
             if self.next_pts.is_none() {
                 // Samples before time 0 are encoder priming the input's edit list hides (AAC in
                 // MP4 starts at −1024): drop them, so the track starts where it is shown.
-                let pts = self.decoded.timestamp().unwrap_or(0);
+                let pts = self.decoded.timestamp().unwrap_or(self.shift) - self.shift;
                 let start = rescale(pts, self.in_tb, Rational::new(1, self.rate as i32));
                 self.drop_frames = usize::try_from(-start).unwrap_or(0);
                 self.next_pts = Some(start.max(0));

@@ -10,7 +10,7 @@ use ffmpeg_next::{Packet, Rational, format, media};
 use sluice_models::dfn3::Dfn3Model;
 
 use super::VideoError;
-use super::audio::{AudioMode, AudioTrack};
+use super::audio::{AudioMode, AudioTrack, rescale};
 use super::decode::VideoDecoder;
 use super::encode::{Container, Output, OutputTarget, VideoEncoder, VideoSettings};
 use super::stage::{FrameLayout, Rotation, UpscaleStage};
@@ -84,6 +84,8 @@ pub struct UpscaleJob {
     /// rather than derived from its duration.
     expected: Option<(u64, bool)>,
     time_base: Rational,
+    /// The file's first timestamp in µs (≥ 0), subtracted from every output timestamp.
+    start_us: i64,
     upscaler: Box<dyn LumaUpscaler>,
     options: UpscaleOptions,
 }
@@ -158,6 +160,15 @@ impl UpscaleJob {
             rate.filter(|_| secs > 0.0).map(|r| (secs * f64::from(r)).round() as u64)
         });
         let audio_index = ictx.streams().best(media::Type::Audio).map(|a| a.index());
+        // Where the file starts (MPEG-TS starts at ~1.4 s): output timestamps count from there,
+        // as the ffmpeg CLI's do. Negative starts (AAC priming) are left to the muxer.
+        let start_us = ictx
+            .streams()
+            .filter(|s| s.start_time() != ffmpeg_next::ffi::AV_NOPTS_VALUE)
+            .map(|s| rescale(s.start_time(), s.time_base(), Rational::new(1, 1_000_000)))
+            .min()
+            .unwrap_or(0)
+            .max(0);
         let info = MediaInfo {
             size: (w, h),
             frames,
@@ -166,7 +177,19 @@ impl UpscaleJob {
             codec: decoder.codec_name(),
             has_audio: audio_index.is_some(),
         };
-        Ok(Self { path, input: ictx, video_index, audio_index, decoder, info, expected, time_base, upscaler, options })
+        Ok(Self {
+            path,
+            input: ictx,
+            video_index,
+            audio_index,
+            decoder,
+            info,
+            expected,
+            time_base,
+            start_us,
+            upscaler,
+            options,
+        })
     }
 
     /// What the input holds.
@@ -218,7 +241,13 @@ impl UpscaleJob {
         let (mut audio, audio_mode) = match self.audio_index.filter(|_| !container.is_image()) {
             Some(i) => match self.input.stream(i) {
                 Some(stream) => {
-                    let (t, m) = AudioTrack::new(&stream, &demuxer, &mut out, self.options.denoise_audio.clone())?;
+                    let (t, m) = AudioTrack::new(
+                        &stream,
+                        &demuxer,
+                        &mut out,
+                        self.options.denoise_audio.clone(),
+                        self.start_us,
+                    )?;
                     (Some(t), m)
                 }
                 None => (None, AudioMode::None),
@@ -227,6 +256,7 @@ impl UpscaleJob {
         };
         out.write_header()?;
 
+        let shift = rescale(self.start_us, Rational::new(1, 1_000_000), self.time_base);
         let mut frames = 0u64;
         let mut video_packets = 0u64;
         let mut packet = Packet::empty();
@@ -245,7 +275,8 @@ impl UpscaleJob {
             if index == self.video_index {
                 video_packets += 1;
                 self.decoder.send(&packet);
-                frames += upscale_ready(&mut self.decoder, &mut stage, &mut encoder, &mut out, frames, on_frame)?;
+                frames +=
+                    upscale_ready(&mut self.decoder, &mut stage, &mut encoder, &mut out, shift, frames, on_frame)?;
                 // Inputs that do not announce their length (an animated GIF) are caught here.
                 if container.is_image() && frames > 1 {
                     return Err(VideoError::ImageNeedsOneFrame { frames });
@@ -257,7 +288,7 @@ impl UpscaleJob {
             }
         }
         self.decoder.send_eof()?;
-        frames += upscale_ready(&mut self.decoder, &mut stage, &mut encoder, &mut out, frames, on_frame)?;
+        frames += upscale_ready(&mut self.decoder, &mut stage, &mut encoder, &mut out, shift, frames, on_frame)?;
         if frames == 0 {
             return Err(match (read_error, self.decoder.damage()) {
                 (Some(e), _) => {
@@ -312,12 +343,13 @@ fn upscale_ready(
     stage: &mut UpscaleStage,
     encoder: &mut VideoEncoder,
     out: &mut Output,
+    shift: i64,
     done: u64,
     on_frame: &mut dyn FnMut(u64),
 ) -> Result<u64, VideoError> {
     let mut n = 0;
     while let Some(frame) = decoder.receive()? {
-        let (pts, duration) = (frame.pts, frame.duration);
+        let (pts, duration) = (frame.pts.map(|t| t - shift), frame.duration);
         stage.process(frame.planes, encoder)?;
         encoder.encode(pts, duration, out)?;
         n += 1;
