@@ -27,6 +27,9 @@ fn keys(t: f64) -> f64 {
 struct Taps {
     index: [usize; 4],
     weight: [f32; 4],
+    /// `Some(first)` when the taps are `first..first + 4` with no edge clamping (one slice,
+    /// one bounds check).
+    run: Option<usize>,
 }
 
 fn taps(src: usize, dst: usize) -> Vec<Taps> {
@@ -44,7 +47,8 @@ fn taps(src: usize, dst: usize) -> Vec<Taps> {
                 index[k] = (base - 1 + k as isize).clamp(0, last) as usize;
                 weight[k] = keys(t + 1.0 - k as f64) as f32;
             }
-            Taps { index, weight }
+            let run = (base >= 1 && base + 2 <= last).then(|| (base - 1) as usize);
+            Taps { index, weight, run }
         })
         .collect()
 }
@@ -91,10 +95,14 @@ impl Bicubic {
         }
         for (row, out) in src.chunks_exact(sw).zip(self.tmp.chunks_exact_mut(dw)) {
             for (o, t) in out.iter_mut().zip(&self.cols) {
-                *o = t.weight[0] * row[t.index[0]]
-                    + t.weight[1] * row[t.index[1]]
-                    + t.weight[2] * row[t.index[2]]
-                    + t.weight[3] * row[t.index[3]];
+                let [w0, w1, w2, w3] = t.weight;
+                *o = match t.run {
+                    Some(first) => {
+                        let s = &row[first..first + 4];
+                        w0 * s[0] + w1 * s[1] + w2 * s[2] + w3 * s[3]
+                    }
+                    None => w0 * row[t.index[0]] + w1 * row[t.index[1]] + w2 * row[t.index[2]] + w3 * row[t.index[3]],
+                };
             }
         }
         for (out, t) in dst.chunks_exact_mut(dw).zip(&self.rows) {

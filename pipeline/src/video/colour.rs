@@ -61,6 +61,15 @@ impl Colour {
     /// JPEG/JFIF: BT.601, full range (also what RGB inputs are converted to).
     pub const JPEG: Self = Self { matrix: Matrix::Bt601, range: Range::Full };
 
+    /// (offset, scale) with full-range luma = (code − offset)·scale, for loops that hoist the
+    /// range out of the per-pixel work.
+    pub fn luma_affine(self) -> (f32, f32) {
+        match self.range {
+            Range::Full => (0.0, 1.0 / 255.0),
+            Range::Limited => (16.0, 1.0 / 219.0),
+        }
+    }
+
     /// Luma code value → full-range luma in [0, 1].
     #[inline]
     pub fn luma_to_unit(self, y: u8) -> f32 {
@@ -194,6 +203,8 @@ mod tests {
                     Range::Limited => (f64::from(y) - 16.0) / 219.0,
                 };
                 assert!((f64::from(unit) - want).abs() < 1e-6, "{c:?} {y}");
+                let (offset, scale) = c.luma_affine();
+                assert!(((f32::from(y) - offset) * scale - unit).abs() < 1e-6, "{c:?} {y}: affine form");
                 assert_eq!(c.unit_to_luma(unit), y, "{c:?}");
             }
         }

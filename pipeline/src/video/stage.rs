@@ -254,9 +254,10 @@ impl UpscaleStage {
         cr.check("input Cr", self.input.chroma)?;
 
         let c = self.colour;
+        let (offset, scale) = c.luma_affine();
         for (row, out) in y.rows().zip(self.luma_in.chunks_exact_mut(self.input.luma.0)) {
             for (o, v) in out.iter_mut().zip(row) {
-                *o = c.luma_to_unit(*v);
+                *o = ((f32::from(*v) - offset) * scale).clamp(0.0, 1.0);
             }
         }
         let (w, h) = self.input.luma;
@@ -264,7 +265,8 @@ impl UpscaleStage {
         let rot = self.rotation;
         let mut oy = dst.plane(0);
         oy.check("output Y", rot.apply(self.output.luma))?;
-        store(&self.luma_out, self.output.luma, &mut oy, rot, |v| c.unit_to_luma(v));
+        let inv = 1.0 / scale;
+        store(&self.luma_out, self.output.luma, &mut oy, rot, |v| (v.clamp(0.0, 1.0) * inv + offset + 0.5) as u8);
         let (lo, hi) = c.range.chroma_bounds();
         for (k, plane) in [(1, cb), (2, cr)] {
             for (row, o) in plane.rows().zip(self.chroma_in.chunks_exact_mut(self.input.chroma.0)) {
