@@ -183,15 +183,19 @@ impl VideoDecoder {
 
     /// The next decoded frame, or `None` when the decoder needs more input (or is drained).
     pub fn receive(&mut self) -> Result<Option<DecodedFrame<'_>>, VideoError> {
+        // A decoder stuck on an error must not spin us: give up on this call after a few.
+        let mut errors = 0;
         loop {
             match self.decoder.receive_frame(&mut self.raw) {
                 Ok(()) => break,
+                Err(_) if errors >= 8 => return Ok(None),
                 Err(ffmpeg_next::Error::Eof) => return Ok(None),
                 Err(ffmpeg_next::Error::Other { errno }) if errno == ffmpeg_next::util::error::EAGAIN => {
                     return Ok(None);
                 }
                 // A damaged frame: skip it and ask for the next one.
                 Err(e) => {
+                    errors += 1;
                     self.corrupt += 1;
                     self.last_error = Some(e.to_string());
                 }
