@@ -400,3 +400,24 @@ fn ycc_to_jpeg(ycc: &frame::Video, out: &mut frame::Video, colour: Colour) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn containers_follow_the_extension() {
+        for (name, want) in [
+            ("a.mp4", Some(Container::Mp4)),
+            ("a.MOV", Some(Container::Mp4)),
+            ("dir.v/a.webm", Some(Container::WebM)),
+            ("a.png", Some(Container::Png)),
+            ("a.JPEG", Some(Container::Jpeg)),
+            ("a.mkv", None),
+            ("noext", None),
+        ] {
+            assert_eq!(Container::from_path(Path::new(name)).ok(), want, "{name}");
+        }
+        assert!(Container::Jpeg.is_image() && !Container::WebM.is_image());
+    }
+}
