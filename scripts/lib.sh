@@ -13,6 +13,14 @@ BUILD_PACKAGES=(
   libc6-dev       # crt objects and libc for linking
   pkg-config      # alsa-sys (under cpal, `sluice live`) finds libasound with it
   libasound2-dev  # cpal links ALSA on Linux whatever its features (the fallback audio system)
+  # ffmpeg-next (pipeline/src/video): FFmpeg's libraries and headers, bindgen's libclang, pkg-config to find them
+  clang
+  pkg-config
+  libavcodec-dev
+  libavformat-dev
+  libavutil-dev
+  libswscale-dev
+  libswresample-dev
 )
 
 # Extra Debian packages the test suite needs on top of the build's.
@@ -27,6 +35,7 @@ TEST_PACKAGES=(
   chromium     # scripts/web-tests.sh drives the web page in headless chromium
   pulseaudio       # server/tests/live_pulse.rs: a real sound server with a null sink (no sound card)
   pulseaudio-utils # pactl (null sink set-up) and paplay (plays speech into the sink)
+  ffmpeg       # server/tests/upscale_cli.rs makes its clips/images with the CLI and probes outputs with ffprobe
 )
 
 # Toolchain the workspace declares (`rust-version` in Cargo.toml).

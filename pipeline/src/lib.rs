@@ -1,7 +1,7 @@
 //! Sluice streaming pipeline: the DeepFilterNet3 DSP ([`dsp`]) and the streaming speech
 //! denoiser built on it ([`denoise`]), audio file I/O ([`audio`]), the real-time parts of
-//! live audio ([`live`]) and the echocardiography clip simulator ([`echo`]); video stages arrive
-//! with their issues.
+//! live audio ([`live`]), the echocardiography clip simulator ([`echo`]) and video/image
+//! super-resolution ([`video`]).
 
 #![forbid(unsafe_code)]
 
@@ -10,3 +10,4 @@ pub mod denoise;
 pub mod dsp;
 pub mod echo;
 pub mod live;
+pub mod video;

@@ -45,6 +45,10 @@ pub enum Command {
     /// Write simulated echo clips (cluttered, clean, clutter mask) as PNG frames and/or raw
     /// float arrays with a JSON sidecar, for inspection and training the clutter filter.
     SimulateEcho(SimulateEchoArgs),
+    /// Upscale an image (PNG, JPEG) or a video (anything FFmpeg decodes) by 2, 3 or 4: luma
+    /// through the chosen model, chroma bicubic; writes H.264/MP4, VP9/WebM, PNG or JPEG by
+    /// OUT's extension, keeping frame rate, timestamps, rotation and the audio track.
+    Upscale(UpscaleArgs),
 }
 
 /// Options of `sluice serve`.
@@ -362,6 +366,47 @@ fn parse_in(lo: usize, hi: usize) -> impl Fn(&str) -> Result<usize, String> + Cl
     }
 }
 
+/// Options of `sluice upscale`.
+#[derive(Debug, Clone, Args)]
+pub struct UpscaleArgs {
+    /// Input image or video.
+    pub input: PathBuf,
+
+    /// Output: `.mp4`/`.m4v`/`.mov` (H.264), `.webm` (VP9), `.png` or `.jpg`/`.jpeg` (single
+    /// image); replaced only once complete.
+    pub output: PathBuf,
+
+    /// Upscaling factor (the output is N× the input in both directions, at most 7680×4320).
+    #[arg(long, value_parser = clap::value_parser!(u8).range(2..=4))]
+    pub scale: u8,
+
+    /// Constant rate factor for video (H.264 0–51, default 23; VP9 0–63, default 32).
+    #[arg(long, value_parser = clap::value_parser!(u8).range(0..=63))]
+    pub crf: Option<u8>,
+
+    /// Luma super-resolution model.
+    #[arg(long, value_enum, default_value_t = UpscaleModel::Bicubic)]
+    pub model: UpscaleModel,
+
+    /// Denoise the audio track with DeepFilterNet3 (re-encodes it) instead of copying it.
+    #[arg(long)]
+    pub denoise_audio: bool,
+}
+
+impl UpscaleArgs {
+    /// The factor as a `usize`.
+    pub fn scale(&self) -> usize {
+        usize::from(self.scale)
+    }
+}
+
+/// Luma models `sluice upscale` can use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum UpscaleModel {
+    /// Separable bicubic (Keys, a = −0.5): the baseline.
+    Bicubic,
+}
+
 fn parse_non_negative(s: &str) -> Result<f32, String> {
     match s.trim().parse::<f32>() {
         Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
@@ -445,6 +490,10 @@ mod tests {
             &["sluice", "denoise", "in.wav"],
             &["sluice", "denoise", "in.wav", "out.wav", "--atten-lim-db", "-3"],
             &["sluice", "denoise", "in.wav", "out.wav", "--post-filter-beta", "NaN"],
+            &["sluice", "upscale", "in.mp4", "out.mp4"],
+            &["sluice", "upscale", "in.mp4", "out.mp4", "--scale", "5"],
+            &["sluice", "upscale", "in.mp4", "out.mp4", "--scale", "3", "--crf", "64"],
+            &["sluice", "upscale", "in.mp4", "out.mp4", "--scale", "3", "--model", "espcn"],
         ] {
             assert!(Cli::try_parse_from(args).is_err(), "{args:?} should be rejected");
         }
@@ -577,6 +626,21 @@ mod tests {
         assert_eq!((args.seed, args.clips, args.frames, args.size), (9, 3, 50, 64));
         assert_eq!((args.clutter, args.motion, args.format), (ClutterArg::Nf, MotionArg::Rca, OutputFormat::Raw));
         assert_eq!(MotionPattern::from(args.motion), MotionPattern::Rca);
+    }
+
+    #[test]
+    fn upscale_takes_paths_scale_and_options() {
+        let cli = parse(&["sluice", "upscale", "a.mkv", "b.webm", "--scale", "3", "--crf", "30", "--denoise-audio"]);
+        let Command::Upscale(args) = cli.command else { panic!("expected upscale") };
+        assert_eq!((&args.input, &args.output), (&PathBuf::from("a.mkv"), &PathBuf::from("b.webm")));
+        assert_eq!(
+            (args.scale(), args.crf, args.model, args.denoise_audio),
+            (3, Some(30), UpscaleModel::Bicubic, true)
+        );
+        let Command::Upscale(args) = parse(&["sluice", "upscale", "a.png", "b.png", "--scale", "2"]).command else {
+            panic!("expected upscale")
+        };
+        assert_eq!((args.scale(), args.crf, args.denoise_audio), (2, None, false));
     }
 
     #[test]

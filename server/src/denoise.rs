@@ -241,7 +241,7 @@ impl Aligned {
 
 /// A temporary file in OUT's directory (so the final rename stays on one file system); it is
 /// deleted when dropped unless persisted.
-fn temp_next_to(out: &Path) -> Result<(tempfile::NamedTempFile, PathBuf)> {
+pub(crate) fn temp_next_to(out: &Path) -> Result<(tempfile::NamedTempFile, PathBuf)> {
     let dir = match out.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),

@@ -19,6 +19,7 @@
 //! | `sluice loadtest`: real-time streams against a server | [`loadtest`] |
 //! | `sluice live`: microphone → DFN3 → speakers or WAV | [`live`] |
 //! | `sluice simulate-echo`: simulated echo clips → PNG / raw | [`simulate`] |
+//! | `sluice upscale`: image/video → super-resolution → file | [`upscale`] |
 //! | log subscriber set-up | [`logging`] |
 
 #![forbid(unsafe_code)]
@@ -37,6 +38,7 @@ pub mod serve;
 pub mod simulate;
 pub mod state;
 pub mod stream;
+pub mod upscale;
 pub mod wav_stream;
 
 pub use http::app;

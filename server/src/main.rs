@@ -6,7 +6,7 @@ use anyhow::{Context, Result};
 use clap::{CommandFactory, FromArgMatches};
 use sluice_engine::Threads;
 use sluice_server::cli::{
-    Cli, Command, DenoiseArgs, HealthcheckArgs, LiveArgs, LoadtestArgs, ServeArgs, SimulateEchoArgs,
+    Cli, Command, DenoiseArgs, HealthcheckArgs, LiveArgs, LoadtestArgs, ServeArgs, SimulateEchoArgs, UpscaleArgs,
 };
 use sluice_server::config::{self, ServerConfig};
 use sluice_server::healthcheck::{self, ProbeUrl};
@@ -34,6 +34,7 @@ fn main() -> ExitCode {
         Command::Loadtest(args) => loadtest(args),
         Command::Live(args) => live(args),
         Command::SimulateEcho(args) => simulate_echo(args),
+        Command::Upscale(args) => upscale(args),
     };
     match result {
         Ok(code) => code,
@@ -224,6 +225,35 @@ fn simulate_echo(args: SimulateEchoArgs) -> Result<ExitCode> {
         Ok(()) => Ok(ExitCode::SUCCESS),
         Err(e) => {
             eprintln!("sluice simulate-echo: {e:#}");
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+/// Runs `sluice upscale`; errors go to stderr as one plain line.
+fn upscale(args: UpscaleArgs) -> Result<ExitCode> {
+    match sluice_server::upscale::upscale_file(&args) {
+        Ok(s) => {
+            println!(
+                "{}: {} frame(s) {}×{} → {}×{} ({}, audio {:?}) in {:.2} s, {:.1} fps",
+                args.output.display(),
+                s.frames,
+                s.input_size.0,
+                s.input_size.1,
+                s.output_size.0,
+                s.output_size.1,
+                s.model,
+                s.audio,
+                s.elapsed.as_secs_f64(),
+                s.fps()
+            );
+            if s.skipped > 0 {
+                eprintln!("sluice upscale: {} damaged video packet(s) skipped", s.skipped);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            eprintln!("sluice upscale: {e:#}");
             Ok(ExitCode::FAILURE)
         }
     }

@@ -1,0 +1,451 @@
+//! [`UpscaleStage`]: one planar Y'CbCr frame → the same frame ×N, luma through a
+//! [`LumaUpscaler`], chroma through [`Bicubic`].
+//!
+//! Works on borrowed 8-bit planes with strides, so it reads FFmpeg frames (or raw I420 from a
+//! socket) in place; every buffer is allocated in [`UpscaleStage::new`] and
+//! [`UpscaleStage::process`] allocates nothing (a model may on a size change).
+
+use super::VideoError;
+use super::bicubic::Bicubic;
+use super::colour::Colour;
+use super::upscaler::LumaUpscaler;
+
+/// A read-only 8-bit plane: `height` rows of `width` samples, `stride` bytes apart.
+#[derive(Debug, Clone, Copy)]
+pub struct Plane<'a> {
+    /// Samples; at least `stride·(height−1) + width` long.
+    pub data: &'a [u8],
+    /// Bytes from one row to the next.
+    pub stride: usize,
+    /// Samples per row.
+    pub width: usize,
+    /// Rows.
+    pub height: usize,
+}
+
+/// A writable 8-bit plane, laid out as [`Plane`].
+#[derive(Debug)]
+pub struct PlaneMut<'a> {
+    /// Samples.
+    pub data: &'a mut [u8],
+    /// Bytes from one row to the next.
+    pub stride: usize,
+    /// Samples per row.
+    pub width: usize,
+    /// Rows.
+    pub height: usize,
+}
+
+/// Where the stage writes its output planes, one at a time (so an FFmpeg frame, whose planes
+/// cannot be borrowed mutably together, can be a sink).
+pub trait PlaneSink {
+    /// Plane `index`: 0 = Y, 1 = Cb, 2 = Cr. It may be smaller than the stage's output layout
+    /// (the excess is cropped: encoders of 4:2:0 need even sizes), never larger.
+    fn plane(&mut self, index: usize) -> PlaneMut<'_>;
+}
+
+impl PlaneSink for [PlaneMut<'_>; 3] {
+    fn plane(&mut self, index: usize) -> PlaneMut<'_> {
+        let p = &mut self[index];
+        PlaneMut { data: &mut *p.data, stride: p.stride, width: p.width, height: p.height }
+    }
+}
+
+impl Plane<'_> {
+    fn rows(&self) -> impl Iterator<Item = &[u8]> {
+        (0..self.height).map(move |r| &self.data[r * self.stride..r * self.stride + self.width])
+    }
+
+    fn check(&self, what: &str, size: (usize, usize)) -> Result<(), VideoError> {
+        check_plane(what, (self.width, self.height), self.stride, self.data.len(), size)
+    }
+}
+
+impl PlaneMut<'_> {
+    /// Checks the plane fits in `size` (cropping allowed) and its buffer holds it.
+    fn check(&self, what: &str, size: (usize, usize)) -> Result<(), VideoError> {
+        let fits = self.width <= size.0 && self.height <= size.1 && self.width > 0 && self.height > 0;
+        let want = if fits { (self.width, self.height) } else { size };
+        check_plane(what, (self.width, self.height), self.stride, self.data.len(), want)
+    }
+}
+
+fn check_plane(
+    what: &str,
+    got: (usize, usize),
+    stride: usize,
+    len: usize,
+    want: (usize, usize),
+) -> Result<(), VideoError> {
+    let fits = got.1 == 0 || (stride >= got.0 && len >= stride * (got.1 - 1) + got.0);
+    if got != want || !fits {
+        return Err(VideoError::InvalidConfig(format!(
+            "{what} plane is {}×{} (stride {stride}, {len} bytes), expected {}×{}",
+            got.0, got.1, want.0, want.1
+        )));
+    }
+    Ok(())
+}
+
+/// Plane sizes of one side of the stage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FrameLayout {
+    /// Luma (width, height).
+    pub luma: (usize, usize),
+    /// Each chroma plane's (width, height).
+    pub chroma: (usize, usize),
+}
+
+impl FrameLayout {
+    /// The layout of a `width × height` frame whose chroma is subsampled by 2^`log2_w` × 2^`log2_h`
+    /// (4:2:0 is (1, 1), 4:4:4 is (0, 0)), rounding chroma sizes up as FFmpeg does.
+    pub fn subsampled(width: usize, height: usize, log2_w: u32, log2_h: u32) -> Self {
+        Self { luma: (width, height), chroma: (width.div_ceil(1 << log2_w), height.div_ceil(1 << log2_h)) }
+    }
+}
+
+/// A clockwise rotation by quarter turns, applied while storing the output (the display
+/// rotation of phone videos, baked into the pixels).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Rotation {
+    /// Unchanged.
+    #[default]
+    None,
+    /// 90° clockwise: width and height swap.
+    Cw90,
+    /// 180°.
+    Cw180,
+    /// 270° clockwise (90° counter-clockwise): width and height swap.
+    Cw270,
+}
+
+impl Rotation {
+    /// The rotation for `degrees` clockwise; angles that are not a multiple of 90 give `None`.
+    pub fn from_degrees(degrees: i32) -> Self {
+        match degrees.rem_euclid(360) {
+            90 => Self::Cw90,
+            180 => Self::Cw180,
+            270 => Self::Cw270,
+            _ => Self::None,
+        }
+    }
+
+    /// Whether width and height swap.
+    pub fn swaps(self) -> bool {
+        matches!(self, Self::Cw90 | Self::Cw270)
+    }
+
+    /// (width, height) after rotating.
+    pub fn apply(self, (w, h): (usize, usize)) -> (usize, usize) {
+        if self.swaps() { (h, w) } else { (w, h) }
+    }
+}
+
+/// Stores the packed `w × h` plane `src` into `dst` rotated by `rot` (cropping to `dst`'s
+/// size), converting each value with `f`.
+fn store(src: &[f32], (w, h): (usize, usize), dst: &mut PlaneMut<'_>, rot: Rotation, f: impl Fn(f32) -> u8) {
+    let (dw, dh) = (dst.width, dst.height);
+    for y in 0..dh {
+        let line = &mut dst.data[y * dst.stride..y * dst.stride + dw];
+        match rot {
+            Rotation::None => {
+                for (o, v) in line.iter_mut().zip(&src[y * w..y * w + dw]) {
+                    *o = f(*v);
+                }
+            }
+            Rotation::Cw180 => {
+                let row = &src[(h - 1 - y) * w..(h - y) * w];
+                for (x, o) in line.iter_mut().enumerate() {
+                    *o = f(row[w - 1 - x]);
+                }
+            }
+            // Source (r, c) lands at (c, h−1−r).
+            Rotation::Cw90 => {
+                for (x, o) in line.iter_mut().enumerate() {
+                    *o = f(src[(h - 1 - x) * w + y]);
+                }
+            }
+            // Source (r, c) lands at (w−1−c, r).
+            Rotation::Cw270 => {
+                for (x, o) in line.iter_mut().enumerate() {
+                    *o = f(src[x * w + (w - 1 - y)]);
+                }
+            }
+        }
+    }
+}
+
+/// Upscales planar Y'CbCr frames of one layout.
+pub struct UpscaleStage {
+    upscaler: Box<dyn LumaUpscaler>,
+    colour: Colour,
+    input: FrameLayout,
+    output: FrameLayout,
+    chroma: Bicubic,
+    luma_in: Vec<f32>,
+    luma_out: Vec<f32>,
+    chroma_in: Vec<f32>,
+    chroma_out: Vec<f32>,
+    rotation: Rotation,
+}
+
+impl UpscaleStage {
+    /// A stage from `input` to `output` planes (output luma must be the input's × the
+    /// upscaler's factor; output chroma may be any size, e.g. full size for RGB output).
+    pub fn new(
+        upscaler: Box<dyn LumaUpscaler>,
+        colour: Colour,
+        input: FrameLayout,
+        output: FrameLayout,
+    ) -> Result<Self, VideoError> {
+        let s = upscaler.scale();
+        if output.luma != (input.luma.0 * s, input.luma.1 * s) {
+            return Err(VideoError::InvalidConfig(format!(
+                "output luma {:?} is not input {:?} × {s}",
+                output.luma, input.luma
+            )));
+        }
+        let chroma = Bicubic::new(input.chroma, output.chroma)?;
+        Ok(Self {
+            upscaler,
+            colour,
+            input,
+            output,
+            chroma,
+            luma_in: vec![0.0; input.luma.0 * input.luma.1],
+            luma_out: vec![0.0; output.luma.0 * output.luma.1],
+            chroma_in: vec![0.0; input.chroma.0 * input.chroma.1],
+            chroma_out: vec![0.0; output.chroma.0 * output.chroma.1],
+            rotation: Rotation::None,
+        })
+    }
+
+    /// Rotates every output frame by `rotation` (the sink's planes then have the rotated sizes).
+    pub fn with_rotation(mut self, rotation: Rotation) -> Self {
+        self.rotation = rotation;
+        self
+    }
+
+    /// The stream's colour convention.
+    pub fn colour(&self) -> Colour {
+        self.colour
+    }
+
+    /// Input plane sizes.
+    pub fn input(&self) -> FrameLayout {
+        self.input
+    }
+
+    /// Output plane sizes.
+    pub fn output(&self) -> FrameLayout {
+        self.output
+    }
+
+    /// The luma model's name.
+    pub fn model_name(&self) -> &'static str {
+        self.upscaler.name()
+    }
+
+    /// Upscales one frame: `src` = [Y, Cb, Cr] → the sink's planes.
+    pub fn process(&mut self, src: [Plane<'_>; 3], dst: &mut dyn PlaneSink) -> Result<(), VideoError> {
+        let [y, cb, cr] = src;
+        y.check("input Y", self.input.luma)?;
+        cb.check("input Cb", self.input.chroma)?;
+        cr.check("input Cr", self.input.chroma)?;
+
+        let c = self.colour;
+        let (offset, scale) = c.luma_affine();
+        for (row, out) in y.rows().zip(self.luma_in.chunks_exact_mut(self.input.luma.0)) {
+            for (o, v) in out.iter_mut().zip(row) {
+                *o = ((f32::from(*v) - offset) * scale).clamp(0.0, 1.0);
+            }
+        }
+        let (w, h) = self.input.luma;
+        self.upscaler.upscale(&self.luma_in, w, h, &mut self.luma_out)?;
+        let rot = self.rotation;
+        let mut oy = dst.plane(0);
+        oy.check("output Y", rot.apply(self.output.luma))?;
+        let inv = 1.0 / scale;
+        store(&self.luma_out, self.output.luma, &mut oy, rot, |v| (v.clamp(0.0, 1.0) * inv + offset + 0.5) as u8);
+        let (lo, hi) = c.range.chroma_bounds();
+        for (k, plane) in [(1, cb), (2, cr)] {
+            for (row, o) in plane.rows().zip(self.chroma_in.chunks_exact_mut(self.input.chroma.0)) {
+                for (o, v) in o.iter_mut().zip(row) {
+                    *o = f32::from(*v);
+                }
+            }
+            self.chroma.resize(&self.chroma_in, &mut self.chroma_out)?;
+            let mut out = dst.plane(k);
+            out.check(if k == 1 { "output Cb" } else { "output Cr" }, rot.apply(self.output.chroma))?;
+            store(&self.chroma_out, self.output.chroma, &mut out, rot, |v| (v.clamp(lo, hi) + 0.5) as u8);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::bicubic::BicubicUpscaler;
+    use super::super::colour::{Matrix, Range};
+    use super::*;
+
+    /// Records what the model saw, and writes a constant.
+    struct Probe {
+        seen: std::sync::Arc<std::sync::Mutex<Vec<f32>>>,
+    }
+
+    impl LumaUpscaler for Probe {
+        fn scale(&self) -> usize {
+            2
+        }
+        fn name(&self) -> &'static str {
+            "probe"
+        }
+        fn upscale(&mut self, src: &[f32], _w: usize, _h: usize, dst: &mut [f32]) -> Result<(), VideoError> {
+            if let Ok(mut seen) = self.seen.lock() {
+                seen.clear();
+                seen.extend_from_slice(src);
+            }
+            dst.fill(1.2);
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn limited_range_luma_is_expanded_for_the_model_and_compressed_after() {
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let colour = Colour { matrix: Matrix::Bt601, range: Range::Limited };
+        let input = FrameLayout::subsampled(3, 1, 1, 1);
+        let output = FrameLayout::subsampled(6, 2, 1, 1);
+        let mut stage = UpscaleStage::new(Box::new(Probe { seen: seen.clone() }), colour, input, output)
+            .unwrap_or_else(|e| panic!("{e}"));
+        // Stride 4 with padding bytes that must be ignored.
+        let y = [16u8, 126, 235, 99];
+        let c = [128u8, 128];
+        let (mut oy, mut ocb, mut ocr) = ([0u8; 12], [0u8; 3], [0u8; 3]);
+        stage
+            .process(
+                [
+                    Plane { data: &y, stride: 4, width: 3, height: 1 },
+                    Plane { data: &c, stride: 2, width: 2, height: 1 },
+                    Plane { data: &c, stride: 2, width: 2, height: 1 },
+                ],
+                &mut [
+                    PlaneMut { data: &mut oy, stride: 6, width: 6, height: 2 },
+                    PlaneMut { data: &mut ocb, stride: 3, width: 3, height: 1 },
+                    PlaneMut { data: &mut ocr, stride: 3, width: 3, height: 1 },
+                ],
+            )
+            .unwrap_or_else(|e| panic!("{e}"));
+        let seen = seen.lock().map(|s| s.clone()).unwrap_or_default();
+        assert_eq!(seen.len(), 3);
+        for (got, want) in seen.iter().zip([0.0, 110.0 / 219.0, 1.0]) {
+            assert!((got - want).abs() < 1e-6, "{seen:?}");
+        }
+        // 1.2 from the model is clamped to white = 235 in limited range.
+        assert!(oy.iter().all(|v| *v == 235), "{oy:?}");
+        assert!(ocb.iter().chain(&ocr).all(|v| *v == 128));
+    }
+
+    /// Returns its input (a ×1 "model"), so rotations can be checked exactly.
+    struct Identity;
+
+    impl LumaUpscaler for Identity {
+        fn scale(&self) -> usize {
+            1
+        }
+        fn name(&self) -> &'static str {
+            "identity"
+        }
+        fn upscale(&mut self, src: &[f32], _w: usize, _h: usize, dst: &mut [f32]) -> Result<(), VideoError> {
+            dst.copy_from_slice(src);
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn rotations_move_pixels_clockwise_and_crop() {
+        // 3×2 luma, values 0..6 in full range; 4:4:4 so chroma follows the same path.
+        let y: Vec<u8> = (0..6).map(|v| v * 40).collect();
+        let layout = FrameLayout::subsampled(3, 2, 0, 0);
+        let colour = Colour { matrix: Matrix::Bt601, range: Range::Full };
+        let cases: [(Rotation, (usize, usize), Vec<u8>); 4] = [
+            (Rotation::None, (3, 2), vec![0, 40, 80, 120, 160, 200]),
+            // Clockwise: the left column (0, 120) becomes the top row, bottom first.
+            (Rotation::Cw90, (2, 3), vec![120, 0, 160, 40, 200, 80]),
+            (Rotation::Cw180, (3, 2), vec![200, 160, 120, 80, 40, 0]),
+            (Rotation::Cw270, (2, 3), vec![80, 200, 40, 160, 0, 120]),
+        ];
+        for (rot, (w, h), want) in cases {
+            let mut stage = UpscaleStage::new(Box::new(Identity), colour, layout, layout)
+                .unwrap_or_else(|e| panic!("{e}"))
+                .with_rotation(rot);
+            let (mut oy, mut ocb, mut ocr) = (vec![0u8; 6], vec![0u8; 6], vec![0u8; 6]);
+            let src = Plane { data: &y, stride: 3, width: 3, height: 2 };
+            let mut sink = [
+                PlaneMut { data: &mut oy, stride: w, width: w, height: h },
+                PlaneMut { data: &mut ocb, stride: w, width: w, height: h },
+                PlaneMut { data: &mut ocr, stride: w, width: w, height: h },
+            ];
+            stage.process([src, src, src], &mut sink).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!((&oy, &ocb), (&want, &want), "{rot:?}");
+            // The same rotation into a plane one row short crops the last row.
+            let mut short = vec![0u8; w * (h - 1)];
+            let mut sink = [
+                PlaneMut { data: &mut short, stride: w, width: w, height: h - 1 },
+                PlaneMut { data: &mut ocb, stride: w, width: w, height: h },
+                PlaneMut { data: &mut ocr, stride: w, width: w, height: h },
+            ];
+            stage.process([src, src, src], &mut sink).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(short, want[..w * (h - 1)], "{rot:?} cropped");
+        }
+        assert_eq!(Rotation::from_degrees(-90), Rotation::Cw270);
+        assert_eq!(Rotation::from_degrees(45), Rotation::None);
+    }
+
+    #[test]
+    fn full_range_bicubic_frame_keeps_flat_colour_and_rejects_bad_planes() {
+        let colour = Colour { matrix: Matrix::Bt709, range: Range::Full };
+        let input = FrameLayout::subsampled(5, 3, 1, 1);
+        let output = FrameLayout::subsampled(15, 9, 0, 0);
+        let up = BicubicUpscaler::new(3).unwrap_or_else(|e| panic!("{e}"));
+        let mut stage = UpscaleStage::new(Box::new(up), colour, input, output).unwrap_or_else(|e| panic!("{e}"));
+        let y = [77u8; 15];
+        let (cb, cr) = ([40u8; 6], [200u8; 6]);
+        let (mut oy, mut ocb, mut ocr) = ([0u8; 135], [0u8; 135], [0u8; 135]);
+        let src = |cb_w| {
+            [
+                Plane { data: &y, stride: 5, width: 5, height: 3 },
+                Plane { data: &cb, stride: 3, width: cb_w, height: 2 },
+                Plane { data: &cr, stride: 3, width: 3, height: 2 },
+            ]
+        };
+        stage
+            .process(
+                src(3),
+                &mut [
+                    PlaneMut { data: &mut oy, stride: 15, width: 15, height: 9 },
+                    PlaneMut { data: &mut ocb, stride: 15, width: 15, height: 9 },
+                    PlaneMut { data: &mut ocr, stride: 15, width: 15, height: 9 },
+                ],
+            )
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(oy.iter().all(|v| *v == 77) && ocb.iter().all(|v| *v == 40) && ocr.iter().all(|v| *v == 200));
+        let err = stage.process(
+            src(2),
+            &mut [
+                PlaneMut { data: &mut oy, stride: 15, width: 15, height: 9 },
+                PlaneMut { data: &mut ocb, stride: 15, width: 15, height: 9 },
+                PlaneMut { data: &mut ocr, stride: 15, width: 15, height: 9 },
+            ],
+        );
+        assert!(err.is_err());
+        let bad = UpscaleStage::new(
+            Box::new(BicubicUpscaler::new(2).unwrap_or_else(|e| panic!("{e}"))),
+            colour,
+            input,
+            output,
+        );
+        assert!(bad.is_err(), "×2 model with ×3 output sizes must be refused");
+    }
+}

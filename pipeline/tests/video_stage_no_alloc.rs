@@ -1,0 +1,78 @@
+//! The per-frame upscale stage allocates nothing once built (the bicubic model builds its
+//! resizer on the first frame): a counting global allocator watches `UpscaleStage::process`.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+use sluice_pipeline::video::{
+    BicubicUpscaler, Colour, FrameLayout, Matrix, Plane, PlaneMut, Range, Rotation, UpscaleStage,
+};
+
+struct Counting;
+static COUNTING: AtomicBool = AtomicBool::new(false);
+static ALLOCS: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: forwards to the system allocator unchanged; only counts calls.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        if COUNTING.load(Ordering::Relaxed) {
+            ALLOCS.fetch_add(1, Ordering::Relaxed);
+        }
+        // SAFETY: same contract as the caller's.
+        unsafe { System.alloc(l) }
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        // SAFETY: same contract as the caller's.
+        unsafe { System.dealloc(p, l) }
+    }
+    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
+        if COUNTING.load(Ordering::Relaxed) {
+            ALLOCS.fetch_add(1, Ordering::Relaxed);
+        }
+        // SAFETY: same contract as the caller's.
+        unsafe { System.realloc(p, l, n) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+// One test function: the counter is process-wide, so parallel tests would count each other.
+#[test]
+fn upscale_stage_allocates_nothing_per_frame() {
+    let (w, h, s) = (37, 21, 3);
+    for (out_sub, rotation) in [((1, 1), Rotation::None), ((0, 0), Rotation::Cw90)] {
+        let input = FrameLayout::subsampled(w, h, 1, 1);
+        let output = FrameLayout::subsampled(w * s, h * s, out_sub.0, out_sub.1);
+        let up = BicubicUpscaler::new(s).unwrap_or_else(|e| panic!("{e}"));
+        let colour = Colour { matrix: Matrix::Bt709, range: Range::Limited };
+        let mut stage = UpscaleStage::new(Box::new(up), colour, input, output)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .with_rotation(rotation);
+        let y: Vec<u8> = (0..w * h).map(|i| (16 + i % 220) as u8).collect();
+        let c: Vec<u8> = (0..input.chroma.0 * input.chroma.1).map(|i| (16 + i % 225) as u8).collect();
+        let (ol, oc) = (rotation.apply(output.luma), rotation.apply(output.chroma));
+        let (mut oy, mut ocb, mut ocr) = (vec![0u8; ol.0 * ol.1], vec![0u8; oc.0 * oc.1], vec![0u8; oc.0 * oc.1]);
+        let mut run = || {
+            let chroma = Plane { data: &c, stride: input.chroma.0, width: input.chroma.0, height: input.chroma.1 };
+            let mut sink = [
+                PlaneMut { data: &mut oy, stride: ol.0, width: ol.0, height: ol.1 },
+                PlaneMut { data: &mut ocb, stride: oc.0, width: oc.0, height: oc.1 },
+                PlaneMut { data: &mut ocr, stride: oc.0, width: oc.0, height: oc.1 },
+            ];
+            stage
+                .process([Plane { data: &y, stride: w, width: w, height: h }, chroma, chroma], &mut sink)
+                .unwrap_or_else(|e| panic!("{e}"));
+        };
+        run();
+        ALLOCS.store(0, Ordering::SeqCst);
+        COUNTING.store(true, Ordering::SeqCst);
+        for _ in 0..10 {
+            run();
+        }
+        COUNTING.store(false, Ordering::SeqCst);
+        assert_eq!(ALLOCS.load(Ordering::SeqCst), 0, "{out_sub:?} {rotation:?}");
+        // The frame was really written: luma in the legal limited range, not all black.
+        assert!(oy.iter().all(|v| (16..=235).contains(v)) && oy.iter().any(|v| *v > 100));
+    }
+}
