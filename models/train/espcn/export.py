@@ -8,8 +8,9 @@ Tensors (all float32, little-endian, PyTorch OIHW layout):
 Metadata: format "sluice-espcn-v1", scale, activation "tanh" (after conv1 and conv2),
 input "full-range BT.601 luma in [0,1]", step and training seconds.
 
-Usage: export.py [--root ROOT] [--out models/weights] [--onnx] [--scales 2,3,4]
+Usage: export.py [--root ROOT] [--out models/weights] [--scales 2,3,4]
   reads ROOT/x{r}/ckpt.pt and writes OUT/espcn_x{r}.safetensors.
+(ONNX for the ONNX Runtime comparison is built from the safetensors file by ort_bench.py.)
 """
 import argparse
 import os
@@ -48,18 +49,11 @@ def load_model(path):
     return model
 
 
-def export_onnx(model, path):
-    x = torch.zeros(1, 1, 360, 640)
-    torch.onnx.export(model, x, path, input_names=["y"], output_names=["sr"], opset_version=17,
-                      dynamic_axes={"y": {2: "h", 3: "w"}, "sr": {2: "H", 3: "W"}}, dynamo=False)
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--root", default=TRAIN_ROOT)
     ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "..", "..", "weights"))
     ap.add_argument("--scales", default="2,3,4")
-    ap.add_argument("--onnx", help="also write ONNX files into this directory")
     args = ap.parse_args()
     for s in [int(x) for x in args.scales.split(",")]:
         c = torch.load(os.path.join(args.root, f"x{s}", "ckpt.pt"), weights_only=False)
@@ -69,9 +63,6 @@ def main():
         path = os.path.join(args.out, f"espcn_x{s}.safetensors")
         export_model(model, s, path, c["step"], c["train_s"])
         print(f"x{s}: step {c['step']}, {c['train_s'] / 60:.1f} min -> {os.path.normpath(path)}")
-        if args.onnx:
-            os.makedirs(args.onnx, exist_ok=True)
-            export_onnx(model, os.path.join(args.onnx, f"espcn_x{s}.onnx"))
 
 
 if __name__ == "__main__":
