@@ -86,7 +86,10 @@ def main():
     for path in args.weights:
         model = export.load_model(path)
         res = evaluate(model, model.scale)
-        res["weights"] = os.path.basename(path)
+        meta = export.metadata(path)
+        res.update(weights=os.path.basename(path), step=int(meta["step"]),
+                   train_min=round(int(meta["train_seconds"]) / 60, 1))
+        print(f"{res['weights']}: step {res['step']}, {res['train_min']} min of training\n")
         print(table(res) + "\n")
         out.append(res)
     if args.json:

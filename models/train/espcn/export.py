@@ -40,6 +40,11 @@ def export_model(model, scale, path, step, train_s):
     os.replace(path + ".tmp", path)
 
 
+def metadata(path):
+    with safe_open(path, "pt") as f:
+        return f.metadata()
+
+
 def load_model(path):
     with safe_open(path, "pt") as f:
         scale = int(f.metadata()["scale"])

