@@ -7,6 +7,7 @@ use thiserror::Error;
 
 use crate::dfn3::ConfigError;
 use crate::onnx::OnnxError;
+use crate::safetensors::SafetensorsError;
 
 /// Why model weights could not be loaded.
 ///
@@ -160,5 +161,43 @@ pub enum WeightsError {
         file: &'static str,
         /// What is wrong, naming the key.
         source: ConfigError,
+    },
+    /// A safetensors file could not be decoded (truncated, bad header, unsupported dtype).
+    #[error("{file}: {source}")]
+    Safetensors {
+        /// The file (path, or a description for in-memory bytes).
+        file: String,
+        /// What the reader reported.
+        source: SafetensorsError,
+    },
+    /// A tensor the architecture needs is not in a safetensors file.
+    #[error("{file}: no tensor named {tensor}")]
+    NoTensor {
+        /// The file.
+        file: String,
+        /// The missing tensor name.
+        tensor: &'static str,
+    },
+    /// A safetensors tensor has a different shape than the architecture needs.
+    #[error("{file}: tensor {tensor} has shape {found:?}, expected {expected:?}")]
+    TensorShape {
+        /// The file.
+        file: String,
+        /// The tensor name.
+        tensor: &'static str,
+        /// The shape required.
+        expected: Vec<usize>,
+        /// The shape stored.
+        found: Vec<usize>,
+    },
+    /// A `__metadata__` entry is missing or holds a value this implementation does not support.
+    #[error("{file}: metadata {key}: {reason}")]
+    Metadata {
+        /// The file.
+        file: String,
+        /// The metadata key.
+        key: &'static str,
+        /// What is wrong.
+        reason: String,
     },
 }

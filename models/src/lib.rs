@@ -1,10 +1,14 @@
-//! Sluice networks on the engine: weight loading and per-stream model state. DeepFilterNet3 is
-//! here; ESPCN and the clutter filter arrive with their issues.
+//! Sluice networks on the engine: weight loading and per-stream model state. DeepFilterNet3
+//! (speech enhancement) and ESPCN (luma super-resolution) are here; the clutter filter arrives
+//! with its issue.
 //!
 //! Loading path for DeepFilterNet3: [`archive`] (tar.gz or directory) → [`onnx`] (our own
 //! protobuf reader) → [`dfn3::Dfn3Weights`] (typed, shape-checked tensors) with
 //! [`dfn3::Dfn3Config`] from `config.ini`. Failures are [`WeightsError`]s naming the file and
 //! the tensor, node or key.
+//!
+//! Loading path for ESPCN: [`safetensors`] (our own reader) → [`espcn::EspcnWeights`]
+//! (shape-checked) → [`espcn::Espcn`] → one [`espcn::EspcnPlan`] per frame size.
 
 #![forbid(unsafe_code)]
 
@@ -12,7 +16,9 @@ pub mod archive;
 pub mod bundled;
 pub mod dfn3;
 mod error;
+pub mod espcn;
 pub mod onnx;
+pub mod safetensors;
 mod weight;
 
 pub use error::WeightsError;
