@@ -385,7 +385,7 @@ pub struct UpscaleArgs {
     pub crf: Option<u8>,
 
     /// Luma super-resolution model.
-    #[arg(long, value_enum, default_value_t = UpscaleModel::Bicubic)]
+    #[arg(long, value_enum, default_value_t = UpscaleModel::Espcn)]
     pub model: UpscaleModel,
 
     /// Denoise the audio track with DeepFilterNet3 (re-encodes it) instead of copying it.
@@ -403,6 +403,8 @@ impl UpscaleArgs {
 /// Luma models `sluice upscale` can use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum UpscaleModel {
+    /// ESPCN (sub-pixel convolution), trained by this project: sharper than bicubic.
+    Espcn,
     /// Separable bicubic (Keys, a = −0.5): the baseline.
     Bicubic,
 }
@@ -633,10 +635,7 @@ mod tests {
         let cli = parse(&["sluice", "upscale", "a.mkv", "b.webm", "--scale", "3", "--crf", "30", "--denoise-audio"]);
         let Command::Upscale(args) = cli.command else { panic!("expected upscale") };
         assert_eq!((&args.input, &args.output), (&PathBuf::from("a.mkv"), &PathBuf::from("b.webm")));
-        assert_eq!(
-            (args.scale(), args.crf, args.model, args.denoise_audio),
-            (3, Some(30), UpscaleModel::Bicubic, true)
-        );
+        assert_eq!((args.scale(), args.crf, args.model, args.denoise_audio), (3, Some(30), UpscaleModel::Espcn, true));
         let Command::Upscale(args) = parse(&["sluice", "upscale", "a.png", "b.png", "--scale", "2"]).command else {
             panic!("expected upscale")
         };

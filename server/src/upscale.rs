@@ -6,21 +6,27 @@
 //! only once complete, so a failure leaves no partial output.
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressFinish, ProgressStyle};
+use sluice_engine::Threads;
 use sluice_pipeline::video::{
-    BicubicUpscaler, Container, LumaUpscaler, OutputTarget, UpscaleJob, UpscaleOptions, UpscaleSummary,
+    BicubicUpscaler, Container, EspcnUpscaler, LumaUpscaler, OutputTarget, UpscaleJob, UpscaleOptions, UpscaleSummary,
 };
 
 use crate::cli::{UpscaleArgs, UpscaleModel};
 use crate::denoise::{load_model, temp_next_to};
 
-/// The luma upscaler `model` names, at `scale`.
+/// The luma upscaler `model` names, at `scale`; ESPCN runs on one engine thread per core.
 pub fn luma_upscaler(model: UpscaleModel, scale: usize) -> Result<Box<dyn LumaUpscaler>> {
     match model {
         UpscaleModel::Bicubic => Ok(Box::new(BicubicUpscaler::new(scale)?)),
+        UpscaleModel::Espcn => {
+            let threads = Threads::available().context("cannot start the engine threads")?;
+            Ok(Box::new(EspcnUpscaler::bundled(scale, Arc::new(threads))?))
+        }
     }
 }
 

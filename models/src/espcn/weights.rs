@@ -9,7 +9,6 @@ use std::path::{Path, PathBuf};
 
 use sluice_engine::Activation;
 
-use crate::dfn3::weights::MODELS_DIR_ENV;
 use crate::safetensors::SafeTensors;
 use crate::{Weight, WeightsError};
 
@@ -56,14 +55,11 @@ impl EspcnWeights {
         format!("espcn_x{scale}.safetensors")
     }
 
-    /// Where [`EspcnWeights::bundled`] looks: `$SLUICE_MODELS_DIR/espcn_x{r}.safetensors`, or by
-    /// default the crate's `weights/` directory (path baked in at compile time), as for DFN3.
+    /// Where [`EspcnWeights::bundled`] looks: `espcn_x{r}.safetensors` found as
+    /// [`crate::bundled::path`] says (`$SLUICE_MODELS_DIR`, else the checkout's `models/weights/`).
     pub fn bundled_path(scale: usize) -> PathBuf {
         let file = Self::bundled_file(scale);
-        match std::env::var_os(MODELS_DIR_ENV) {
-            Some(dir) if !dir.is_empty() => PathBuf::from(dir).join(file),
-            _ => Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/weights")).join(file),
-        }
+        crate::bundled::path(&file)
     }
 
     /// Loads the network trained by this project for factor 2, 3 or 4 (`models/weights/`).

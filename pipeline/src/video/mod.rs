@@ -7,6 +7,7 @@
 //! | error type | [`VideoError`] |
 //! | matrices, ranges, RGB ↔ Y'CbCr | [`colour`] |
 //! | separable bicubic, the `bicubic` model | [`bicubic`] |
+//! | the `espcn` model | [`espcn`] |
 //! | the model seam | [`LumaUpscaler`] |
 //! | one frame ×N | [`stage`] |
 //! | packets → planar frames | [`decode`] |
@@ -23,6 +24,7 @@ pub mod colour;
 pub mod decode;
 pub mod encode;
 mod error;
+pub mod espcn;
 pub mod stage;
 pub mod transcode;
 mod upscaler;
@@ -32,6 +34,7 @@ pub use bicubic::{Bicubic, BicubicUpscaler};
 pub use colour::{Colour, Matrix, Range};
 pub use encode::{Container, OutputTarget};
 pub use error::VideoError;
+pub use espcn::EspcnUpscaler;
 pub use stage::{FrameLayout, Plane, PlaneMut, PlaneSink, Rotation, UpscaleStage};
 pub use transcode::{MAX_OUTPUT, MediaInfo, UpscaleJob, UpscaleOptions, UpscaleSummary};
 pub use upscaler::LumaUpscaler;
