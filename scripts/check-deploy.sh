@@ -29,4 +29,21 @@ if grep "Couldn't find schema" "$work/validate.log" | grep -v "kind HTTPRoute wi
   die "a rendered object has no schema to validate against"
 fi
 check-jsonschema --schemafile deploy/k8s/schemas/httproute-v1.schema.json deploy/k8s/httproute.yaml
+
+# The runtime stage must install the package of every shared library the binary links directly
+# (a library added to the build, e.g. by a new crate, would otherwise fail only at `docker run`).
+# The binary built here links the same libraries as the image's: both are Debian 12.
+binary="${CARGO_TARGET_DIR:-target}/debug/sluice"
+[ -x "$binary" ] || die "no $binary: build the workspace first"
+runtime_stage=$(awk '/^FROM /{stage=""} {stage = stage $0 "\n"} END{printf "%s", stage}' deploy/Dockerfile)
+# In debian:bookworm-slim already: the C and C++ runtimes.
+base="libc6 libgcc-s1 libstdc++6"
+for lib in $(readelf -d "$binary" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'); do
+  path=$(ldconfig -p | awk -v l="$lib" '$1 == l && /x86-64|x86_64/ {print $NF; exit}')
+  [ -n "$path" ] || die "cannot locate $lib"
+  pkg=$(dpkg -S "$(readlink -f "$path")" 2>/dev/null | head -n1 | cut -d: -f1) || true
+  [ -n "$pkg" ] || pkg=$(dpkg -S "$path" | head -n1 | cut -d: -f1)
+  case " $base " in *" $pkg "*) continue ;; esac
+  printf '%s' "$runtime_stage" | grep -qw -- "$pkg" || die "deploy/Dockerfile's runtime stage lacks $pkg (for $lib)"
+done
 log "deploy/ checks passed"

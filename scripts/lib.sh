@@ -15,7 +15,6 @@ BUILD_PACKAGES=(
   libasound2-dev  # cpal links ALSA on Linux whatever its features (the fallback audio system)
   # ffmpeg-next (pipeline/src/video): FFmpeg's libraries and headers, bindgen's libclang, pkg-config to find them
   clang
-  pkg-config
   libavcodec-dev
   libavformat-dev
   libavutil-dev
