@@ -495,7 +495,7 @@ mod tests {
             &["sluice", "upscale", "in.mp4", "out.mp4"],
             &["sluice", "upscale", "in.mp4", "out.mp4", "--scale", "5"],
             &["sluice", "upscale", "in.mp4", "out.mp4", "--scale", "3", "--crf", "64"],
-            &["sluice", "upscale", "in.mp4", "out.mp4", "--scale", "3", "--model", "espcn"],
+            &["sluice", "upscale", "in.mp4", "out.mp4", "--scale", "3", "--model", "srgan"],
         ] {
             assert!(Cli::try_parse_from(args).is_err(), "{args:?} should be rejected");
         }
