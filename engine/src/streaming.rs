@@ -127,6 +127,11 @@ impl StreamingConv {
         self.out_frame_len
     }
 
+    /// FLOPs (2 × multiply-adds) of one step for one stream.
+    pub fn flops(&self) -> u64 {
+        self.conv.flops()
+    }
+
     /// Scratch floats [`StreamingConv::step`] needs.
     pub fn scratch_len(&self, threads: &Threads) -> usize {
         self.conv.scratch_len(threads)

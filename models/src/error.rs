@@ -176,7 +176,7 @@ pub enum WeightsError {
         /// The file.
         file: String,
         /// The missing tensor name.
-        tensor: &'static str,
+        tensor: String,
     },
     /// A safetensors tensor has a different shape than the architecture needs.
     #[error("{file}: tensor {tensor} has shape {found:?}, expected {expected:?}")]
@@ -184,7 +184,7 @@ pub enum WeightsError {
         /// The file.
         file: String,
         /// The tensor name.
-        tensor: &'static str,
+        tensor: String,
         /// The shape required.
         expected: Vec<usize>,
         /// The shape stored.

@@ -97,12 +97,12 @@ impl EspcnWeights {
             Some(other) => return Err(meta_err("activation", format!("{other:?} is not tanh or relu"))),
         };
         let tensor = |name: &'static str| {
-            st.tensor(name).ok_or_else(|| WeightsError::NoTensor { file: file.to_owned(), tensor: name })
+            st.tensor(name).ok_or_else(|| WeightsError::NoTensor { file: file.to_owned(), tensor: name.to_owned() })
         };
         let out3 = tensor("conv3.weight")?.shape().first().copied().unwrap_or(0);
         let scale = (1..=MAX_SCALE).find(|r| r * r == out3).ok_or_else(|| WeightsError::TensorShape {
             file: file.to_owned(),
-            tensor: "conv3.weight",
+            tensor: "conv3.weight".to_owned(),
             expected: vec![9, 32, 3, 3],
             found: tensor("conv3.weight").map(|w| w.shape().to_vec()).unwrap_or_default(),
         })?;
@@ -119,7 +119,7 @@ impl EspcnWeights {
                 if t.shape() != expected.as_slice() {
                     return Err(WeightsError::TensorShape {
                         file: file.to_owned(),
-                        tensor: name,
+                        tensor: name.to_owned(),
                         expected,
                         found: t.shape().to_vec(),
                     });

@@ -1,0 +1,73 @@
+//! Throughput of the clutter filter on the engine with the bundled weights: 128×128 frames
+//! streamed one at a time (the live path), and a whole 32-frame clip (`filter_clip`), on 1 and
+//! 2 threads. Per-frame times: best and median (the machine may be shared; best-of skips
+//! preempted frames); fps = 1000 / median. The PyTorch peer on the same shape is
+//! `models/train/clutter/torch_bench.py`.
+//!
+//! `cargo run --release -p sluice-models --example clutter_throughput [-- --size 128 --frames 40]`
+//! (`SLUICE_ISA` picks the tier).
+
+use std::error::Error;
+use std::sync::Arc;
+use std::time::Instant;
+
+use sluice_engine::Threads;
+use sluice_models::clutter::Clutter;
+
+fn main() -> Result<(), Box<dyn Error>> {
+    let mut size = 128;
+    let mut frames = 40;
+    let mut clip_frames = 32;
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        let mut value = || args.next().ok_or_else(|| format!("{a} needs a value"));
+        match a.as_str() {
+            "--size" => size = value()?.parse()?,
+            "--frames" => frames = value()?.parse()?,
+            "--clip-frames" => clip_frames = value()?.parse()?,
+            other => return Err(format!("unknown argument {other}").into()),
+        }
+    }
+    let model = Clutter::bundled()?;
+    let (h, w) = (size, size);
+    // A deterministic echo-like clip: moving texture, a static bright band, speckle-ish noise.
+    let clip: Vec<f32> = (0..clip_frames.max(frames) * h * w)
+        .map(|i| {
+            let (t, y, x) = ((i / (h * w)) as f32, ((i / w) % h) as f32, (i % w) as f32);
+            let band = if (20.0..26.0).contains(&y) { 0.3 } else { 0.0 };
+            let noise = ((x * 12.9898 + y * 78.233 + t * 3.7).sin() * 43_758.547).fract().abs();
+            (0.3 + 0.2 * (x / 7.0 + t / 3.0).sin() * (y / 9.0).cos() + band + 0.15 * noise).clamp(0.0, 1.0)
+        })
+        .collect();
+    let gflop = model.plan(h, w, 1)?.flops_per_frame() as f64 / 1e9;
+    println!("clutter filter {h}x{w}, {:.2} GFLOP per frame, tier {}", gflop, model.isa().name());
+    for n in [1usize, 2] {
+        let threads = Arc::new(Threads::new(n)?);
+        let mut stream = model.stream(h, w, Arc::clone(&threads))?;
+        let mut out = vec![0.0; h * w];
+        let mut ms = Vec::with_capacity(frames);
+        for (i, x) in clip.chunks_exact(h * w).take(frames + 2).enumerate() {
+            let t = Instant::now();
+            stream.process(x, &mut out)?;
+            if i >= 2 {
+                ms.push(t.elapsed().as_secs_f64() * 1e3);
+            }
+        }
+        ms.sort_by(f64::total_cmp);
+        let (best, median) = (ms[0], ms[ms.len() / 2]);
+        println!(
+            "streaming, {n} thread(s): best {best:.1} ms, median {median:.1} ms per frame = {:.1} fps ({:.1} GFLOP/s best)",
+            1e3 / median,
+            gflop / best * 1e3
+        );
+        let t = Instant::now();
+        let filtered = model.filter_clip(&clip[..clip_frames * h * w], clip_frames, h, w, &threads)?;
+        let per_frame = t.elapsed().as_secs_f64() * 1e3 / clip_frames as f64;
+        std::hint::black_box(filtered);
+        println!(
+            "whole clip ({clip_frames} frames), {n} thread(s): {per_frame:.1} ms per frame = {:.1} fps",
+            1e3 / per_frame
+        );
+    }
+    Ok(())
+}

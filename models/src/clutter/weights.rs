@@ -1,0 +1,207 @@
+//! Clutter-filter weights from a safetensors export (`models/train/clutter/export.py`).
+//!
+//! Tensors (float32, PyTorch Conv3d order `[C_out, C_in, kT, kH, kW]`, biases `[C_out]`), for
+//! base width `n0` and `levels` levels, with `c(l) = n0·2^l`:
+//! `enc.{l}.0` 3³ → c(l), `enc.{l}.1` 3³ → 2c(l) (the last level is the bottom);
+//! decoder `i` (0 = coarsest, gating skip level `l = levels−2−i`, `cx = 2c(l)`, `cg` = the
+//! coarser map's channels): `gate.{i}.theta` 3³ stride (1,2,2) cx → cx/2, `gate.{i}.phi` 1³
+//! cg → cx/2, `gate.{i}.psi` 1³ cx/2 → 1, `up.{i}` 2³ cg → cg, `dec.{i}.0` 3³ cg+cx → cx,
+//! `dec.{i}.1` 3³ cx → cx; `head` 1³ → 1. Metadata: `n0`, `levels` (required), `step`, and
+//! `temporal_padding` = `causal`, `spatial_padding` = `tf_same`, `activation` = `linear` (checked
+//! when present: the Rust network implements only these).
+
+use std::path::{Path, PathBuf};
+
+use crate::safetensors::SafeTensors;
+use crate::{Weight, WeightsError};
+
+/// File name of the network trained by this project (`models/weights/`).
+pub const BUNDLED_FILE: &str = "clutter.safetensors";
+
+/// Largest `n0` and `levels` accepted from a file: guards the plan sizes against nonsense.
+const MAX_N0: usize = 256;
+const MAX_LEVELS: usize = 6;
+
+/// One convolution's kernel (PyTorch order) and bias.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConvWeights {
+    /// Kernel `[C_out, C_in, kT, kH, kW]`.
+    pub weight: Weight,
+    /// Bias `[C_out]`.
+    pub bias: Weight,
+}
+
+impl ConvWeights {
+    /// Output channels.
+    pub fn out_channels(&self) -> usize {
+        self.bias.len()
+    }
+
+    fn params(&self) -> usize {
+        self.weight.len() + self.bias.len()
+    }
+}
+
+/// The additive attention gate of one decoder level.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GateWeights {
+    /// 3³, stride (1, 2, 2), on the skip: cx → cx/2.
+    pub theta: ConvWeights,
+    /// 1³ on the gating map: cg → cx/2.
+    pub phi: ConvWeights,
+    /// 1³ → 1 channel, then sigmoid.
+    pub psi: ConvWeights,
+}
+
+/// One decoder level: gate, up-conv and the two convs after the concatenation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DecoderWeights {
+    /// The gate on the skip.
+    pub gate: GateWeights,
+    /// 2³ after nearest upsampling (1, 2, 2): cg → cg.
+    pub up: ConvWeights,
+    /// 3³ on concat [up, gated skip]: cg + cx → cx, then 3³ cx → cx.
+    pub convs: [ConvWeights; 2],
+}
+
+/// The whole network, shape-checked against `n0` and `levels`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClutterWeights {
+    /// Base width (channels of the first conv).
+    pub n0: usize,
+    /// Levels (resolutions) of the U-Net; the last one is the bottom.
+    pub levels: usize,
+    /// Optimiser steps of the checkpoint, when the export records them.
+    pub step: Option<u64>,
+    /// Encoder convs per level.
+    pub enc: Vec<[ConvWeights; 2]>,
+    /// Decoder levels, coarsest first (`levels − 1` of them).
+    pub dec: Vec<DecoderWeights>,
+    /// 1³ → 1 channel; the output is input + head.
+    pub head: ConvWeights,
+}
+
+/// Metadata values the network supports, when the file states them.
+const FIXED_METADATA: [(&str, &str); 3] =
+    [("temporal_padding", "causal"), ("spatial_padding", "tf_same"), ("activation", "linear")];
+
+impl ClutterWeights {
+    /// Where [`ClutterWeights::bundled`] looks ([`crate::bundled::path`]: `$SLUICE_MODELS_DIR`,
+    /// else the checkout's `models/weights/`).
+    pub fn bundled_path() -> PathBuf {
+        crate::bundled::path(BUNDLED_FILE)
+    }
+
+    /// Loads the network trained by this project.
+    pub fn bundled() -> Result<Self, WeightsError> {
+        Self::load(Self::bundled_path())
+    }
+
+    /// Loads a safetensors file.
+    pub fn load(path: impl AsRef<Path>) -> Result<Self, WeightsError> {
+        let path = path.as_ref();
+        let bytes = std::fs::read(path).map_err(|source| WeightsError::Io { path: path.to_owned(), source })?;
+        Self::parse(&bytes, &path.display().to_string())
+    }
+
+    /// Decodes the bytes of a safetensors file.
+    pub fn from_safetensors(bytes: &[u8]) -> Result<Self, WeightsError> {
+        Self::parse(bytes, "<safetensors bytes>")
+    }
+
+    fn parse(bytes: &[u8], file: &str) -> Result<Self, WeightsError> {
+        let st =
+            SafeTensors::parse(bytes).map_err(|source| WeightsError::Safetensors { file: file.to_owned(), source })?;
+        let meta_err =
+            |key: &'static str, reason: String| WeightsError::Metadata { file: file.to_owned(), key, reason };
+        let number = |key: &'static str, max: usize| -> Result<usize, WeightsError> {
+            let v = st.metadata(key).ok_or_else(|| meta_err(key, "missing (export.py writes it)".into()))?;
+            v.parse::<usize>()
+                .ok()
+                .filter(|n| (1..=max).contains(n))
+                .ok_or_else(|| meta_err(key, format!("{v:?} is not an integer in 1..={max}")))
+        };
+        let n0 = number("n0", MAX_N0)?;
+        let levels = number("levels", MAX_LEVELS)?;
+        for (key, want) in FIXED_METADATA {
+            if let Some(v) = st.metadata(key)
+                && v != want
+            {
+                return Err(meta_err(key, format!("{v:?} is not supported (only {want:?})")));
+            }
+        }
+        let step = match st.metadata("step") {
+            None => None,
+            Some(s) => Some(s.parse::<u64>().map_err(|_| meta_err("step", format!("{s:?} is not an integer")))?),
+        };
+        let conv = |name: String, cout: usize, cin: usize, k: [usize; 3]| -> Result<ConvWeights, WeightsError> {
+            let take = |tensor: String, expected: Vec<usize>| -> Result<Weight, WeightsError> {
+                let t = st
+                    .tensor(&tensor)
+                    .ok_or_else(|| WeightsError::NoTensor { file: file.to_owned(), tensor: tensor.clone() })?;
+                if t.shape() != expected.as_slice() {
+                    return Err(WeightsError::TensorShape {
+                        file: file.to_owned(),
+                        tensor,
+                        expected,
+                        found: t.shape().to_vec(),
+                    });
+                }
+                Ok(t.clone())
+            };
+            Ok(ConvWeights {
+                weight: take(format!("{name}.weight"), vec![cout, cin, k[0], k[1], k[2]])?,
+                bias: take(format!("{name}.bias"), vec![cout])?,
+            })
+        };
+        const K3: [usize; 3] = [3, 3, 3];
+        const K2: [usize; 3] = [2, 2, 2];
+        const K1: [usize; 3] = [1, 1, 1];
+        let mut enc = Vec::with_capacity(levels);
+        let mut cin = 1;
+        for l in 0..levels {
+            let (c1, c2) = (n0 << l, 2 * (n0 << l));
+            enc.push([conv(format!("enc.{l}.0"), c1, cin, K3)?, conv(format!("enc.{l}.1"), c2, c1, K3)?]);
+            cin = c2;
+        }
+        let mut dec = Vec::with_capacity(levels - 1);
+        let mut cg = cin;
+        for (i, l) in (0..levels - 1).rev().enumerate() {
+            let cx = 2 * (n0 << l);
+            let gate = GateWeights {
+                theta: conv(format!("gate.{i}.theta"), cx / 2, cx, K3)?,
+                phi: conv(format!("gate.{i}.phi"), cx / 2, cg, K1)?,
+                psi: conv(format!("gate.{i}.psi"), 1, cx / 2, K1)?,
+            };
+            let up = conv(format!("up.{i}"), cg, cg, K2)?;
+            let convs = [conv(format!("dec.{i}.0"), cx, cg + cx, K3)?, conv(format!("dec.{i}.1"), cx, cx, K3)?];
+            dec.push(DecoderWeights { gate, up, convs });
+            cg = cx;
+        }
+        let head = conv("head".into(), 1, cg, K1)?;
+        Ok(Self { n0, levels, step, enc, dec, head })
+    }
+
+    /// Number of parameters (305 563 for n0 = 8, 3 levels).
+    pub fn params(&self) -> usize {
+        let enc: usize = self.enc.iter().flatten().map(ConvWeights::params).sum();
+        let dec: usize = self
+            .dec
+            .iter()
+            .map(|d| {
+                let g = &d.gate;
+                g.theta.params()
+                    + g.phi.params()
+                    + g.psi.params()
+                    + d.up.params()
+                    + d.convs.iter().map(ConvWeights::params).sum::<usize>()
+            })
+            .sum();
+        enc + dec + self.head.params()
+    }
+
+    /// Frame sides must be multiples of this (each of the `levels − 1` poolings halves them).
+    pub fn size_multiple(&self) -> usize {
+        1usize << self.levels.saturating_sub(1)
+    }
+}

@@ -1,0 +1,261 @@
+//! The clutter filter on the engine against PyTorch, streaming against whole-clip, and the
+//! loader's and planner's errors.
+//!
+//! Golden fixtures (`fixtures/clutter/golden.safetensors`, made by `make_golden.py` beside it
+//! from the committed weights) hold small clips and PyTorch's float64 outputs; the engine must
+//! match within 1e-4 on every ISA tier, with one and two threads, run whole-clip and frame by
+//! frame.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use sluice_engine::{EngineError, Isa, Threads};
+use sluice_models::WeightsError;
+use sluice_models::clutter::{Clutter, ClutterPlan, ClutterStream, ClutterWeights, LATENCY_FRAMES};
+use sluice_models::safetensors::{SafeTensors, SafetensorsError};
+
+const TOLERANCE: f32 = 1e-4;
+
+fn golden() -> SafeTensors {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/clutter/golden.safetensors");
+    let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    SafeTensors::parse(&bytes).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn bundled() -> ClutterWeights {
+    ClutterWeights::bundled().unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn bundled_bytes() -> Vec<u8> {
+    std::fs::read(ClutterWeights::bundled_path()).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn pool(n: usize) -> Threads {
+    Threads::new(n).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+}
+
+/// A deterministic clip in [0, 1]: moving texture plus a static bright band (clutter-like).
+fn clip(frames: usize, h: usize, w: usize) -> Vec<f32> {
+    (0..frames * h * w)
+        .map(|i| {
+            let (t, y, x) = ((i / (h * w)) as f32, ((i / w) % h) as f32, (i % w) as f32);
+            let band = if (4.0..6.0).contains(&y) { 0.35 } else { 0.0 };
+            let noise = ((x * 12.9898 + y * 78.233 + t * 3.7).sin() * 43_758.547).fract().abs();
+            (0.3 + 0.2 * (x / 3.0 + t / 2.0).sin() * (y / 4.0).cos() + band + 0.1 * noise).clamp(0.0, 1.0)
+        })
+        .collect()
+}
+
+/// Runs `clip` through a fresh stream one frame per call.
+fn stream_clip(stream: &mut ClutterStream, clip: &[f32]) -> Vec<f32> {
+    let n = stream.step_len();
+    let mut out = vec![f32::NAN; clip.len()];
+    for (x, y) in clip.chunks_exact(n).zip(out.chunks_exact_mut(n)) {
+        stream.process(x, y).unwrap_or_else(|e| panic!("{e}"));
+    }
+    out
+}
+
+#[test]
+fn engine_matches_pytorch_on_every_tier() {
+    let weights = bundled();
+    let golden = golden();
+    for stamp in ["enc.0.0.bias", "head.bias"] {
+        let t = golden.tensor(stamp).unwrap_or_else(|| panic!("fixture lacks {stamp}"));
+        let w = if stamp == "head.bias" { &weights.head.bias } else { &weights.enc[0][0].bias };
+        assert_eq!(
+            t.data(),
+            w.data(),
+            "fixtures were made from other weights; rerun tests/fixtures/clutter/make_golden.py"
+        );
+    }
+    let cases: Vec<&str> = golden.names().filter(|n| n.starts_with("in_")).collect();
+    assert!(cases.len() >= 4, "only {} cases", cases.len());
+    let pools = [Arc::new(Threads::single()), Arc::new(pool(2))];
+    let mut worst = 0.0f32;
+    for isa in Isa::available() {
+        let model = Clutter::with_isa(weights.clone(), isa).unwrap_or_else(|e| panic!("{e}"));
+        for case in &cases {
+            let input = golden.tensor(case).unwrap_or_else(|| panic!("{case}"));
+            let expected = golden.tensor(&case.replacen("in_", "out_", 1)).unwrap_or_else(|| panic!("{case} out"));
+            let &[t, h, w] = input.shape() else { panic!("{case}: shape {:?}", input.shape()) };
+            assert_eq!(expected.shape(), input.shape(), "{case}");
+            for threads in &pools {
+                let whole = model.filter_clip(input.data(), t, h, w, threads).unwrap_or_else(|e| panic!("{case}: {e}"));
+                let mut stream = model.stream(h, w, Arc::clone(threads)).unwrap_or_else(|e| panic!("{case}: {e}"));
+                let streamed = stream_clip(&mut stream, input.data());
+                for (mode, out) in [("whole clip", &whole), ("streamed", &streamed)] {
+                    let diff = max_abs_diff(out, expected.data());
+                    worst = worst.max(diff);
+                    assert!(
+                        diff <= TOLERANCE,
+                        "{case} {mode} {} {} threads: max |engine − PyTorch| = {diff}",
+                        isa.name(),
+                        threads.count()
+                    );
+                }
+            }
+        }
+    }
+    println!("max |engine − PyTorch| over every case, tier, pool and mode: {worst:.2e}");
+}
+
+#[test]
+fn streaming_equals_whole_clip() {
+    let model = Clutter::new(bundled());
+    let (t, h, w) = (12, 16, 20);
+    let x = clip(t, h, w);
+    let single = Threads::single();
+    // One step over the whole clip: the plain causal 3-D convolution, no history used.
+    let plan = model.plan(h, w, t).unwrap_or_else(|e| panic!("{e}"));
+    let mut state = plan.new_state(&single);
+    let mut whole = vec![f32::NAN; x.len()];
+    plan.run(&mut state, &x, &mut whole, &single).unwrap_or_else(|e| panic!("{e}"));
+    let changed = max_abs_diff(&whole, &x);
+    assert!(changed > 1e-3, "the filter should change a cluttered clip (max change {changed})");
+    // filter_clip runs steps of 6 frames; the stream runs 1 frame per call on two threads.
+    let chunked = model.filter_clip(&x, t, h, w, &single).unwrap_or_else(|e| panic!("{e}"));
+    let mut stream = model.stream(h, w, Arc::new(pool(2))).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((stream.latency(), LATENCY_FRAMES), (0, 0));
+    let streamed = stream_clip(&mut stream, &x);
+    let d_chunked = max_abs_diff(&chunked, &whole);
+    let d_streamed = max_abs_diff(&streamed, &whole);
+    assert!(d_chunked <= 1e-5 && d_streamed <= 1e-5, "steps of 6: {d_chunked}, frame by frame: {d_streamed}");
+    // Mid-stream the frames differ from a fresh clip's; reset starts a new clip.
+    let mut again = vec![f32::NAN; stream.step_len()];
+    stream.process(&x[..h * w], &mut again).unwrap_or_else(|e| panic!("{e}"));
+    assert!(max_abs_diff(&again, &whole[..h * w]) > 1e-4, "history should carry over between calls");
+    stream.reset();
+    stream.process(&x[..h * w], &mut again).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(again, streamed[..h * w]);
+    // A clip no step up to 8 divides (13 frames: steps of 7, one zero frame padded).
+    let x13 = clip(13, h, w);
+    let chunked13 = model.filter_clip(&x13, 13, h, w, &single).unwrap_or_else(|e| panic!("{e}"));
+    let streamed13 =
+        stream_clip(&mut model.stream(h, w, Arc::new(Threads::single())).unwrap_or_else(|e| panic!("{e}")), &x13);
+    assert!(max_abs_diff(&chunked13, &streamed13) <= 1e-5);
+}
+
+#[test]
+fn wrong_sizes_are_typed_errors() {
+    let model = Clutter::new(bundled());
+    let threads = Arc::new(Threads::single());
+    for (h, w, f) in [(30, 32, 1), (32, 6, 1), (0, 8, 1), (8, 8, 0), (usize::MAX / 4, 8, 4)] {
+        let err = model.plan(h, w, f).err();
+        assert!(matches!(err, Some(EngineError::InvalidSpec { op: "clutter", .. })), "{h}x{w}x{f}: {err:?}");
+    }
+    let msg = model.plan(30, 33, 1).err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(msg.contains("32x36"), "the error should name the padded size: {msg}");
+    assert_eq!(ClutterPlan::padded_size(model.weights(), 30, 33), (32, 36));
+
+    let mut stream = model.stream(8, 12, Arc::clone(&threads)).unwrap_or_else(|e| panic!("{e}"));
+    let x = vec![0.5; 8 * 12];
+    let mut y = vec![0.0; 8 * 12];
+    let err = stream.process(&x[1..], &mut y).err();
+    assert!(matches!(err, Some(EngineError::BufferLength { op: "clutter", buffer: "input", .. })), "{err:?}");
+    let err = stream.process(&x, &mut y[..8]).err();
+    assert!(matches!(err, Some(EngineError::BufferLength { op: "clutter", buffer: "output", .. })), "{err:?}");
+    let err = stream.process(&[], &mut []).err();
+    assert!(matches!(err, Some(EngineError::BufferLength { .. })), "{err:?}");
+    stream.process(&x, &mut y).unwrap_or_else(|e| panic!("{e}"));
+
+    let a = model.plan(8, 12, 1).unwrap_or_else(|e| panic!("{e}"));
+    let b = model.plan(12, 8, 1).unwrap_or_else(|e| panic!("{e}"));
+    let mut state = b.new_state(&threads);
+    let err = a.run(&mut state, &x, &mut y, &threads).err();
+    assert!(matches!(err, Some(EngineError::InvalidSpec { op: "clutter", .. })), "state of another plan: {err:?}");
+
+    let err = model.filter_clip(&x, 2, 8, 12, &threads).err();
+    assert!(matches!(err, Some(EngineError::BufferLength { buffer: "clip", .. })), "{err:?}");
+    let err = model.filter_clip(&x, 1, 8, 10, &threads).err();
+    assert!(matches!(err, Some(EngineError::InvalidSpec { .. })), "{err:?}");
+    let err = model.filter_clip(&x, usize::MAX, 8, 12, &threads).err();
+    assert!(err.is_some(), "a clip length that overflows is an error");
+}
+
+#[test]
+fn bundled_network_has_the_trained_shape() {
+    let w = bundled();
+    assert_eq!((w.n0, w.levels, w.params()), (8, 3, 305_563));
+    assert_eq!(w.step, Some(6922));
+    assert_eq!(w.size_multiple(), 4);
+    assert_eq!(w.dec[0].gate.theta.weight.shape(), [16, 32, 3, 3, 3]);
+    assert_eq!(w.dec[1].convs[0].weight.shape(), [16, 48, 3, 3, 3]);
+    let plan = Clutter::new(w).plan(128, 128, 1).unwrap_or_else(|e| panic!("{e}"));
+    // 1.44 G multiply-adds per 128×128 frame (spec: 11.5 G per 64×64×32 clip, ×4 for 128×128).
+    let gmac = plan.flops_per_frame() as f64 / 2e9;
+    assert!((1.3..1.6).contains(&gmac), "{gmac} GMAC per frame");
+}
+
+/// Rewrites a safetensors file's header (keeping the data) through `edit`.
+fn with_header(bytes: &[u8], edit: impl Fn(&str) -> String) -> Vec<u8> {
+    let n = u64::from_le_bytes(bytes[..8].try_into().unwrap_or_else(|_| panic!("short")));
+    let n = usize::try_from(n).unwrap_or_else(|e| panic!("{e}"));
+    let header = std::str::from_utf8(&bytes[8..8 + n]).unwrap_or_else(|e| panic!("{e}"));
+    let new = edit(header);
+    let mut out = (new.len() as u64).to_le_bytes().to_vec();
+    out.extend_from_slice(new.as_bytes());
+    out.extend_from_slice(&bytes[8 + n..]);
+    out
+}
+
+#[test]
+fn truncated_and_edited_files_are_named_errors() {
+    let bytes = bundled_bytes();
+    assert!(Clutter::from_safetensors(&bytes).is_ok());
+    for n in [0, 7, 8, 100, bytes.len() / 2, bytes.len() - 1] {
+        let err = ClutterWeights::from_safetensors(&bytes[..n]).err();
+        assert!(matches!(err, Some(WeightsError::Safetensors { .. })), "{n} bytes: {err:?}");
+    }
+
+    let renamed = with_header(&bytes, |h| h.replace("gate.1.psi.weight", "gate.1.psi.kernel"));
+    let err = ClutterWeights::from_safetensors(&renamed).err();
+    assert!(matches!(&err, Some(WeightsError::NoTensor { tensor, .. }) if tensor == "gate.1.psi.weight"), "{err:?}");
+
+    // Same byte counts, other shapes: enc.1.0.bias [16] and gate.0.theta.bias [16] swap
+    // silently, so swap two of different sizes and expect the shape to be named.
+    let swapped = with_header(&bytes, |h| {
+        h.replace("\"up.0.bias\"", "\"tmp\"")
+            .replace("\"up.1.bias\"", "\"up.0.bias\"")
+            .replace("\"tmp\"", "\"up.1.bias\"")
+    });
+    let err = ClutterWeights::from_safetensors(&swapped).err();
+    let msg = err.as_ref().map(ToString::to_string).unwrap_or_default();
+    assert!(matches!(&err, Some(WeightsError::TensorShape { tensor, .. }) if tensor == "up.0.bias"), "{msg}");
+    assert!(msg.contains("[64]") && msg.contains("[32]"), "{msg}");
+
+    let deeper = with_header(&bytes, |h| h.replace("\"levels\":\"3\"", "\"levels\":\"4\""));
+    assert_ne!(deeper, bytes, "export metadata should carry the levels");
+    let err = ClutterWeights::from_safetensors(&deeper).err();
+    assert!(matches!(&err, Some(WeightsError::NoTensor { tensor, .. }) if tensor == "enc.3.0.weight"), "{err:?}");
+
+    let wider = with_header(&bytes, |h| h.replace("\"n0\":\"8\"", "\"n0\":\"16\""));
+    let err = ClutterWeights::from_safetensors(&wider).err();
+    assert!(matches!(&err, Some(WeightsError::TensorShape { tensor, .. }) if tensor == "enc.0.0.weight"), "{err:?}");
+
+    for (from, to, key) in [
+        ("\"temporal_padding\":\"causal\"", "\"temporal_padding\":\"symmetric\"", "temporal_padding"),
+        ("\"activation\":\"linear\"", "\"activation\":\"relu\"", "activation"),
+        ("\"n0\":\"8\"", "\"n0\":\"eight\"", "n0"),
+        ("\"levels\":\"3\"", "\"depth\":\"3\"", "levels"),
+        ("\"levels\":\"3\"", "\"levels\":\"0\"", "levels"),
+        ("\"step\":\"6922\"", "\"step\":\"-1\"", "step"),
+    ] {
+        let edited = with_header(&bytes, |h| h.replace(from, to));
+        assert_ne!(edited, bytes, "{from} not in the header");
+        let err = ClutterWeights::from_safetensors(&edited).err();
+        assert!(matches!(err, Some(WeightsError::Metadata { key: k, .. }) if k == key), "{to}: {err:?}");
+    }
+
+    let f16 = with_header(&bytes, |h| h.replacen("\"F32\"", "\"F16\"", 1));
+    let err = ClutterWeights::from_safetensors(&f16).err();
+    assert!(matches!(err, Some(WeightsError::Safetensors { source: SafetensorsError::Dtype { .. }, .. })), "{err:?}");
+
+    let err = ClutterWeights::load("/nonexistent/clutter.safetensors").err().map(|e| e.to_string());
+    assert!(err.as_deref().is_some_and(|m| m.contains("/nonexistent/clutter.safetensors")), "{err:?}");
+}
