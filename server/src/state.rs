@@ -2,6 +2,7 @@
 //! the settings, the loaded model, the file-job slots and the live-audio service.
 
 use crate::config::ServerConfig;
+use crate::http::video_jobs::VideoJobs;
 use crate::stream::StreamService;
 use sluice_engine::{Isa, Threads};
 use sluice_models::dfn3::Dfn3Model;
@@ -55,6 +56,7 @@ struct Inner {
     dfn3: Option<Arc<Dfn3Model>>,
     file_jobs: Arc<Semaphore>,
     streams: Option<Arc<StreamService>>,
+    video_jobs: VideoJobs,
 }
 
 /// Name `/v1/info` lists for the DeepFilterNet3 speech denoiser.
@@ -102,6 +104,7 @@ impl AppState {
                 dfn3,
                 file_jobs,
                 streams,
+                video_jobs: VideoJobs::default(),
             }),
         }
     }
@@ -119,6 +122,11 @@ impl AppState {
     /// Slots for file jobs (`--file-jobs` of them); a job holds one while it runs.
     pub fn file_jobs(&self) -> &Arc<Semaphore> {
         &self.inner.file_jobs
+    }
+
+    /// Progress of the video file jobs.
+    pub fn video_jobs(&self) -> &VideoJobs {
+        &self.inner.video_jobs
     }
 
     /// The live-audio service, if this server runs one.

@@ -135,12 +135,12 @@ pub async fn denoise(
     Ok(response)
 }
 
-fn too_large(max_bytes: u64) -> ApiError {
+pub(super) fn too_large(max_bytes: u64) -> ApiError {
     ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", format!("the upload exceeds {max_bytes} bytes"))
 }
 
 /// Writes the request body into a new temporary file (deleted when dropped).
-async fn spool(body: Body, max_bytes: u64, dir: &Path) -> Result<NamedTempFile, ApiError> {
+pub(super) async fn spool(body: Body, max_bytes: u64, dir: &Path) -> Result<NamedTempFile, ApiError> {
     let tmp = tempfile::Builder::new()
         .prefix("sluice-upload-")
         .tempfile_in(dir)
