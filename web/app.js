@@ -4,9 +4,10 @@
 import { LiveSession, wavBlob } from './live.js';
 import { ScrollingSpectrogram } from './spectrogram.js';
 import { enhanceFile, showResults } from './file.js';
+import { Comparison, upscaleVideo } from './video.js';
 
 const $ = (id) => document.getElementById(id);
-const state = { live: null, specIn: null, specOut: null };
+const state = { live: null, specIn: null, specOut: null, comparison: null };
 window.sluice = state;
 
 function setStatus(el, text, kind) {
@@ -135,5 +136,36 @@ $('file-form').addEventListener('submit', async (e) => {
     setStatus(fileStatus, err.message, 'error');
   } finally {
     $('file-go').disabled = false;
+  }
+});
+
+// ---- video tab
+const videoStatus = $('video-status');
+state.comparison = new Comparison({
+  before: $('video-before'), after: $('video-after'), slider: $('video-split'), play: $('video-play'), stage: $('video-results'),
+});
+$('video-form').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  const file = $('video-input').files[0];
+  if (!file) { setStatus(videoStatus, 'Choose a video first.', 'error'); return; }
+  $('video-go').disabled = true;
+  $('video-progress').value = 0;
+  setStatus(videoStatus, `Uploading ${file.name}…`);
+  try {
+    const upscaled = await upscaleVideo(file, {
+      scale: Number($('video-scale').value),
+      token: token(),
+      progress: (fraction, text) => { $('video-progress').value = fraction; setStatus(videoStatus, text); },
+    });
+    state.comparison.show(file, upscaled);
+    const link = $('video-download');
+    if (link.href.startsWith('blob:')) URL.revokeObjectURL(link.href);
+    link.href = URL.createObjectURL(upscaled);
+    link.download = `${file.name.replace(/\.[^.]+$/, '')}-x${$('video-scale').value}.webm`;
+    setStatus(videoStatus, `Done: ${file.name} upscaled (${(upscaled.size / 1e6).toFixed(1)} MB WebM).`, 'ok');
+  } catch (err) {
+    setStatus(videoStatus, err.message, 'error');
+  } finally {
+    $('video-go').disabled = false;
   }
 });

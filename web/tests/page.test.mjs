@@ -1,11 +1,12 @@
 // The web page in a real browser (Debian chromium + playwright-core) against a real `sluice serve`:
-// the live tab with a WAV as the fake microphone, the file tab, and the two failure messages.
+// the live tab with a WAV as the fake microphone, the file and video tabs, and the failure messages.
 // Run with `npm test` in web/tests after building the workspace (scripts/test.sh does both).
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import {
   startServer, tempDir, writeWav, readWav, noisySpeech, denoiseWithCli, launchChromium, bestCorrelation, artifactsDir,
 } from './support.mjs';
@@ -142,4 +143,74 @@ test('live tab: a server at capacity says so', async () => {
 // Keep the generated input next to the screenshots for whoever looks at a failure.
 after(() => {
   try { writeFileSync(join(artifactsDir(), 'noisy-input.wav'), readFileSync(noisyPath)); } catch { /* best effort */ }
+});
+
+test('video tab: upload, progress, before/after comparison slider, download', async () => {
+  // A 96×64, 25 fps, 1 s VP9 test pattern (a codec every Chromium build plays).
+  const clip = join(dir, 'clip.webm');
+  execFileSync('ffmpeg', ['-y', '-v', 'error', '-nostdin', '-f', 'lavfi', '-i', 'testsrc2=s=96x64:r=25:d=1',
+    '-c:v', 'libvpx-vp9', '-deadline', 'realtime', '-pix_fmt', 'yuv420p', clip]);
+  const browser = await launchChromium();
+  try {
+    const page = await browser.newPage();
+    const pageErrors = [];
+    page.on('pageerror', (e) => pageErrors.push(String(e.stack || e)));
+    await page.goto(server.url);
+    await page.getByRole('tab', { name: 'Video' }).click();
+    await page.getByLabel('Video file (MP4, WebM, MKV, …)').setInputFiles(clip);
+    await page.getByLabel('Enlarge').selectOption('2');
+    await page.getByRole('button', { name: 'Upscale' }).click();
+    await page.waitForFunction(() => document.getElementById('video-status').textContent.startsWith('Done:'), null, { timeout: 60_000 })
+      .catch(async (e) => { throw new Error(`${e.message}; status: ${await page.locator('#video-status').textContent()}`); });
+    assert.equal(await page.locator('#video-progress').evaluate((p) => p.value), 1);
+
+    // Both videos load; the upscaled one is twice the size and as long.
+    await page.waitForFunction(() => ['video-before', 'video-after'].every((id) => document.getElementById(id).readyState >= 2),
+      null, { timeout: 20_000 });
+    const dims = await page.evaluate(() => ['video-before', 'video-after'].map((id) => {
+      const v = document.getElementById(id);
+      return [v.videoWidth, v.videoHeight, Math.round(v.duration * 10) / 10];
+    }));
+    assert.deepEqual(dims[0].slice(0, 2), [96, 64]);
+    assert.deepEqual(dims[1].slice(0, 2), [192, 128]);
+    assert.ok(Math.abs(dims[0][2] - dims[1][2]) <= 0.1, `durations ${dims[0][2]} vs ${dims[1][2]}`);
+
+    // The slider moves the split between before (left) and after (right).
+    const clipPath = () => page.locator('#video-after').evaluate((v) => v.style.clipPath);
+    assert.equal(await clipPath(), 'inset(0px 0px 0px 50%)');
+    await page.getByLabel('Before ◀ ▶ After').fill('20');
+    assert.equal(await clipPath(), 'inset(0px 0px 0px 20%)');
+    await page.getByRole('button', { name: 'Play' }).click();
+    await page.waitForFunction(() => document.getElementById('video-after').currentTime > 0.2, null, { timeout: 10_000 });
+    await page.screenshot({ path: join(artifactsDir(), 'video-tab.png'), fullPage: true });
+
+    const download = page.waitForEvent('download');
+    await page.getByRole('link', { name: 'Download the upscaled video (WebM)' }).click();
+    const saved = join(dir, 'downloaded.webm');
+    await (await download).saveAs(saved);
+    const probe = JSON.parse(execFileSync('ffprobe', ['-v', 'error', '-count_frames', '-show_streams', '-of', 'json', saved]));
+    const v = probe.streams.find((s) => s.codec_type === 'video');
+    assert.deepEqual([v.codec_name, v.width, v.height, v.nb_read_frames], ['vp9', 192, 128, '25']);
+    assert.deepEqual(pageErrors, []);
+  } finally {
+    await browser.close();
+  }
+});
+
+test('video tab: a file that is not a video gets a clear message', async () => {
+  const notVideo = join(dir, 'notes.txt');
+  writeFileSync(notVideo, 'not a video');
+  const browser = await launchChromium();
+  try {
+    const page = await browser.newPage();
+    await page.goto(server.url);
+    await page.getByRole('tab', { name: 'Video' }).click();
+    await page.getByLabel('Video file (MP4, WebM, MKV, …)').setInputFiles(notVideo);
+    await page.getByRole('button', { name: 'Upscale' }).click();
+    await page.waitForFunction(() => document.getElementById('video-status').classList.contains('error'), null, { timeout: 20_000 });
+    assert.match(await page.locator('#video-status').textContent(), /not a video the server can read/);
+    assert.equal(await page.getByRole('button', { name: 'Upscale' }).isEnabled(), true);
+  } finally {
+    await browser.close();
+  }
 });

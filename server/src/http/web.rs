@@ -38,6 +38,11 @@ const ASSETS: &[Asset] = &[
         body: include_str!("../../../web/spectrogram.js"),
     },
     Asset {
+        path: "/video.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_str!("../../../web/video.js"),
+    },
+    Asset {
         path: "/worklet.js",
         content_type: "text/javascript; charset=utf-8",
         body: include_str!("../../../web/worklet.js"),
