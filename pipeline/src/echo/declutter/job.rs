@@ -1,7 +1,9 @@
 //! [`DeclutterJob`]: a whole clip through the clutter filter — a video file (demuxed and decoded
 //! by [`crate::video`]'s source and decoder) or a folder of PNG/JPEG frames, frame by frame
 //! through one [`DeclutterStage`], into a video (the [`crate::video`] encoder and muxer: H.264/MP4
-//! or VP9/WebM, grey as 4:2:0 with neutral chroma) or a folder of grey PNG frames.
+//! or VP9/WebM, grey as limited-range 4:2:0 with neutral chroma, the input's timestamps or the
+//! folder's frame rate) or a folder of grey PNG frames. Audio is not carried (echo clips have
+//! none) and a display rotation is not applied.
 //!
 //! Memory stays bounded whatever the length: one decoded frame, the stage's buffers, one output
 //! frame and the codec queues.
@@ -22,7 +24,11 @@ use crate::video::decode::DecodedFrame;
 use crate::video::encode::{Output, VideoEncoder, VideoSettings};
 use crate::video::source::VideoSource;
 use crate::video::stage::{PlaneMut, PlaneSink};
-use crate::video::{Container, OutputTarget, Range, VideoError};
+use crate::video::{Container, Matrix, OutputTarget, Range, VideoError};
+
+/// What video outputs are coded as: plain `yuv420p` (limited range), flagged BT.601; the
+/// chroma is neutral, so the matrix only labels it.
+const VIDEO_OUT: Colour = Colour { matrix: Matrix::Bt601, range: Range::Limited };
 
 /// Options of a job.
 #[derive(Debug, Clone, Copy)]
@@ -147,14 +153,14 @@ impl DeclutterJob {
         let start = Instant::now();
         let Self { source, mut stage, info, options } = self;
         let (w, h) = info.size;
-        let (time_base, rate, colour) = match &source {
-            Source::Video(v) => (v.time_base, v.info.frame_rate, v.decoder.colour()),
+        let (time_base, rate) = match &source {
+            Source::Video(v) => (v.time_base, v.info.frame_rate),
             Source::Folder { .. } => {
                 let fps = Rational::from(options.folder_fps).reduce();
-                (fps.invert(), Some(fps), Colour::JPEG)
+                (fps.invert(), Some(fps))
             }
         };
-        let mut sink = Sink::open(target, (w, h), time_base, rate, colour, options.crf)?;
+        let mut sink = Sink::open(target, (w, h), time_base, rate, options.crf)?;
         let (frames, skipped) = match source {
             Source::Video(mut v) => {
                 let frames = run_video(&mut v, &mut stage, &mut sink, on_frame)?;
@@ -255,7 +261,6 @@ impl Sink {
         (w, h): (usize, usize),
         time_base: Rational,
         frame_rate: Option<Rational>,
-        colour: Colour,
         crf: Option<u8>,
     ) -> Result<Self, DeclutterError> {
         match target {
@@ -265,6 +270,7 @@ impl Sink {
             }),
             DeclutterTarget::Video(target, container) => {
                 let mut out = Box::new(Output::open(target, container)?);
+                let colour = VIDEO_OUT;
                 let settings = VideoSettings { width: w, height: h, time_base, frame_rate, crf, colour };
                 let encoder = Box::new(VideoEncoder::new(&mut out, &settings)?);
                 out.write_header()?;
