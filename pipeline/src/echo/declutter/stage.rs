@@ -44,8 +44,8 @@ impl DeclutterStage {
         }
         if width.checked_mul(height).is_none_or(|n| n > MAX_PIXELS) {
             return Err(err(format!(
-                "beyond the clutter filter's cap of {MAX_PIXELS} pixels (1280×1024); scale the clip down \
-                 (the network was trained at 128×128)"
+                "more than the clutter filter's {MAX_PIXELS} pixels (640×480); scale the clip down (the \
+                 network was trained on 128×128 frames of a whole sector, about 1 mm per pixel)"
             )));
         }
         let (ph, pw) = ClutterPlan::padded_size(model.weights(), height, width);
@@ -375,7 +375,7 @@ mod tests {
     fn bad_sizes_are_typed_errors() {
         let model = model();
         let threads = Arc::new(Threads::single());
-        for (w, h) in [(0, 8), (8, 0), (1281, 1024), (usize::MAX, 2)] {
+        for (w, h) in [(0, 8), (8, 0), (641, 480), (480, 641), (usize::MAX, 2)] {
             let err = DeclutterStage::new(&model, w, h, threads.clone()).err();
             assert!(matches!(err, Some(DeclutterError::BadDimensions { .. })), "{w}×{h}: {err:?}");
         }
