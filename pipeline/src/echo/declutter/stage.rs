@@ -91,8 +91,9 @@ impl DeclutterStage {
                 });
             }
         }
-        // `max` before `min`: a NaN becomes 0 rather than poisoning the clip's history.
-        pad(src.chunks_exact(w), &mut self.input, self.padded.0, |v: f32| v.max(0.0).min(1.0));
+        // A NaN becomes 0 rather than poisoning the clip's history.
+        let sane = |v: f32| if v.is_nan() { 0.0 } else { v.clamp(0.0, 1.0) };
+        pad(src.chunks_exact(w), &mut self.input, self.padded.0, sane);
         self.run()?;
         crop(&self.output, self.padded.0, dst.chunks_exact_mut(w), |v| v);
         Ok(())
