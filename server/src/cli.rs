@@ -49,6 +49,10 @@ pub enum Command {
     /// through the chosen model, chroma bicubic; writes H.264/MP4, VP9/WebM, PNG or JPEG by
     /// OUT's extension, keeping frame rate, timestamps, rotation and the audio track.
     Upscale(UpscaleArgs),
+    /// Remove clutter (near-field haze, reverberation bands) from an echocardiography clip — a
+    /// video (anything FFmpeg decodes) or a folder of PNG/JPEG frames — with the clutter filter
+    /// trained by this project; writes grey H.264/MP4, VP9/WebM or a folder of PNG frames.
+    Declutter(DeclutterArgs),
 }
 
 /// Options of `sluice serve`.
@@ -400,6 +404,33 @@ impl UpscaleArgs {
     }
 }
 
+/// Options of `sluice declutter`.
+#[derive(Debug, Clone, Args)]
+pub struct DeclutterArgs {
+    /// Input: a video file, or a folder of PNG/JPEG frames (read in file-name order).
+    pub input: PathBuf,
+
+    /// Output: `.mp4`/`.m4v`/`.mov` (H.264), `.webm` (VP9), or a folder (a name without an
+    /// extension, new or empty) that receives `000000.png`, `000001.png`, …; written only once
+    /// complete.
+    pub output: PathBuf,
+
+    /// Frame rate of a frame-folder input, for a video output (a video input keeps its timing).
+    #[arg(long, default_value_t = 30.0, value_parser = parse_fps)]
+    pub fps: f64,
+
+    /// Constant rate factor for video (H.264 0–51, default 23; VP9 0–63, default 32).
+    #[arg(long, value_parser = clap::value_parser!(u8).range(0..=63))]
+    pub crf: Option<u8>,
+}
+
+fn parse_fps(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && (0.01..=1000.0).contains(&v) => Ok(v),
+        _ => Err(format!("`{s}` must be a frame rate in 0.01..=1000")),
+    }
+}
+
 /// Luma models `sluice upscale` can use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum UpscaleModel {
@@ -496,6 +527,10 @@ mod tests {
             &["sluice", "upscale", "in.mp4", "out.mp4", "--scale", "5"],
             &["sluice", "upscale", "in.mp4", "out.mp4", "--scale", "3", "--crf", "64"],
             &["sluice", "upscale", "in.mp4", "out.mp4", "--scale", "3", "--model", "srgan"],
+            &["sluice", "declutter", "in.mp4"],
+            &["sluice", "declutter", "in", "out.mp4", "--fps", "0"],
+            &["sluice", "declutter", "in", "out.mp4", "--fps", "NaN"],
+            &["sluice", "declutter", "in.mp4", "out.webm", "--crf", "64"],
         ] {
             assert!(Cli::try_parse_from(args).is_err(), "{args:?} should be rejected");
         }
@@ -640,6 +675,18 @@ mod tests {
             panic!("expected upscale")
         };
         assert_eq!((args.scale(), args.crf, args.denoise_audio), (2, None, false));
+    }
+
+    #[test]
+    fn declutter_takes_paths_fps_and_crf() {
+        let Command::Declutter(args) = parse(&["sluice", "declutter", "clip", "out.mp4"]).command else {
+            panic!("expected declutter")
+        };
+        assert_eq!((&args.input, &args.output), (&PathBuf::from("clip"), &PathBuf::from("out.mp4")));
+        assert_eq!((args.fps, args.crf), (30.0, None));
+        let cli = parse(&["sluice", "declutter", "a.mp4", "frames", "--fps", "49.5", "--crf", "18"]);
+        let Command::Declutter(args) = cli.command else { panic!("expected declutter") };
+        assert_eq!((args.fps, args.crf), (49.5, Some(18)));
     }
 
     #[test]

@@ -20,6 +20,7 @@
 //! | `sluice live`: microphone → DFN3 → speakers or WAV | [`live`] |
 //! | `sluice simulate-echo`: simulated echo clips → PNG / raw | [`simulate`] |
 //! | `sluice upscale`: image/video → super-resolution → file | [`upscale`] |
+//! | `sluice declutter`: echo clip → clutter filter → video or PNG folder | [`declutter`] |
 //! | log subscriber set-up | [`logging`] |
 
 #![forbid(unsafe_code)]
@@ -27,6 +28,7 @@
 pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod declutter;
 pub mod denoise;
 pub mod healthcheck;
 pub mod http;

@@ -6,7 +6,8 @@ use anyhow::{Context, Result};
 use clap::{CommandFactory, FromArgMatches};
 use sluice_engine::Threads;
 use sluice_server::cli::{
-    Cli, Command, DenoiseArgs, HealthcheckArgs, LiveArgs, LoadtestArgs, ServeArgs, SimulateEchoArgs, UpscaleArgs,
+    Cli, Command, DeclutterArgs, DenoiseArgs, HealthcheckArgs, LiveArgs, LoadtestArgs, ServeArgs, SimulateEchoArgs,
+    UpscaleArgs,
 };
 use sluice_server::config::{self, ServerConfig};
 use sluice_server::healthcheck::{self, ProbeUrl};
@@ -35,6 +36,7 @@ fn main() -> ExitCode {
         Command::Live(args) => live(args),
         Command::SimulateEcho(args) => simulate_echo(args),
         Command::Upscale(args) => upscale(args),
+        Command::Declutter(args) => declutter(args),
     };
     match result {
         Ok(code) => code,
@@ -254,6 +256,33 @@ fn upscale(args: UpscaleArgs) -> Result<ExitCode> {
         }
         Err(e) => {
             eprintln!("sluice upscale: {e:#}");
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+/// Runs `sluice declutter`; errors go to stderr as one plain line.
+fn declutter(args: DeclutterArgs) -> Result<ExitCode> {
+    match sluice_server::declutter::declutter_file(&args) {
+        Ok(s) => {
+            println!(
+                "{}: {} frame(s) {}×{} → {}×{} decluttered in {:.2} s, {:.1} fps",
+                args.output.display(),
+                s.frames,
+                s.input_size.0,
+                s.input_size.1,
+                s.output_size.0,
+                s.output_size.1,
+                s.elapsed.as_secs_f64(),
+                s.fps()
+            );
+            if s.skipped > 0 {
+                eprintln!("sluice declutter: {} damaged video packet(s) skipped", s.skipped);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            eprintln!("sluice declutter: {e:#}");
             Ok(ExitCode::FAILURE)
         }
     }

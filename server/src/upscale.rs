@@ -54,14 +54,14 @@ pub fn upscale_with(
     Ok(summary)
 }
 
-fn persist(tmp: tempfile::NamedTempFile, out: &Path) -> Result<()> {
+pub(crate) fn persist(tmp: tempfile::NamedTempFile, out: &Path) -> Result<()> {
     tmp.persist(out).map_err(|e| e.error).with_context(|| format!("cannot write {}", out.display()))?;
     Ok(())
 }
 
 /// A bar with frames, percent and frames per second on stderr (hidden when stderr is not a
 /// terminal), cleared when dropped so an error message starts on a clean line.
-fn progress_bar(frames: Option<u64>) -> ProgressBar {
+pub(crate) fn progress_bar(frames: Option<u64>) -> ProgressBar {
     let target = ProgressDrawTarget::stderr();
     let bar = ProgressBar::with_draw_target(frames, target);
     let template = if frames.is_some() {

@@ -10,6 +10,7 @@
 //! | the `espcn` model | [`espcn`] |
 //! | the model seam | [`LumaUpscaler`] |
 //! | one frame ×N | [`stage`] |
+//! | an opened input file, end-of-file checks | [`source`] |
 //! | packets → planar frames | [`decode`] |
 //! | containers, muxer, video encoder | [`encode`] |
 //! | audio copy / re-encode / denoise | [`audio`] |
@@ -25,6 +26,7 @@ pub mod decode;
 pub mod encode;
 mod error;
 pub mod espcn;
+pub mod source;
 pub mod stage;
 pub mod transcode;
 mod upscaler;

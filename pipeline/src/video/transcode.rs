@@ -2,17 +2,19 @@
 //! so memory stays bounded (one decoded and one upscaled frame plus codec queues) whatever the
 //! length.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ffmpeg_next::{Packet, Rational, format, media};
+use ffmpeg_next::Packet;
 use sluice_models::dfn3::Dfn3Model;
 
 use super::VideoError;
-use super::audio::{AudioMode, AudioTrack, rescale};
+use super::audio::{AudioMode, AudioTrack};
 use super::decode::VideoDecoder;
 use super::encode::{Container, Output, OutputTarget, VideoEncoder, VideoSettings};
+pub use super::source::MediaInfo;
+use super::source::VideoSource;
 use super::stage::{FrameLayout, Rotation, UpscaleStage};
 use super::upscaler::LumaUpscaler;
 
@@ -27,23 +29,6 @@ pub struct UpscaleOptions {
     pub crf: Option<u8>,
     /// Denoise the audio track with this DFN3 model (re-encodes it).
     pub denoise_audio: Option<Arc<Dfn3Model>>,
-}
-
-/// What the input holds, read before any frame is decoded.
-#[derive(Debug, Clone)]
-pub struct MediaInfo {
-    /// Coded width and height of the video.
-    pub size: (usize, usize),
-    /// Frames the container announces (or duration × frame rate), if known.
-    pub frames: Option<u64>,
-    /// Average frame rate, if known.
-    pub frame_rate: Option<Rational>,
-    /// Display rotation in degrees clockwise (0, 90, 180, 270); baked into the output pixels.
-    pub rotation: i32,
-    /// The video codec's name.
-    pub codec: &'static str,
-    /// Whether the input has an audio stream.
-    pub has_audio: bool,
 }
 
 /// What a finished job did.
@@ -74,127 +59,22 @@ impl UpscaleSummary {
 
 /// An opened input, ready to be upscaled into an output.
 pub struct UpscaleJob {
-    path: PathBuf,
-    input: format::context::Input,
-    video_index: usize,
-    audio_index: Option<usize>,
-    decoder: VideoDecoder,
-    info: MediaInfo,
-    /// Frames the video stream itself announces, and whether that count is exact (an index)
-    /// rather than derived from its duration.
-    expected: Option<(u64, bool)>,
-    time_base: Rational,
-    /// The file's first timestamp in µs (≥ 0), subtracted from every output timestamp.
-    start_us: i64,
+    source: VideoSource,
     upscaler: Box<dyn LumaUpscaler>,
     options: UpscaleOptions,
-}
-
-/// Display rotation (clockwise degrees) from a stream's display matrix or `rotate` tag.
-fn rotation_of(stream: &format::stream::Stream<'_>) -> i32 {
-    for sd in stream.side_data() {
-        if sd.kind() == ffmpeg_next::codec::packet::side_data::Type::DisplayMatrix && sd.data().len() >= 36 {
-            let m: Vec<f64> = sd.data()[..36]
-                .chunks_exact(4)
-                .map(|b| f64::from(i32::from_ne_bytes([b[0], b[1], b[2], b[3]])))
-                .collect();
-            // av_display_rotation_get gives the counter-clockwise angle; the tag is clockwise.
-            let (s0, s1) = (m[0].hypot(m[3]), m[1].hypot(m[4]));
-            if s0 == 0.0 || s1 == 0.0 {
-                return 0;
-            }
-            let ccw = -(m[1] / s1).atan2(m[0] / s0).to_degrees();
-            return normalise_degrees(-ccw.round() as i32);
-        }
-    }
-    stream.metadata().get("rotate").and_then(|r| r.trim().parse::<i32>().ok()).map_or(0, normalise_degrees)
-}
-
-/// Frames the video stream announces: its frame count (exact), else its duration (from the
-/// stream header or Matroska's `DURATION` tag) × frame rate.
-fn expected_frames(stream: &format::stream::Stream<'_>, rate: Option<Rational>) -> Option<(u64, bool)> {
-    if stream.frames() > 0 {
-        return Some((stream.frames() as u64, true));
-    }
-    let secs = if stream.duration() > 0 {
-        stream.duration() as f64 * f64::from(stream.time_base())
-    } else {
-        stream.metadata().get("DURATION").and_then(parse_hms)?
-    };
-    let r = rate?;
-    (secs > 0.0).then(|| ((secs * f64::from(r)).round() as u64, false))
-}
-
-/// `HH:MM:SS.fraction` → seconds.
-fn parse_hms(s: &str) -> Option<f64> {
-    let mut parts = s.trim().split(':');
-    let (h, m, sec) = (parts.next()?, parts.next()?, parts.next()?);
-    Some(h.parse::<f64>().ok()? * 3600.0 + m.parse::<f64>().ok()? * 60.0 + sec.parse::<f64>().ok()?)
-}
-
-fn normalise_degrees(d: i32) -> i32 {
-    d.rem_euclid(360)
 }
 
 impl UpscaleJob {
     /// Opens `input` and checks it can be upscaled by `upscaler` (dimension cap included).
     pub fn open(input: &Path, upscaler: Box<dyn LumaUpscaler>, options: UpscaleOptions) -> Result<Self, VideoError> {
-        crate::video::init()?;
-        let path = input.to_path_buf();
-        let ictx =
-            format::input(&input).map_err(|e| VideoError::NotMedia { path: path.clone(), reason: e.to_string() })?;
-        let Some(stream) = ictx.streams().best(media::Type::Video) else {
-            return Err(VideoError::NoVideo { path });
-        };
-        let video_index = stream.index();
-        let decoder = VideoDecoder::new(&stream, input)?;
-        let (w, h) = decoder.layout().luma;
-        let s = upscaler.scale();
-        check_size((w, h), s)?;
-        let rate =
-            [stream.avg_frame_rate(), stream.rate()].into_iter().find(|r| r.numerator() > 0 && r.denominator() > 0);
-        let time_base = stream.time_base();
-        let expected = expected_frames(&stream, rate);
-        let frames = expected.map(|(n, _)| n).or_else(|| {
-            let secs = ictx.duration() as f64 / f64::from(ffmpeg_next::ffi::AV_TIME_BASE);
-            rate.filter(|_| secs > 0.0).map(|r| (secs * f64::from(r)).round() as u64)
-        });
-        let audio_index = ictx.streams().best(media::Type::Audio).map(|a| a.index());
-        // Where the file starts (MPEG-TS starts at ~1.4 s): output timestamps count from there,
-        // as the ffmpeg CLI's do. Negative starts (AAC priming) are left to the muxer.
-        let start_us = ictx
-            .streams()
-            .filter(|s| s.start_time() != ffmpeg_next::ffi::AV_NOPTS_VALUE)
-            .map(|s| rescale(s.start_time(), s.time_base(), Rational::new(1, 1_000_000)))
-            .min()
-            .unwrap_or(0)
-            .max(0);
-        let info = MediaInfo {
-            size: (w, h),
-            frames,
-            frame_rate: rate,
-            rotation: rotation_of(&stream),
-            codec: decoder.codec_name(),
-            has_audio: audio_index.is_some(),
-        };
-        Ok(Self {
-            path,
-            input: ictx,
-            video_index,
-            audio_index,
-            decoder,
-            info,
-            expected,
-            time_base,
-            start_us,
-            upscaler,
-            options,
-        })
+        let source = VideoSource::open(input)?;
+        check_size(source.info.size, upscaler.scale())?;
+        Ok(Self { source, upscaler, options })
     }
 
     /// What the input holds.
     pub fn info(&self) -> &MediaInfo {
-        &self.info
+        &self.source.info
     }
 
     /// Runs the pass into `target` as `container`, calling `on_frame(frames_done)` after each
@@ -208,10 +88,10 @@ impl UpscaleJob {
     ) -> Result<UpscaleSummary, VideoError> {
         let start = Instant::now();
         let scale = self.upscaler.scale();
-        let layout = self.decoder.layout();
+        let layout = self.source.decoder.layout();
         let (w, h) = layout.luma;
         let (ow, oh) = (w * scale, h * scale);
-        if let Some(frames) = self.info.frames.filter(|n| container.is_image() && *n > 1) {
+        if let Some(frames) = self.source.info.frames.filter(|n| container.is_image() && *n > 1) {
             return Err(VideoError::ImageNeedsOneFrame { frames });
         }
         let out_layout = if container.is_image() {
@@ -219,11 +99,11 @@ impl UpscaleJob {
         } else {
             FrameLayout::subsampled(ow, oh, 1, 1)
         };
-        let colour = self.decoder.colour();
+        let colour = self.source.decoder.colour();
         let model = self.upscaler.name();
         // FFmpeg 5.1's muxers take a display matrix only as stream side data, which the safe
         // API cannot set: the rotation is baked into the pixels instead (same picture shown).
-        let rotation = Rotation::from_degrees(self.info.rotation);
+        let rotation = Rotation::from_degrees(self.source.info.rotation);
         let mut stage = UpscaleStage::new(self.upscaler, colour, layout, out_layout)?.with_rotation(rotation);
         let (ow, oh) = rotation.apply((ow, oh));
 
@@ -231,22 +111,22 @@ impl UpscaleJob {
         let settings = VideoSettings {
             width: ow,
             height: oh,
-            time_base: self.time_base,
-            frame_rate: self.info.frame_rate,
+            time_base: self.source.time_base,
+            frame_rate: self.source.info.frame_rate,
             crf: self.options.crf,
             colour,
         };
         let mut encoder = VideoEncoder::new(&mut out, &settings)?;
-        let demuxer = self.input.format().name().to_string();
-        let (mut audio, audio_mode) = match self.audio_index.filter(|_| !container.is_image()) {
-            Some(i) => match self.input.stream(i) {
+        let demuxer = self.source.input.format().name().to_string();
+        let (mut audio, audio_mode) = match self.source.audio_index.filter(|_| !container.is_image()) {
+            Some(i) => match self.source.input.stream(i) {
                 Some(stream) => {
                     let (t, m) = AudioTrack::new(
                         &stream,
                         &demuxer,
                         &mut out,
                         self.options.denoise_audio.clone(),
-                        self.start_us,
+                        self.source.start_us,
                     )?;
                     (Some(t), m)
                 }
@@ -256,13 +136,13 @@ impl UpscaleJob {
         };
         out.write_header()?;
 
-        let shift = rescale(self.start_us, Rational::new(1, 1_000_000), self.time_base);
+        let shift = self.source.shift();
         let mut frames = 0u64;
         let mut video_packets = 0u64;
         let mut packet = Packet::empty();
         let mut read_error = None;
         loop {
-            match packet.read(&mut self.input) {
+            match packet.read(&mut self.source.input) {
                 Ok(()) => {}
                 Err(ffmpeg_next::Error::Eof) => break,
                 Err(e) => {
@@ -272,53 +152,31 @@ impl UpscaleJob {
                 }
             }
             let index = packet.stream();
-            if index == self.video_index {
+            if index == self.source.video_index {
                 video_packets += 1;
-                self.decoder.send(&packet);
-                frames +=
-                    upscale_ready(&mut self.decoder, &mut stage, &mut encoder, &mut out, shift, frames, on_frame)?;
+                self.source.decoder.send(&packet);
+                frames += upscale_ready(
+                    &mut self.source.decoder,
+                    &mut stage,
+                    &mut encoder,
+                    &mut out,
+                    shift,
+                    frames,
+                    on_frame,
+                )?;
                 // Inputs that do not announce their length (an animated GIF) are caught here.
                 if container.is_image() && frames > 1 {
                     return Err(VideoError::ImageNeedsOneFrame { frames });
                 }
-            } else if Some(index) == self.audio_index
+            } else if Some(index) == self.source.audio_index
                 && let Some(a) = &mut audio
             {
                 a.packet(&mut packet, &mut out)?;
             }
         }
-        self.decoder.send_eof()?;
-        frames += upscale_ready(&mut self.decoder, &mut stage, &mut encoder, &mut out, shift, frames, on_frame)?;
-        if frames == 0 {
-            return Err(match (read_error, self.decoder.damage()) {
-                (Some(e), _) => {
-                    VideoError::Truncated { path: self.path, reason: format!("no frame could be read: {e}") }
-                }
-                (None, (n, Some(msg))) if n > 0 => VideoError::Truncated {
-                    path: self.path,
-                    reason: format!("none of the video could be decoded ({n} damaged packets; last: {msg})"),
-                },
-                _ => VideoError::ZeroFrames { path: self.path },
-            });
-        }
-        if let Some(e) = read_error {
-            return Err(VideoError::Truncated {
-                path: self.path,
-                reason: format!("read failed after {frames} frames: {e}"),
-            });
-        }
-        // A demuxer reaching the end of a cut file stops without an error: compare what it
-        // read with what the stream announces (exact for an index, within 5 % for a duration).
-        // Packets the decoder rejects are damage, not truncation: they are skipped and counted.
-        if let Some((announced, exact)) = self.expected {
-            let slack = if exact { 0 } else { (announced / 20).max(2) };
-            if video_packets + slack < announced {
-                return Err(VideoError::Truncated {
-                    path: self.path,
-                    reason: format!("the stream announces {announced} frames, the file holds {video_packets}"),
-                });
-            }
-        }
+        self.source.decoder.send_eof()?;
+        frames += upscale_ready(&mut self.source.decoder, &mut stage, &mut encoder, &mut out, shift, frames, on_frame)?;
+        self.source.check_end(frames, video_packets, read_error)?;
         encoder.finish(&mut out)?;
         if let Some(a) = &mut audio {
             a.finish(&mut out)?;
@@ -331,7 +189,7 @@ impl UpscaleJob {
             output_size: if container.is_image() { (ow, oh) } else { (ow & !1, oh & !1) },
             audio: audio_mode,
             model,
-            skipped: self.decoder.damage().0,
+            skipped: self.source.decoder.damage().0,
             elapsed: start.elapsed(),
         })
     }
@@ -388,18 +246,5 @@ mod tests {
         assert!(check_size((1441, 1441), 3).is_err());
         assert!(check_size((0, 10), 2).is_err());
         assert!(check_size((usize::MAX / 2, 1), 4).is_err());
-    }
-
-    #[test]
-    fn matroska_durations_parse() {
-        assert_eq!(parse_hms("00:00:02.000000000"), Some(2.0));
-        assert_eq!(parse_hms("01:02:03.5"), Some(3723.5));
-        assert_eq!(parse_hms("nonsense"), None);
-    }
-
-    #[test]
-    fn degrees_normalise() {
-        assert_eq!(normalise_degrees(-90), 270);
-        assert_eq!(normalise_degrees(450), 90);
     }
 }

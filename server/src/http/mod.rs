@@ -7,10 +7,12 @@
 //! (small for most routes, `--max-upload` for file uploads).
 
 pub mod denoise;
+pub mod echo;
 pub mod error;
 pub mod health;
 pub mod info;
 pub mod metrics;
+pub mod pipe_job;
 pub mod video;
 pub mod video_jobs;
 pub mod web;
@@ -40,13 +42,14 @@ use utoipa_axum::routes;
 #[openapi(
     info(
         title = "Sluice",
-        description = "Real-time speech enhancement (DeepFilterNet3) and video super-resolution (ESPCN) over HTTP. Errors are JSON `ErrorBody`s."
+        description = "Real-time speech enhancement (DeepFilterNet3), video super-resolution (ESPCN) and echocardiography clutter filtering over HTTP. Errors are JSON `ErrorBody`s."
     ),
     modifiers(&BearerKeys),
     components(schemas(error::ErrorBody)),
     tags(
         (name = "audio", description = "Speech enhancement"),
         (name = "video", description = "Video super-resolution"),
+        (name = "echo", description = "Echocardiography clutter filtering"),
         (name = "operations", description = "Probes, metrics, this document, server facts"),
     )
 )]
@@ -103,6 +106,7 @@ fn routes(config: &ServerConfig) -> OpenApiRouter<AppState> {
     let uploads = OpenApiRouter::new()
         .routes(routes!(denoise::denoise))
         .routes(routes!(video::upscale))
+        .routes(routes!(echo::declutter))
         .layer(RequestBodyLimitLayer::new(usize_of(limits.max_upload_bytes)))
         .layer(DefaultBodyLimit::max(usize_of(limits.max_upload_bytes)))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, limits.upload_timeout()));

@@ -1,45 +1,26 @@
 //! `POST /v1/video/upscale`: a video file in, the upscaled video streamed back as it is encoded
 //! (WebM, or fragmented MP4); `GET /v1/video/jobs/{id}`: how far that job is.
 //!
-//! Admission and the upload are as for audio files ([`super::denoise`]): a file-job slot first
-//! (503 + `Retry-After`), the body spooled to `--spool-dir` within `--max-upload`. A blocking
-//! thread then opens the file (not a video, no video stream, unknown codec, a size beyond the
-//! cap → 4xx) and runs [`UpscaleJob`] into a pipe, whose bytes a second thread forwards to the
-//! response body through a bounded channel. The status line waits for the first encoded frame,
-//! so a file whose video holds no frame is a 400 too; damage found later can only cut the body
-//! short, which the job table then reports as `failed`. A client that goes away closes the
-//! channel and the pipe, which stops the job.
+//! Admission, the spooled upload, the pipe and the job table are [`super::pipe_job`]'s.
 
-use super::denoise::{spool, too_large};
-use super::video_jobs::{JobProgress, JobStatus};
+use super::pipe_job::{self, Failure, PipeJob};
+use super::video_jobs::JobStatus;
 use crate::http::error::{ApiError, ErrorBody};
 use crate::state::AppState;
 use axum::Json;
 use axum::body::Body;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path as UrlPath, Query, State};
-use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
-use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderName, StatusCode};
 use axum::response::Response;
-use bytes::Bytes;
 use serde::Deserialize;
 use sluice_engine::Threads;
 use sluice_models::dfn3::Dfn3Model;
 use sluice_pipeline::video::{
     BicubicUpscaler, Container, EspcnUpscaler, LumaUpscaler, OutputTarget, UpscaleJob, UpscaleOptions, VideoError,
 };
-use std::io::Read;
 use std::path::Path;
 use std::sync::Arc;
-use tempfile::NamedTempFile;
-use tokio::sync::{OwnedSemaphorePermit, mpsc, oneshot};
-
-/// Encoded output is forwarded in pieces of at most this many bytes.
-const CHUNK_BYTES: usize = 64 << 10;
-/// Pieces buffered between the job and a slow client before the job waits.
-const CHANNEL_DEPTH: usize = 8;
-/// `Retry-After` when every file-job slot is taken.
-const BUSY_RETRY_S: u32 = 5;
 
 /// The response header naming the job for `GET /v1/video/jobs/{id}`.
 pub const JOB_HEADER: HeaderName = HeaderName::from_static("sluice-job");
@@ -180,48 +161,13 @@ pub async fn upscale(
             ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "no_model", "the DFN3 model is not loaded")
         })?),
     };
-    let limits = &state.config().limits;
-    let max_bytes = limits.max_upload_bytes;
-    let announced = headers.get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
-    if announced.is_some_and(|n| n > max_bytes) {
-        return Err(too_large(max_bytes));
-    }
-    let permit = state.file_jobs().clone().try_acquire_owned().map_err(|_| {
-        ApiError::busy(format!("all {} file-job slots are busy; retry later", limits.file_jobs), BUSY_RETRY_S)
-    })?;
-    let upload = spool(body, max_bytes, &state.config().spool_dir).await?;
-    let job = Job { settings, dfn3, upload, threads: state.threads().count(), _permit: permit };
-
-    let (head_tx, head_rx) = oneshot::channel();
-    let (tx, rx) = mpsc::channel(CHANNEL_DEPTH);
-    let jobs = state.video_jobs().clone();
-    tokio::task::spawn_blocking(move || run_job(job, &jobs, head_tx, tx));
-    let progress = match head_rx.await {
-        Ok(Ok(p)) => p,
-        Ok(Err(e)) => return Err(e),
-        Err(_) => return Err(ApiError::internal("the video job ended without an answer")),
+    let upload = pipe_job::admit(&state, &headers, body).await?;
+    let threads = state.threads().count();
+    let content_type = match settings.format {
+        VideoFormat::Webm => "video/webm",
+        VideoFormat::Mp4 => "video/mp4",
     };
-    let stream = futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) });
-    let mut response = Response::new(Body::from_stream(stream));
-    let status = progress.status();
-    let h = response.headers_mut();
-    h.insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static(match settings.format {
-            VideoFormat::Webm => "video/webm",
-            VideoFormat::Mp4 => "video/mp4",
-        }),
-    );
-    if let Ok(v) = HeaderValue::from_str(progress.id()) {
-        h.insert(JOB_HEADER, v);
-    }
-    if let Some(n) = status.frames_total {
-        h.insert(FRAMES_HEADER, HeaderValue::from(n));
-    }
-    if let Ok(v) = HeaderValue::from_str(&format!("{}x{}", status.output_size[0], status.output_size[1])) {
-        h.insert(SIZE_HEADER, v);
-    }
-    Ok(response)
+    pipe_job::stream(&state, upload, content_type, move |path| open(path, settings, dfn3, threads)).await
 }
 
 /// Progress of a video job started by `POST /v1/video/upscale`.
@@ -250,155 +196,50 @@ pub async fn job_status(
     })
 }
 
-/// What a video job owns; dropping it deletes the upload and frees the slot.
-struct Job {
-    settings: UpscaleSettings,
-    dfn3: Option<Arc<Dfn3Model>>,
-    upload: NamedTempFile,
-    threads: usize,
-    _permit: OwnedSemaphorePermit,
+/// An opened upscale pass and its output container.
+struct Upscale {
+    job: UpscaleJob,
+    container: Container,
+    scale: usize,
 }
 
-type Piece = Result<Bytes, std::io::Error>;
-type Head = oneshot::Sender<Result<Arc<JobProgress>, ApiError>>;
-
-/// Runs on a blocking thread: open and check the input, run the pass into a pipe whose bytes a
-/// forwarding thread sends to the body, answer `head` once the first frame is out.
-fn run_job(job: Job, jobs: &super::video_jobs::VideoJobs, head: Head, tx: mpsc::Sender<Piece>) {
-    let opened = open(&job);
-    let (upscale, container) = match opened {
-        Ok(parts) => parts,
-        Err(e) => {
-            drop(job);
-            let _ = head.send(Err(e));
-            return;
-        }
-    };
-    // Messages name the spool file; the client knows it as its upload.
-    let spool_path = job.upload.path().display().to_string();
-    let clean = |e: &VideoError| e.to_string().replace(&spool_path, "upload");
-    let info = upscale.info().clone();
-    let scale = job.settings.scale;
-    let (w, h) = info.size;
-    let out = if info.rotation % 180 == 0 { (w * scale, h * scale) } else { (h * scale, w * scale) };
-    let progress = jobs.start(info.frames, (w, h), out);
-    let (reader, writer) = match std::io::pipe() {
-        Ok(p) => p,
-        Err(e) => {
-            jobs.finish(&progress, Some("internal error".into()));
-            drop(job);
-            let _ = head.send(Err(ApiError::internal(format!("cannot make a pipe: {e}"))));
-            return;
-        }
-    };
-    let forward_tx = tx.clone();
-    let forwarder =
-        std::thread::Builder::new().name("sluice-video-out".into()).spawn(move || forward(reader, &forward_tx));
-    let forwarder = match forwarder {
-        Ok(f) => f,
-        Err(e) => {
-            jobs.finish(&progress, Some("internal error".into()));
-            drop(job);
-            let _ = head.send(Err(ApiError::internal(format!("cannot start a thread: {e}"))));
-            return;
-        }
-    };
-    let mut head = Some(head);
-    let result = upscale.run(OutputTarget::Pipe(writer), container, &mut |n| {
-        progress.set_frames(n);
-        if let Some(h) = head.take() {
-            let _ = h.send(Ok(progress.clone()));
-        }
-    });
-    // The pass has closed the pipe's write end: the forwarder drains what is left and hands
-    // back the piece it held, so the upload is gone and the slot free before the body ends.
-    let held = forwarder.join().unwrap_or(Forwarded::Stopped);
-    drop(job);
-    match result {
-        Err(e) if head.is_some() => {
-            let message = clean(&e);
-            jobs.finish(&progress, Some(message.clone()));
-            if let Some(h) = head.take() {
-                let mut answer = video_error(e);
-                answer.body.message = message;
-                let _ = h.send(Err(answer));
-            }
-        }
-        Err(e) => {
-            let message = clean(&e);
-            tracing::warn!(error = %message, job = progress.id(), "video job failed mid-stream");
-            jobs.finish(&progress, Some(message.clone()));
-            let _ = tx.blocking_send(Err(std::io::Error::other(message)));
-        }
-        Ok(summary) => match held {
-            Forwarded::Finished(last) => {
-                jobs.finish(&progress, None);
-                tracing::info!(job = progress.id(), frames = summary.frames, fps = summary.fps(), "video job done");
-                if let Some(last) = last {
-                    let _ = tx.blocking_send(Ok(last));
-                }
-            }
-            Forwarded::Stopped => {
-                jobs.finish(&progress, Some("the client went away".into()));
-            }
-        },
+impl PipeJob for Upscale {
+    fn sizes(&self) -> (Option<u64>, (usize, usize), (usize, usize)) {
+        let info = self.job.info();
+        let (w, h) = info.size;
+        let s = self.scale;
+        let out = if info.rotation % 180 == 0 { (w * s, h * s) } else { (h * s, w * s) };
+        (info.frames, (w, h), out)
     }
-}
 
-/// How the forwarder ended.
-enum Forwarded {
-    /// The pipe reached its end; the last piece, held back, is for the caller to send.
-    Finished(Option<Bytes>),
-    /// The client went away or the pipe failed.
-    Stopped,
-}
-
-/// Reads the pipe into pieces and sends them, always holding the latest one back.
-fn forward(mut reader: std::io::PipeReader, tx: &mpsc::Sender<Piece>) -> Forwarded {
-    let mut held: Option<Bytes> = None;
-    let mut buf = vec![0u8; CHUNK_BYTES];
-    loop {
-        match reader.read(&mut buf) {
-            Ok(0) => return Forwarded::Finished(held),
-            Ok(n) => {
-                // Dropping the reader makes the muxer's next write fail: the job stops.
-                if let Some(ready) = held.replace(Bytes::copy_from_slice(&buf[..n]))
-                    && tx.blocking_send(Ok(ready)).is_err()
-                {
-                    return Forwarded::Stopped;
-                }
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => {
-                tracing::error!(error = %e, "reading the video pipe");
-                return Forwarded::Stopped;
-            }
+    fn run(self, pipe: std::io::PipeWriter, on_frame: &mut dyn FnMut(u64)) -> Result<(u64, f64), Failure> {
+        match self.job.run(OutputTarget::Pipe(pipe), self.container, on_frame) {
+            Ok(s) => Ok((s.frames, s.fps())),
+            Err(e) => Err(Failure { message: e.to_string(), answer: video_error(e) }),
         }
     }
 }
 
-/// Opens the upload with the asked-for model.
-fn open(job: &Job) -> Result<(UpscaleJob, Container), ApiError> {
-    let s = job.settings;
+/// Opens the upload at `path` with the asked-for model.
+fn open(path: &Path, s: UpscaleSettings, dfn3: Option<Arc<Dfn3Model>>, threads: usize) -> Result<Upscale, ApiError> {
     let upscaler: Box<dyn LumaUpscaler> = match s.model {
         VideoModel::Bicubic => Box::new(BicubicUpscaler::new(s.scale).map_err(video_error)?),
         VideoModel::Espcn => {
-            let threads = Threads::new(job.threads.max(1)).map_err(ApiError::internal)?;
+            let threads = Threads::new(threads.max(1)).map_err(ApiError::internal)?;
             Box::new(EspcnUpscaler::bundled(s.scale, Arc::new(threads)).map_err(video_error)?)
         }
     };
-    let options = UpscaleOptions { crf: s.crf, denoise_audio: job.dfn3.clone() };
-    let opened = UpscaleJob::open(job.upload.path(), upscaler, options)
-        .map_err(|e| path_free(video_error(e), job.upload.path()))?;
+    let options = UpscaleOptions { crf: s.crf, denoise_audio: dfn3 };
+    let job = UpscaleJob::open(path, upscaler, options).map_err(video_error)?;
     let container = match s.format {
         VideoFormat::Webm => Container::WebM,
         VideoFormat::Mp4 => Container::Mp4,
     };
-    Ok((opened, container))
+    Ok(Upscale { job, container, scale: s.scale })
 }
 
 /// The status for a video error.
-fn video_error(e: VideoError) -> ApiError {
+pub(crate) fn video_error(e: VideoError) -> ApiError {
     let message = e.to_string();
     match e {
         VideoError::NotMedia { .. } | VideoError::NoVideo { .. } | VideoError::UnsupportedCodec { .. } => {
@@ -410,12 +251,6 @@ fn video_error(e: VideoError) -> ApiError {
         VideoError::InvalidConfig(_) => ApiError::bad_request("bad_parameter", message),
         other => ApiError::internal(other),
     }
-}
-
-/// Replaces the spool file's path by `upload` in a client-facing message.
-fn path_free(mut e: ApiError, path: &Path) -> ApiError {
-    e.body.message = e.body.message.replace(&path.display().to_string(), "upload");
-    e
 }
 
 #[cfg(test)]

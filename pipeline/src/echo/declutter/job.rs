@@ -1,0 +1,326 @@
+//! [`DeclutterJob`]: a whole clip through the clutter filter — a video file (demuxed and decoded
+//! by [`crate::video`]'s source and decoder) or a folder of PNG/JPEG frames, frame by frame
+//! through one [`DeclutterStage`], into a video (the [`crate::video`] encoder and muxer: H.264/MP4
+//! or VP9/WebM, grey as limited-range 4:2:0 with neutral chroma, the input's timestamps or the
+//! folder's frame rate) or a folder of grey PNG frames. Audio is not carried (echo clips have
+//! none) and a display rotation is not applied.
+//!
+//! Memory stays bounded whatever the length: one decoded frame, the stage's buffers, one output
+//! frame and the codec queues.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ffmpeg_next::{Packet, Rational};
+use sluice_engine::Threads;
+use sluice_models::clutter::Clutter;
+
+use super::error::DeclutterError;
+use super::frames::{decode_image, list_frames, open_image, write_png};
+use super::stage::DeclutterStage;
+use crate::video::colour::Colour;
+use crate::video::decode::DecodedFrame;
+use crate::video::encode::{Output, VideoEncoder, VideoSettings};
+use crate::video::source::VideoSource;
+use crate::video::stage::{PlaneMut, PlaneSink};
+use crate::video::{Container, Matrix, OutputTarget, Range, VideoError};
+
+/// What video outputs are coded as: plain `yuv420p` (limited range), flagged BT.601; the
+/// chroma is neutral, so the matrix only labels it.
+const VIDEO_OUT: Colour = Colour { matrix: Matrix::Bt601, range: Range::Limited };
+
+/// Options of a job.
+#[derive(Debug, Clone, Copy)]
+pub struct DeclutterOptions {
+    /// Constant rate factor for video outputs (H.264 0–51, VP9 0–63); `None` = the codec's default here.
+    pub crf: Option<u8>,
+    /// Frame rate given to a frame folder's frames (a video keeps its own timing).
+    pub folder_fps: f64,
+}
+
+impl Default for DeclutterOptions {
+    fn default() -> Self {
+        Self { crf: None, folder_fps: 30.0 }
+    }
+}
+
+/// Where the result goes.
+#[derive(Debug)]
+pub enum DeclutterTarget {
+    /// A video: `.mp4` (H.264) or `.webm` (VP9), to a file or a pipe.
+    Video(OutputTarget, Container),
+    /// An existing folder that receives `000000.png`, `000001.png`, … (8-bit grey).
+    Frames(PathBuf),
+}
+
+/// What the input is.
+#[derive(Debug, Clone)]
+pub struct ClipInfo {
+    /// Frame (width, height).
+    pub size: (usize, usize),
+    /// Frames: exact for a folder, as announced for a video (if it does).
+    pub frames: Option<u64>,
+    /// Frames per second: the video's average rate, or the folder rate asked for.
+    pub fps: Option<f64>,
+    /// Whether the input is a frame folder.
+    pub folder: bool,
+}
+
+/// What a finished job did.
+#[derive(Debug, Clone)]
+pub struct DeclutterSummary {
+    /// Frames filtered and written.
+    pub frames: u64,
+    /// Frame (width, height) of the input.
+    pub input_size: (usize, usize),
+    /// Frame (width, height) written (a video crops an odd side by one for 4:2:0).
+    pub output_size: (usize, usize),
+    /// Damaged video packets or frames skipped (the decoder's concealment covers them).
+    pub skipped: u64,
+    /// Wall time of the pass.
+    pub elapsed: Duration,
+}
+
+impl DeclutterSummary {
+    /// Frames per second of wall time.
+    pub fn fps(&self) -> f64 {
+        self.frames as f64 / self.elapsed.as_secs_f64().max(f64::MIN_POSITIVE)
+    }
+}
+
+enum Source {
+    Video(Box<VideoSource>),
+    Folder { files: Vec<PathBuf>, first: Box<VideoSource> },
+}
+
+/// An opened clip, ready to be filtered into a target.
+pub struct DeclutterJob {
+    source: Source,
+    stage: DeclutterStage,
+    info: ClipInfo,
+    options: DeclutterOptions,
+}
+
+impl DeclutterJob {
+    /// Opens `input` — a folder of frames if it is a directory, else a video file — and plans
+    /// the filter for its frame size on `threads`.
+    pub fn open(
+        input: &Path,
+        model: &Clutter,
+        threads: Arc<Threads>,
+        options: DeclutterOptions,
+    ) -> Result<Self, DeclutterError> {
+        if !(options.folder_fps.is_finite() && (0.01..=1000.0).contains(&options.folder_fps)) {
+            return Err(DeclutterError::Video(VideoError::InvalidConfig(format!(
+                "frame rate {} must be in 0.01..=1000",
+                options.folder_fps
+            ))));
+        }
+        let (source, info) = if input.is_dir() {
+            let files = list_frames(input)?;
+            let first = Box::new(open_image(&files[0])?);
+            let info = ClipInfo {
+                size: first.info.size,
+                frames: Some(files.len() as u64),
+                fps: Some(options.folder_fps),
+                folder: true,
+            };
+            (Source::Folder { files, first }, info)
+        } else {
+            let video = Box::new(VideoSource::open(input)?);
+            let i = &video.info;
+            let info = ClipInfo { size: i.size, frames: i.frames, fps: i.frame_rate.map(f64::from), folder: false };
+            (Source::Video(video), info)
+        };
+        let stage = DeclutterStage::new(model, info.size.0, info.size.1, threads)?;
+        Ok(Self { source, stage, info, options })
+    }
+
+    /// What the input is.
+    pub fn info(&self) -> &ClipInfo {
+        &self.info
+    }
+
+    /// Runs the pass into `target`, calling `on_frame(frames_done)` after each frame. On error
+    /// the target holds a partial result: callers writing files use a temporary path and
+    /// rename it on success.
+    pub fn run(
+        self,
+        target: DeclutterTarget,
+        on_frame: &mut dyn FnMut(u64),
+    ) -> Result<DeclutterSummary, DeclutterError> {
+        let start = Instant::now();
+        let Self { source, mut stage, info, options } = self;
+        let (w, h) = info.size;
+        let (time_base, rate) = match &source {
+            Source::Video(v) => (v.time_base, v.info.frame_rate),
+            Source::Folder { .. } => {
+                let fps = Rational::from(options.folder_fps).reduce();
+                (fps.invert(), Some(fps))
+            }
+        };
+        let mut sink = Sink::open(target, (w, h), time_base, rate, options.crf)?;
+        let (frames, skipped) = match source {
+            Source::Video(mut v) => {
+                let frames = run_video(&mut v, &mut stage, &mut sink, on_frame)?;
+                (frames, v.decoder.damage().0)
+            }
+            Source::Folder { files, first } => (run_folder(&files, *first, &mut stage, &mut sink, on_frame)?, 0),
+        };
+        let output_size = sink.finish()?;
+        Ok(DeclutterSummary { frames, input_size: (w, h), output_size, skipped, elapsed: start.elapsed() })
+    }
+}
+
+/// Every frame of a video file.
+fn run_video(
+    v: &mut VideoSource,
+    stage: &mut DeclutterStage,
+    sink: &mut Sink,
+    on_frame: &mut dyn FnMut(u64),
+) -> Result<u64, DeclutterError> {
+    let shift = v.shift();
+    let colour = v.decoder.colour();
+    let (mut frames, mut video_packets) = (0u64, 0u64);
+    let mut packet = Packet::empty();
+    let mut read_error = None;
+    let mut each = |frame: DecodedFrame<'_>, done: &mut u64| -> Result<(), DeclutterError> {
+        sink.frame(stage, frame.planes, colour, frame.pts.map(|t| t - shift), frame.duration, *done)?;
+        *done += 1;
+        on_frame(*done);
+        Ok(())
+    };
+    loop {
+        match packet.read(&mut v.input) {
+            Ok(()) => {}
+            Err(ffmpeg_next::Error::Eof) => break,
+            Err(e) => {
+                // A read error mid-file: decode what came, then report it.
+                read_error = Some(e);
+                break;
+            }
+        }
+        if packet.stream() == v.video_index {
+            video_packets += 1;
+            v.decoder.send(&packet);
+            while let Some(frame) = v.decoder.receive()? {
+                each(frame, &mut frames)?;
+            }
+        }
+    }
+    v.decoder.send_eof()?;
+    while let Some(frame) = v.decoder.receive()? {
+        each(frame, &mut frames)?;
+    }
+    v.check_end(frames, video_packets, read_error)?;
+    Ok(frames)
+}
+
+/// Every file of a frame folder, at one frame per time-base tick.
+fn run_folder(
+    files: &[PathBuf],
+    first: VideoSource,
+    stage: &mut DeclutterStage,
+    sink: &mut Sink,
+    on_frame: &mut dyn FnMut(u64),
+) -> Result<u64, DeclutterError> {
+    let first_size = first.info.size;
+    let mut opened = Some(first);
+    for (i, path) in files.iter().enumerate() {
+        let mut image = match opened.take() {
+            Some(image) => image,
+            None => open_image(path)?,
+        };
+        if image.info.size != first_size {
+            return Err(DeclutterError::MixedSizes {
+                path: path.clone(),
+                size: image.info.size,
+                first: files[0].clone(),
+                first_size,
+            });
+        }
+        let index = i as u64;
+        decode_image(&mut image, &mut |frame, colour| {
+            sink.frame(stage, frame.planes, colour, Some(index as i64), Some(1), index)
+        })?;
+        on_frame(index + 1);
+    }
+    Ok(files.len() as u64)
+}
+
+/// The output side.
+enum Sink {
+    Video { out: Box<Output>, encoder: Box<VideoEncoder>, range: Range, size: (usize, usize) },
+    Frames { dir: PathBuf, grey: Vec<u8>, size: (usize, usize) },
+}
+
+impl Sink {
+    fn open(
+        target: DeclutterTarget,
+        (w, h): (usize, usize),
+        time_base: Rational,
+        frame_rate: Option<Rational>,
+        crf: Option<u8>,
+    ) -> Result<Self, DeclutterError> {
+        match target {
+            DeclutterTarget::Video(_, container) if container.is_image() => Err(DeclutterError::UnsupportedOutput {
+                path: PathBuf::from(format!("{container:?}").to_ascii_lowercase()),
+                reason: "a clip is written as a video (.mp4, .webm) or a folder of PNG frames".into(),
+            }),
+            DeclutterTarget::Video(target, container) => {
+                let mut out = Box::new(Output::open(target, container)?);
+                let colour = VIDEO_OUT;
+                let settings = VideoSettings { width: w, height: h, time_base, frame_rate, crf, colour };
+                let encoder = Box::new(VideoEncoder::new(&mut out, &settings)?);
+                out.write_header()?;
+                Ok(Self::Video { out, encoder, range: colour.range, size: (w & !1, h & !1) })
+            }
+            DeclutterTarget::Frames(dir) => Ok(Self::Frames { dir, grey: vec![0; w * h], size: (w, h) }),
+        }
+    }
+
+    /// Filters one decoded frame and writes it (`index` from 0).
+    fn frame(
+        &mut self,
+        stage: &mut DeclutterStage,
+        planes: [crate::video::Plane<'_>; 3],
+        colour: Colour,
+        pts: Option<i64>,
+        duration: Option<i64>,
+        index: u64,
+    ) -> Result<(), DeclutterError> {
+        match self {
+            Self::Video { out, encoder, range, .. } => {
+                stage.process_ycbcr(planes, colour, &mut encoder.plane(0), *range)?;
+                // Neutral chroma: grey. Refilled each frame, the encoder owns the frame between.
+                for k in [1, 2] {
+                    let p = encoder.plane(k);
+                    for line in p.data.chunks_mut(p.stride.max(1)).take(p.height) {
+                        let n = p.width.min(line.len());
+                        line[..n].fill(128);
+                    }
+                }
+                encoder.encode(pts, duration, out)?;
+            }
+            Self::Frames { dir, grey, size: (w, h) } => {
+                let mut dst = PlaneMut { data: grey, stride: *w, width: *w, height: *h };
+                stage.process_ycbcr(planes, colour, &mut dst, Range::Full)?;
+                write_png(&dir.join(format!("{index:06}.png")), *w, *h, grey)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Flushes and closes; returns the size written.
+    fn finish(self) -> Result<(usize, usize), DeclutterError> {
+        match self {
+            Self::Video { mut out, mut encoder, size, .. } => {
+                encoder.finish(&mut out)?;
+                out.write_trailer()?;
+                Ok(size)
+            }
+            Self::Frames { size, .. } => Ok(size),
+        }
+    }
+}
