@@ -7,6 +7,8 @@ import { enhanceFile, showResults } from './file.js';
 import { Comparison, upscaleVideo } from './video.js';
 
 const $ = (id) => document.getElementById(id);
+/** `bytes` as kB or MB for status lines. */
+const sizeText = (bytes) => (bytes < 1e6 ? `${Math.max(1, Math.round(bytes / 1e3))} kB` : `${(bytes / 1e6).toFixed(1)} MB`);
 const state = { live: null, specIn: null, specOut: null, comparison: null };
 window.sluice = state;
 
@@ -131,7 +133,7 @@ $('file-form').addEventListener('submit', async (e) => {
       before: $('file-before'), after: $('file-after'), download: $('file-download'),
       specBefore: $('file-spec-before'), specAfter: $('file-spec-after'), results: $('file-results'),
     });
-    setStatus(fileStatus, `Done: ${file.name} enhanced (${(enhanced.size / 1e6).toFixed(1)} MB WAV).`, 'ok');
+    setStatus(fileStatus, `Done: ${file.name} enhanced (${sizeText(enhanced.size)} WAV).`, 'ok');
   } catch (err) {
     setStatus(fileStatus, err.message, 'error');
   } finally {
@@ -162,7 +164,7 @@ $('video-form').addEventListener('submit', async (e) => {
     if (link.href.startsWith('blob:')) URL.revokeObjectURL(link.href);
     link.href = URL.createObjectURL(upscaled);
     link.download = `${file.name.replace(/\.[^.]+$/, '')}-x${$('video-scale').value}.webm`;
-    setStatus(videoStatus, `Done: ${file.name} upscaled (${(upscaled.size / 1e6).toFixed(1)} MB WebM).`, 'ok');
+    setStatus(videoStatus, `Done: ${file.name} upscaled (${sizeText(upscaled.size)} WebM).`, 'ok');
   } catch (err) {
     setStatus(videoStatus, err.message, 'error');
   } finally {

@@ -185,6 +185,18 @@ fn the_image_command_serves_passes_its_healthcheck_and_drains_on_its_stop_signal
         "the weights must be copied into SLUICE_MODELS_DIR ({models_dir}): {:?}",
         image.copies
     );
+    // Every committed weight file the binary can load travels into the image.
+    let weights = std::fs::read_dir(repo().join("models/weights")).unwrap_or_else(|e| panic!("{e}"));
+    for entry in weights.filter_map(Result::ok) {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.ends_with(".safetensors") || name.ends_with(".tar.gz") {
+            let source = format!("models/weights/{name}");
+            assert!(
+                image.copies.iter().any(|c| c.split_whitespace().any(|w| w == source)),
+                "deploy/Dockerfile does not copy {source} into the image"
+            );
+        }
+    }
     let termination = Duration::from_secs(
         yaml_value(&deployment, "terminationGracePeriodSeconds").parse().unwrap_or_else(|e| panic!("{e}")),
     );
