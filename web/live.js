@@ -64,6 +64,8 @@ export class LiveSession {
     this.latencySamples = 0;
     this.recorded = [];
     this.recordedLength = 0;
+    this.sentRecorded = [];
+    this.sentLength = 0;
     this.lastStats = null;
     this.done = null;
     this.stopping = false;
@@ -127,6 +129,7 @@ export class LiveSession {
     if (this.ws.bufferedAmount > MAX_BUFFERED_BYTES) { this.dropped++; return; }
     this.ws.send(hop.buffer);
     this.sent += hop.length;
+    if (this.sentLength + hop.length <= MAX_RECORDED_SAMPLES) { this.sentRecorded.push(hop); this.sentLength += hop.length; }
   }
 
   onMessage(e) {
@@ -205,12 +208,17 @@ export class LiveSession {
   }
 
   /** The enhanced audio received so far, as one Int16Array. */
-  recording() {
-    const out = new Int16Array(this.recordedLength);
-    let o = 0;
-    for (const c of this.recorded) { out.set(c, o); o += c.length; }
-    return out;
-  }
+  recording() { return joined(this.recorded, this.recordedLength); }
+
+  /** The microphone audio sent so far, as one Int16Array (what the server was given). */
+  sentRecording() { return joined(this.sentRecorded, this.sentLength); }
+}
+
+function joined(chunks, length) {
+  const out = new Int16Array(length);
+  let o = 0;
+  for (const c of chunks) { out.set(c, o); o += c.length; }
+  return out;
 }
 
 /** After a failed handshake: the server's readiness says whether it is full or draining. */

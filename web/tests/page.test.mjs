@@ -61,8 +61,20 @@ test('live tab: the browser microphone comes back enhanced like `sluice denoise`
 
     const received = await page.evaluate(() => Array.from(window.sluice.live.recording()));
     const enhanced = Float32Array.from(received, (s) => s / 32768);
-    const { corr, lag } = bestCorrelation(enhanced, reference, 2 * RATE);
-    assert.ok(corr >= 0.9, `correlation with sluice denoise ${corr.toFixed(3)} at lag ${lag}`);
+    // Chromium's fake microphone plays the WAV on a wall clock and, on a loaded machine, can
+    // skip or repeat a little of it: the server is judged on what the page really sent, which
+    // must itself be the WAV (looser bound), and `sluice denoise` of that must match.
+    const sentPcm = await page.evaluate(() => Array.from(window.sluice.live.sentRecording()));
+    const sent = Float32Array.from(sentPcm, (s) => s / 32768);
+    const mic = bestCorrelation(sent, readWav(noisyPath).samples, 2 * RATE);
+    assert.ok(mic.corr >= 0.5, `the microphone did not play the WAV: correlation ${mic.corr.toFixed(3)}`);
+    const sentPath = join(dir, 'sent.wav');
+    writeWav(sentPath, sent, RATE);
+    const expected = denoiseWithCli(sentPath, join(dir, 'sent-denoised.wav'));
+    const { corr, lag } = bestCorrelation(enhanced, expected, 2 * RATE);
+    console.log(`live: server vs sluice denoise ${corr.toFixed(4)} at lag ${lag}; microphone vs WAV ${mic.corr.toFixed(4)}`);
+    assert.ok(corr >= 0.9, `correlation with sluice denoise of the sent audio ${corr.toFixed(3)} at lag ${lag} `
+      + `(microphone vs WAV ${mic.corr.toFixed(3)})`);
 
     const columns = await page.evaluate(() => [window.sluice.specIn.columns, window.sluice.specOut.columns]);
     assert.ok(columns[0] > 100 && columns[1] > 100, `spectrogram columns ${columns}`);
