@@ -35,14 +35,7 @@ impl DeclutterQuery {
     /// The container and CRF asked for, or a 400 naming the bad parameter.
     pub fn settings(self) -> Result<(VideoFormat, Option<u8>), ApiError> {
         let format = self.format.unwrap_or_default();
-        let max_crf = match format {
-            VideoFormat::Webm => 63,
-            VideoFormat::Mp4 => 51,
-        };
-        if let Some(crf) = self.crf.filter(|c| *c > max_crf) {
-            return Err(ApiError::bad_request("bad_parameter", format!("`crf` must be 0..={max_crf} here, got {crf}")));
-        }
-        Ok((format, self.crf))
+        Ok((format, format.check_crf(self.crf)?))
     }
 }
 
@@ -101,11 +94,9 @@ pub async fn declutter(
     let model = model()?;
     let upload = pipe_job::admit(&state, &headers, body).await?;
     let threads = state.threads().count();
-    let (content_type, container) = match format {
-        VideoFormat::Webm => ("video/webm", Container::WebM),
-        VideoFormat::Mp4 => ("video/mp4", Container::Mp4),
-    };
-    pipe_job::stream(&state, upload, content_type, move |path| open(path, &model, container, crf, threads)).await
+    let container = format.container();
+    pipe_job::stream(&state, upload, format.content_type(), move |path| open(path, &model, container, crf, threads))
+        .await
 }
 
 /// An opened declutter pass and its output container.

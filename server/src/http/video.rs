@@ -40,6 +40,38 @@ pub enum VideoFormat {
     Mp4,
 }
 
+impl VideoFormat {
+    /// The response's `Content-Type`.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Self::Webm => "video/webm",
+            Self::Mp4 => "video/mp4",
+        }
+    }
+
+    /// The container the pipeline writes.
+    pub fn container(self) -> Container {
+        match self {
+            Self::Webm => Container::WebM,
+            Self::Mp4 => Container::Mp4,
+        }
+    }
+
+    /// `crf` if it is in this format's encoder range (VP9 0–63, H.264 0–51), else a 400.
+    pub fn check_crf(self, crf: Option<u8>) -> Result<Option<u8>, ApiError> {
+        let max_crf = match self {
+            Self::Webm => 63,
+            Self::Mp4 => 51,
+        };
+        match crf {
+            Some(c) if c > max_crf => {
+                Err(ApiError::bad_request("bad_parameter", format!("`crf` must be 0..={max_crf} here, got {c}")))
+            }
+            ok => Ok(ok),
+        }
+    }
+}
+
 /// Luma model of `POST /v1/video/upscale`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
@@ -96,18 +128,11 @@ impl UpscaleQuery {
             None => return Err(ApiError::bad_request("bad_parameter", "`scale` is required: 2, 3 or 4")),
         };
         let format = self.format.unwrap_or_default();
-        let max_crf = match format {
-            VideoFormat::Webm => 63,
-            VideoFormat::Mp4 => 51,
-        };
-        if let Some(crf) = self.crf.filter(|c| *c > max_crf) {
-            return Err(ApiError::bad_request("bad_parameter", format!("`crf` must be 0..={max_crf} here, got {crf}")));
-        }
         Ok(UpscaleSettings {
             scale,
             format,
             model: self.model.unwrap_or_default(),
-            crf: self.crf,
+            crf: format.check_crf(self.crf)?,
             denoise_audio: self.denoise_audio.unwrap_or(false),
         })
     }
@@ -163,11 +188,8 @@ pub async fn upscale(
     };
     let upload = pipe_job::admit(&state, &headers, body).await?;
     let threads = state.threads().count();
-    let content_type = match settings.format {
-        VideoFormat::Webm => "video/webm",
-        VideoFormat::Mp4 => "video/mp4",
-    };
-    pipe_job::stream(&state, upload, content_type, move |path| open(path, settings, dfn3, threads)).await
+    pipe_job::stream(&state, upload, settings.format.content_type(), move |path| open(path, settings, dfn3, threads))
+        .await
 }
 
 /// Progress of a video job started by `POST /v1/video/upscale`.
@@ -231,11 +253,7 @@ fn open(path: &Path, s: UpscaleSettings, dfn3: Option<Arc<Dfn3Model>>, threads: 
     };
     let options = UpscaleOptions { crf: s.crf, denoise_audio: dfn3 };
     let job = UpscaleJob::open(path, upscaler, options).map_err(video_error)?;
-    let container = match s.format {
-        VideoFormat::Webm => Container::WebM,
-        VideoFormat::Mp4 => Container::Mp4,
-    };
-    Ok(Upscale { job, container, scale: s.scale })
+    Ok(Upscale { job, container: s.format.container(), scale: s.scale })
 }
 
 /// The status for a video error.
