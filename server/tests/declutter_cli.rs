@@ -3,29 +3,15 @@
 //! back, and compared with the input inside and outside the simulator's clutter mask. Bad inputs
 //! give one clear error line and leave nothing behind.
 
+mod media;
+
+use media::{luma as grey_frames, p, tempdir, tool, video_stream as probe};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-
-use serde_json::Value;
 
 /// Frames and side of the simulated clip: 126 is not a multiple of 4 (the stage pads to 128).
 const FRAMES: usize = 10;
 const SIDE: usize = 126;
-
-fn tempdir() -> tempfile::TempDir {
-    tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"))
-}
-
-fn p(path: &Path) -> &str {
-    path.to_str().unwrap_or_else(|| panic!("non-UTF-8 path {}", path.display()))
-}
-
-/// Runs a tool, requiring success; returns stdout.
-fn tool(name: &str, args: &[&str]) -> Vec<u8> {
-    let out = Command::new(name).args(args).output().unwrap_or_else(|e| panic!("running {name}: {e}"));
-    assert!(out.status.success(), "{name} {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
-    out.stdout
-}
 
 fn sluice(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_sluice")).args(args).output().unwrap_or_else(|e| panic!("running sluice: {e}"))
@@ -113,33 +99,6 @@ fn read_folder(dir: &Path, names: impl Fn(usize) -> String, size: (usize, usize)
 }
 
 /// Every frame of a video, decoded to grey (full range) by ffmpeg.
-fn grey_frames(path: &Path) -> Vec<u8> {
-    tool(
-        "ffmpeg",
-        &[
-            "-v",
-            "error",
-            "-nostdin",
-            "-i",
-            p(path),
-            "-fps_mode",
-            "passthrough",
-            "-f",
-            "rawvideo",
-            "-pix_fmt",
-            "gray",
-            "-",
-        ],
-    )
-}
-
-fn probe(path: &Path) -> Value {
-    let out =
-        tool("ffprobe", &["-v", "error", "-count_frames", "-show_streams", "-show_format", "-of", "json", p(path)]);
-    let v: Value = serde_json::from_slice(&out).unwrap_or_else(|e| panic!("ffprobe JSON: {e}"));
-    v["streams"].as_array().and_then(|s| s.iter().find(|s| s["codec_type"] == "video")).cloned().unwrap_or(Value::Null)
-}
-
 /// Frame timestamps (seconds) as ffprobe reads them.
 fn frame_times(path: &Path) -> Vec<f64> {
     let out = tool(
