@@ -2,55 +2,20 @@
 //! allocator watches `DeclutterStage::process_*` on a frame whose sides need padding (its own
 //! test binary, since the counter is process-wide).
 
-use std::alloc::{GlobalAlloc, Layout, System};
+mod counting;
+
+use counting::count;
+
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use sluice_engine::Threads;
 use sluice_models::clutter::Clutter;
 use sluice_pipeline::echo::DeclutterStage;
 use sluice_pipeline::video::{Colour, Matrix, Plane, PlaneMut, Range};
 
-struct Counting;
-static COUNTING: AtomicBool = AtomicBool::new(false);
-static ALLOCS: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: forwards to the system allocator unchanged; only counts calls.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        if COUNTING.load(Ordering::Relaxed) {
-            ALLOCS.fetch_add(1, Ordering::Relaxed);
-        }
-        // SAFETY: same contract as the caller's.
-        unsafe { System.alloc(l) }
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        // SAFETY: same contract as the caller's.
-        unsafe { System.dealloc(p, l) }
-    }
-    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
-        if COUNTING.load(Ordering::Relaxed) {
-            ALLOCS.fetch_add(1, Ordering::Relaxed);
-        }
-        // SAFETY: same contract as the caller's.
-        unsafe { System.realloc(p, l, n) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
-
 #[test]
 fn processing_frames_allocates_nothing() {
-    assert!(
-        {
-            COUNTING.store(true, Ordering::SeqCst);
-            drop(std::hint::black_box(vec![1u8; 8]));
-            COUNTING.store(false, Ordering::SeqCst);
-            ALLOCS.swap(0, Ordering::SeqCst)
-        } > 0,
-        "the counter counts"
-    );
+    assert!(count(|| drop(std::hint::black_box(vec![1u8; 8]))) > 0, "the counter counts");
     let model = Clutter::bundled().unwrap_or_else(|e| panic!("{e}"));
     // 30×21 pads to 32×24.
     let (w, h) = (30usize, 21usize);
@@ -76,19 +41,14 @@ fn processing_frames_allocates_nothing() {
         for i in 0..3 {
             frame(&mut stage, i).unwrap_or_else(|e| panic!("{e}"));
         }
-        ALLOCS.store(0, Ordering::SeqCst);
-        COUNTING.store(true, Ordering::SeqCst);
-        for i in 0..7 {
-            if i == 4 {
-                stage.reset();
+        let allocs = count(|| {
+            for i in 0..7 {
+                if i == 4 {
+                    stage.reset();
+                }
+                frame(&mut stage, i).unwrap_or_else(|e| panic!("{e}"));
             }
-            let r = frame(&mut stage, i);
-            if r.is_err() {
-                COUNTING.store(false, Ordering::SeqCst);
-                panic!("{r:?}");
-            }
-        }
-        COUNTING.store(false, Ordering::SeqCst);
-        assert_eq!(ALLOCS.load(Ordering::SeqCst), 0, "{n} thread(s): processing allocated");
+        });
+        assert_eq!(allocs, 0, "{n} thread(s): processing allocated");
     }
 }

@@ -1,53 +1,24 @@
 //! Per-hop DSP allocates nothing: a counting global allocator watches every `process`/`run`.
 
+mod counting;
+
+use counting::count;
+
 use sluice_pipeline::dsp::{
     Analysis, Complex32, Dfn3Dsp, DspConfig, Enhancer, ErbFeatures, FrontEnd, NoisyRing, RmsGate, SpecFeatures,
     StageOutput, Synthesis,
 };
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-
-struct Counting;
-static COUNTING: AtomicBool = AtomicBool::new(false);
-static ALLOCS: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: forwards to the system allocator unchanged; only counts calls.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        if COUNTING.load(Ordering::Relaxed) {
-            ALLOCS.fetch_add(1, Ordering::Relaxed);
-        }
-        // SAFETY: same contract as the caller's.
-        unsafe { System.alloc(l) }
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        // SAFETY: same contract as the caller's.
-        unsafe { System.dealloc(p, l) }
-    }
-    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
-        if COUNTING.load(Ordering::Relaxed) {
-            ALLOCS.fetch_add(1, Ordering::Relaxed);
-        }
-        // SAFETY: same contract as the caller's.
-        unsafe { System.realloc(p, l, n) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
 
 /// Warms `f` up, then counts allocations over more runs.
 fn allocations(mut f: impl FnMut()) -> usize {
     for _ in 0..3 {
         f();
     }
-    ALLOCS.store(0, Ordering::SeqCst);
-    COUNTING.store(true, Ordering::SeqCst);
-    for _ in 0..20 {
-        f();
-    }
-    COUNTING.store(false, Ordering::SeqCst);
-    ALLOCS.load(Ordering::SeqCst)
+    count(|| {
+        for _ in 0..20 {
+            f();
+        }
+    })
 }
 
 fn ok<T, E: std::fmt::Display>(r: Result<T, E>) -> T {

@@ -1,41 +1,13 @@
 //! The per-frame upscale stage allocates nothing once built (the bicubic model builds its
 //! resizer on the first frame): a counting global allocator watches `UpscaleStage::process`.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+mod counting;
+
+use counting::count;
 
 use sluice_pipeline::video::{
     BicubicUpscaler, Colour, FrameLayout, Matrix, Plane, PlaneMut, Range, Rotation, UpscaleStage,
 };
-
-struct Counting;
-static COUNTING: AtomicBool = AtomicBool::new(false);
-static ALLOCS: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: forwards to the system allocator unchanged; only counts calls.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        if COUNTING.load(Ordering::Relaxed) {
-            ALLOCS.fetch_add(1, Ordering::Relaxed);
-        }
-        // SAFETY: same contract as the caller's.
-        unsafe { System.alloc(l) }
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        // SAFETY: same contract as the caller's.
-        unsafe { System.dealloc(p, l) }
-    }
-    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
-        if COUNTING.load(Ordering::Relaxed) {
-            ALLOCS.fetch_add(1, Ordering::Relaxed);
-        }
-        // SAFETY: same contract as the caller's.
-        unsafe { System.realloc(p, l, n) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
 
 // One test function: the counter is process-wide, so parallel tests would count each other.
 #[test]
@@ -65,13 +37,12 @@ fn upscale_stage_allocates_nothing_per_frame() {
                 .unwrap_or_else(|e| panic!("{e}"));
         };
         run();
-        ALLOCS.store(0, Ordering::SeqCst);
-        COUNTING.store(true, Ordering::SeqCst);
-        for _ in 0..10 {
-            run();
-        }
-        COUNTING.store(false, Ordering::SeqCst);
-        assert_eq!(ALLOCS.load(Ordering::SeqCst), 0, "{out_sub:?} {rotation:?}");
+        let allocs = count(|| {
+            for _ in 0..10 {
+                run();
+            }
+        });
+        assert_eq!(allocs, 0, "{out_sub:?} {rotation:?}");
         // The frame was really written: luma in the legal limited range, not all black.
         assert!(oy.iter().all(|v| (16..=235).contains(v)) && oy.iter().any(|v| *v > 100));
     }
