@@ -25,7 +25,7 @@ kubectl kustomize deploy/k8s >"$work/rendered.yaml"
 kubernetes-validate --strict -k 1.30.0 "$work/rendered.yaml" 2>&1 | tee "$work/validate.log"
 [ "${PIPESTATUS[0]}" -eq 0 ] || die "kubernetes-validate failed"
 # Only the HTTPRoute may lack a built-in schema; it is checked against the vendored one below.
-if grep "Couldn't find schema" "$work/validate.log" | grep -v "kind HTTPRoute with api version gateway.networking.k8s.io/v1" | grep -q .; then
+if grep "Couldn't find schema" "$work/validate.log" | grep -v "kind HTTPRoute with api version gateway.networking.k8s.io/v1" >/dev/null; then
   die "a rendered object has no schema to validate against"
 fi
 check-jsonschema --schemafile deploy/k8s/schemas/httproute-v1.schema.json deploy/k8s/httproute.yaml
@@ -38,12 +38,16 @@ binary="${CARGO_TARGET_DIR:-target}/debug/sluice"
 runtime_stage=$(awk '/^FROM /{stage=""} {stage = stage $0 "\n"} END{printf "%s", stage}' deploy/Dockerfile)
 # In debian:bookworm-slim already: the C and C++ runtimes.
 base="libc6 libgcc-s1 libstdc++6"
+# No reader in these pipes stops early (`exit`, `head`, `grep -q`): under pipefail the writer's
+# SIGPIPE (exit 141) would fail the check at random.
+libs=$(ldconfig -p)
 for lib in $(readelf -d "$binary" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'); do
-  path=$(ldconfig -p | awk -v l="$lib" '$1 == l && /x86-64|x86_64/ {print $NF; exit}')
+  path=$(awk -v l="$lib" '$1 == l && /x86-64|x86_64/ && !found {print $NF; found = 1}' <<<"$libs")
   [ -n "$path" ] || die "cannot locate $lib"
-  pkg=$(dpkg -S "$(readlink -f "$path")" 2>/dev/null | head -n1 | cut -d: -f1) || true
-  [ -n "$pkg" ] || pkg=$(dpkg -S "$path" | head -n1 | cut -d: -f1)
+  owners=$(dpkg -S "$(readlink -f "$path")" 2>/dev/null || dpkg -S "$path" 2>/dev/null || true)
+  pkg=$(awk -F: 'NR == 1 {print $1}' <<<"$owners")
+  [ -n "$pkg" ] || die "no Debian package owns $path (for $lib)"
   case " $base " in *" $pkg "*) continue ;; esac
-  printf '%s' "$runtime_stage" | grep -qw -- "$pkg" || die "deploy/Dockerfile's runtime stage lacks $pkg (for $lib)"
+  grep -qw -- "$pkg" <<<"$runtime_stage" || die "deploy/Dockerfile's runtime stage lacks $pkg (for $lib)"
 done
 log "deploy/ checks passed"

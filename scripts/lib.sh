@@ -63,7 +63,7 @@ _apt_updated=0
 apt_install() {
   local missing=() pkg
   for pkg in "$@"; do
-    if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed'; then
+    if [[ "$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null)" != *"install ok installed"* ]]; then
       missing+=("$pkg")
     fi
   done
@@ -110,7 +110,7 @@ ensure_rust_component() {
 # ensure_rust_target TRIPLE: adds a rustup target's standard library if it is missing.
 ensure_rust_target() {
   if command -v rustup >/dev/null 2>&1; then
-    rustup target list --installed | grep -qx "$1" || {
+    grep -qx -- "$1" <<<"$(rustup target list --installed)" || {
       log "rustup target add $1"
       rustup target add "$1"
     }
