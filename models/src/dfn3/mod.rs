@@ -4,6 +4,7 @@
 pub mod config;
 mod ini;
 pub mod model;
+mod pathway;
 pub mod state;
 pub mod weights;
 

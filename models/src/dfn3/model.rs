@@ -18,6 +18,7 @@ use sluice_engine::{
     WeightLayout,
 };
 
+use super::pathway::{Pathway, PathwayHistory};
 use super::state::{Dfn3Batch, Dfn3State, Rows, Scratch};
 use super::weights::{self, Dfn3Weights};
 
@@ -109,8 +110,7 @@ pub struct Dfn3Model {
     pub(crate) df_gru: Vec<Gru>,
     df_skip: GroupedLinear,
     df_out: GroupedLinear,
-    pub(crate) df_convp: StreamingConv,
-    df_convp_pw: Linear,
+    pub(crate) df_convp: Pathway,
 }
 
 /// Sizes the model and its state agree on.
@@ -207,9 +207,13 @@ impl Dfn3Model {
 
         let kp = cfg.df_pathway_kernel_size_t;
         let order2 = 2 * cfg.df_order;
-        let convp_spec = ConvSpec::new(ch, order2, &[kp, 1]).padding(&[kp - 1, 0], &[0, 0]).groups(2);
-        let df_convp = StreamingConv::new(&convp_spec, &[nb_df], 1, df.df_convp.spatial.data(), None)?;
-        let df_convp_pw = pointwise(order2, order2, df.df_convp.pointwise.data(), df.df_convp.bias.data())?;
+        let df_convp = Pathway::new(
+            df.df_convp.spatial.data(),
+            df.df_convp.pointwise.data(),
+            df.df_convp.bias.data(),
+            (ch, order2, kp, 2),
+            nb_df,
+        )?;
 
         let conv0_out_spec = ConvSpec::new(ch, 1, &[3]).padding(&[1], &[1]).activation(Activation::Sigmoid);
         let erb_grus = erb.emb_gru.iter().map(|g| gru(g, dims.hidden, dims.hidden)).collect::<Result<Vec<_>>>()?;
@@ -252,7 +256,6 @@ impl Dfn3Model {
             df_skip: grouped(&df.df_skip, Activation::Identity)?,
             df_out: grouped(&df.df_out, Activation::Tanh)?,
             df_convp,
-            df_convp_pw,
         })
     }
 
@@ -288,7 +291,6 @@ impl Dfn3Model {
         [
             self.erb_conv0.scratch_len(t),
             self.df_conv0.scratch_len(t),
-            self.df_convp.scratch_len(t),
             self.erb_conv1.spatial.scratch_len(t),
             self.erb_conv2.spatial.scratch_len(t),
             self.erb_conv3.spatial.scratch_len(t),
@@ -482,7 +484,7 @@ impl Dfn3Model {
     fn tail(
         &self,
         s: &mut Scratch,
-        convp_hist: &mut ConvHistory,
+        convp_hist: &mut PathwayHistory,
         e3: &[f32],
         erb_up: &[f32],
         coefs: &[f32],
@@ -498,8 +500,7 @@ impl Dfn3Model {
         self.conv0p.run_add(&s.e0, &s.y32, &mut s.x32);
         self.conv0_out.run(&s.x32, &mut out.mask, &mut s.conv, th)?;
 
-        self.df_convp.step(convp_hist, &s.c0, &mut s.convp, &mut s.conv, th)?;
-        self.df_convp_pw.run(&s.convp, &mut s.convp_pw)?;
+        self.df_convp.step(convp_hist, &s.c0, &mut s.convp_pw)?;
         for ((o, &a), &p) in out.coefs.iter_mut().zip(coefs).zip(&s.convp_pw) {
             *o = a + p;
         }

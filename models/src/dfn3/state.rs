@@ -4,6 +4,7 @@
 use sluice_engine::ConvHistory;
 
 use super::model::Dfn3Model;
+use super::pathway::PathwayHistory;
 
 /// Per-stream network state: causal conv histories (2 frames of `feat_erb` and of `feat_spec`,
 /// 4 frames of `c0`), GRU hidden vectors (encoder 1×H, ERB decoder 2×H, DF decoder 2×H) and
@@ -12,7 +13,7 @@ use super::model::Dfn3Model;
 pub struct Dfn3State {
     pub(crate) erb_conv0: ConvHistory,
     pub(crate) df_conv0: ConvHistory,
-    pub(crate) df_convp: ConvHistory,
+    pub(crate) df_convp: PathwayHistory,
     pub(crate) buf: Scratch,
     /// This stream's row of the dense middle, holding its GRU states.
     pub(crate) mid: Rows,
@@ -34,7 +35,6 @@ pub(crate) struct Scratch {
     pub x16: Vec<f32>,
     pub y32: Vec<f32>,
     pub x32: Vec<f32>,
-    pub convp: Vec<f32>,
     pub convp_pw: Vec<f32>,
     pub conv: Vec<f32>,
 }
@@ -105,14 +105,13 @@ impl Dfn3State {
             x16: z(e / 2 * c),
             y32: z(e * c),
             x32: z(e * c),
-            convp: z(f * 2 * d.df_order),
             convp_pw: z(f * 2 * d.df_order),
             conv: z(m.conv_scratch_len()),
         };
         Self {
             erb_conv0: m.erb_conv0.new_state(1),
             df_conv0: m.df_conv0.new_state(1),
-            df_convp: m.df_convp.new_state(1),
+            df_convp: m.df_convp.new_history(),
             buf,
             mid: Rows::new(m, 1),
         }

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use sluice_models::dfn3::Dfn3Model;
 use sluice_pipeline::denoise::{BatchStream, DenoiseError, HopBatch};
 
-use super::worker::TICK;
+use super::worker::HOP_PERIOD;
 
 /// Share of each worker's time the cap plans to use; the rest absorbs jitter, resampling and
 /// socket work.
@@ -57,6 +57,6 @@ pub fn calibrate(model: &Arc<Dfn3Model>, mut batch: HopBatch, workers: usize) ->
         }
     }
     let per_hop = timed / (CALIBRATION_STREAMS * CALIBRATION_HOPS) as u32;
-    let per_worker = (TICK.as_secs_f64() * HEADROOM / per_hop.as_secs_f64().max(1e-9)).floor() as usize;
+    let per_worker = (HOP_PERIOD.as_secs_f64() * HEADROOM / per_hop.as_secs_f64().max(1e-9)).floor() as usize;
     Ok(Capacity { per_hop, max_streams: (per_worker * workers).clamp(1, MAX_STREAMS) })
 }

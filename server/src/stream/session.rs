@@ -26,7 +26,8 @@ use super::worker::{Input, Job, Output};
 type Sink = SplitSink<WebSocket, Message>;
 type Source = SplitStream<WebSocket>;
 
-/// Output events queued worker → writer (about 0.6 s of 10 ms ticks).
+/// Output events queued worker → writer (at most one per worker tick: at least 128 ms of output,
+/// 640 ms when each event holds one hop).
 const OUTPUT_QUEUE: usize = 64;
 /// How long a refused client's socket stays open for it to read the error and close frame.
 const LINGER: Duration = Duration::from_millis(500);
