@@ -1,12 +1,14 @@
 // The web page's Echo tab in a real browser (Debian chromium + playwright-core) against a real
 // `sluice serve`: a simulated clip from GET /v1/echo/sample through the clutter filter, the two
-// clips played in step, the difference view, the download; and the message for a non-video.
+// clips played in step, the difference view, the download; and the messages for a non-video, a
+// missing API key, a clip too large and a server at capacity.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
+import { connect } from 'node:net';
 import { startServer, tempDir, launchChromium, artifactsDir, canvasInk } from './support.mjs';
 
 let dir, server;
@@ -120,5 +122,59 @@ test('echo tab: a file that is not a video gets a clear message', async () => {
     assert.equal(await page.locator('#echo-results').isHidden(), true);
   } finally {
     await browser.close();
+  }
+});
+
+/**
+ * Holds the one file-job slot of the server at `url`: an upload to the declutter route whose body
+ * never finishes (the slot is taken before the body is read). Resolves with the socket once a
+ * small sample request is refused for capacity (tried again if the probe won the slot).
+ */
+async function holdSlot(url, key) {
+  const { hostname, port } = new URL(url);
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const socket = connect(Number(port), hostname);
+    await new Promise((ok, fail) => { socket.once('connect', ok); socket.once('error', fail); });
+    let answered = false;
+    socket.on('data', () => { answered = true; });
+    socket.write(`POST /v1/echo/declutter HTTP/1.1\r\nHost: ${hostname}\r\nAuthorization: Bearer ${key}\r\n`
+      + 'Content-Length: 1000\r\n\r\nnot all of it');
+    const probe = await fetch(`${url}v1/echo/sample?frames=2&size=32`, { headers: { Authorization: `Bearer ${key}` } });
+    await probe.arrayBuffer();
+    if (probe.status === 503 && !answered) return socket;
+    socket.destroy();
+  }
+  throw new Error('could not hold the file-job slot');
+}
+
+test('echo tab: a missing key, a clip too large and a server at capacity each say so', async () => {
+  const key = 'echo-test-key';
+  const strict = await startServer(['--api-key', key, '--file-jobs', '1', '--max-upload', '16KiB']);
+  const browser = await launchChromium();
+  let held = null;
+  try {
+    const page = await browser.newPage();
+    await page.goto(strict.url);
+    await page.getByRole('tab', { name: 'Echo' }).click();
+    const tryIt = async () => {
+      await page.getByRole('button', { name: 'Try a simulated clip' }).click();
+      await page.waitForFunction(() => document.getElementById('echo-status').classList.contains('error'), null, { timeout: 60_000 });
+      assert.equal(await page.getByRole('button', { name: 'Try a simulated clip' }).isEnabled(), true);
+      return page.locator('#echo-status').textContent();
+    };
+    assert.match(await tryIt(), /needs a valid API key/);
+
+    await page.getByText('API key', { exact: true }).click();
+    await page.getByLabel('Key (only if the server asks for one)').fill(key);
+    // The simulated clip comes, but is larger than this server takes as an upload.
+    assert.match(await tryIt(), /too large for the server/);
+
+    held = await holdSlot(strict.url, key);
+    assert.match(await tryIt(), /at capacity/);
+    await page.screenshot({ path: join(artifactsDir(), 'echo-at-capacity.png'), fullPage: true });
+  } finally {
+    if (held) held.destroy();
+    await browser.close();
+    await strict.stop();
   }
 });
