@@ -32,15 +32,19 @@ pub struct SampleQuery {
     /// follows it as in `simulate-echo --clutter mixed`: near-field haze, reverberation, both.
     pub seed: Option<u64>,
     /// Frames, one cardiac cycle: 2–96, default 48.
+    #[param(minimum = 2, maximum = 96)]
     pub frames: Option<usize>,
     /// Width and height in pixels: 32–256, default 128 (an odd size loses a row and a column).
+    #[param(minimum = 32, maximum = 256)]
     pub size: Option<usize>,
     /// Frames per second: 1–120, default 30.
+    #[param(minimum = 1, maximum = 120)]
     pub fps: Option<u32>,
     /// Output container: `webm` (VP9, default) or `mp4` (H.264, fragmented).
     #[param(inline)]
     pub format: Option<VideoFormat>,
     /// Constant rate factor (H.264 0–51, default 23; VP9 0–63, default 32).
+    #[param(maximum = 63)]
     pub crf: Option<u8>,
 }
 
@@ -163,6 +167,19 @@ impl PipeJob for SampleJob {
 mod tests {
     use super::*;
     use axum::http::StatusCode;
+
+    #[test]
+    fn the_document_states_the_bounds() {
+        let doc = serde_json::to_value(crate::http::openapi()).unwrap_or_else(|e| panic!("{e}"));
+        let params = doc["paths"]["/v1/echo/sample"]["get"]["parameters"].as_array().cloned().unwrap_or_default();
+        let bounds = |name: &str| {
+            let p = params.iter().find(|p| p["name"] == name).unwrap_or_else(|| panic!("no `{name}` in {params:?}"));
+            (p["schema"]["minimum"].as_u64(), p["schema"]["maximum"].as_u64())
+        };
+        assert_eq!(bounds("frames"), (Some(*FRAMES.0.start() as u64), Some(*FRAMES.0.end() as u64)));
+        assert_eq!(bounds("size"), (Some(*SIZE.0.start() as u64), Some(*SIZE.0.end() as u64)));
+        assert_eq!(bounds("fps"), (Some(u64::from(*FPS.0.start())), Some(u64::from(*FPS.0.end()))));
+    }
 
     #[test]
     fn query_defaults_and_bounds() {
