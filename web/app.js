@@ -1,15 +1,17 @@
 // Wires the page: accessible tabs, the live tab's controls around LiveSession, the file tab's
-// form around enhanceFile. `window.sluice` exposes the live session for inspection and tests.
+// form around enhanceFile, the video and echo tabs around their video jobs. `window.sluice`
+// exposes the live session and the echo views for inspection and tests.
 
 import { LiveSession, wavBlob } from './live.js';
 import { ScrollingSpectrogram } from './spectrogram.js';
 import { enhanceFile, showResults } from './file.js';
-import { Comparison, upscaleVideo } from './video.js';
+import { Comparison, SyncedVideos, upscaleVideo } from './video.js';
+import { DifferenceView, declutterClip, sampleClip } from './echo.js';
 
 const $ = (id) => document.getElementById(id);
 /** `bytes` as kB or MB for status lines. */
 const sizeText = (bytes) => (bytes < 1e6 ? `${Math.max(1, Math.round(bytes / 1e3))} kB` : `${(bytes / 1e6).toFixed(1)} MB`);
-const state = { live: null, specIn: null, specOut: null, comparison: null };
+const state = { live: null, specIn: null, specOut: null, comparison: null, echo: null };
 window.sluice = state;
 
 function setStatus(el, text, kind) {
@@ -171,3 +173,62 @@ $('video-form').addEventListener('submit', async (e) => {
     $('video-go').disabled = false;
   }
 });
+
+// ---- echo tab
+const echoStatus = $('echo-status');
+const echoButtons = [$('echo-go'), $('echo-sample')];
+state.echo = {
+  sync: new SyncedVideos([$('echo-before'), $('echo-after')], { play: $('echo-play'), seek: $('echo-seek'), time: $('echo-time') }),
+  diff: new DifferenceView($('echo-diff'), $('echo-legend'), $('echo-diff-stats')),
+};
+state.echo.sync.onFrame(() => state.echo.diff.draw($('echo-before'), $('echo-after')));
+
+/** `clip` (a Blob called `name`) through the clutter filter, shown beside the filtered clip. */
+async function declutterAndShow(clip, name, { from = 0, note = '' } = {}) {
+  const span = 1 - from;
+  const filtered = await declutterClip(clip, {
+    token: token(),
+    progress: (fraction, text) => { $('echo-progress').value = from + span * fraction; setStatus(echoStatus, text); },
+  });
+  state.echo.sync.load([clip, filtered]);
+  $('echo-results').hidden = false;
+  const link = $('echo-download');
+  if (link.href.startsWith('blob:')) URL.revokeObjectURL(link.href);
+  link.href = URL.createObjectURL(filtered);
+  link.download = `${name.replace(/\.[^.]+$/, '')}-declutter.webm`;
+  setStatus(echoStatus, `Done: ${name}${note} filtered (${sizeText(filtered.size)} WebM).`, 'ok');
+}
+
+/** Runs `work` with the echo buttons disabled, showing its error if it fails. */
+async function echoTask(work) {
+  echoButtons.forEach((b) => { b.disabled = true; });
+  $('echo-progress').value = 0;
+  try {
+    await work();
+  } catch (err) {
+    setStatus(echoStatus, err.message, 'error');
+  } finally {
+    echoButtons.forEach((b) => { b.disabled = false; });
+  }
+}
+
+$('echo-form').addEventListener('submit', (e) => {
+  e.preventDefault();
+  const file = $('echo-input').files[0];
+  if (!file) { setStatus(echoStatus, 'Choose an echo clip first.', 'error'); return; }
+  echoTask(async () => {
+    setStatus(echoStatus, `Uploading ${file.name}…`);
+    await declutterAndShow(file, file.name);
+  });
+});
+$('echo-sample').addEventListener('click', () => echoTask(async () => {
+  const seed = Math.floor(Math.random() * 10000);
+  setStatus(echoStatus, 'Asking the server for a simulated clip…');
+  // Simulating is the first third of the bar, filtering the rest.
+  const clip = await sampleClip({
+    seed,
+    token: token(),
+    progress: (fraction, text) => { $('echo-progress').value = fraction / 3; setStatus(echoStatus, text); },
+  });
+  await declutterAndShow(clip, `simulated-echo-${seed}.webm`, { from: 1 / 3, note: ` (seed ${seed})` });
+}));

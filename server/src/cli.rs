@@ -307,9 +307,14 @@ pub struct SimulateEchoArgs {
     #[arg(long, value_enum, default_value_t = MotionArg::Normal)]
     pub motion: MotionArg,
 
-    /// Output form: PNG frame folders, raw f32 + JSON sidecar, or both.
+    /// Output form: PNG frame folders, raw f32 + JSON sidecar, both, or the cluttered clip as a
+    /// grey video (`mp4`: H.264, `webm`: VP9).
     #[arg(long, value_enum, default_value_t = OutputFormat::Png)]
     pub format: OutputFormat,
+
+    /// Frames per second of a video output (`--format mp4|webm`).
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=120))]
+    pub fps: u32,
 }
 
 /// Clutter classes of `simulate-echo`.
@@ -360,6 +365,10 @@ pub enum OutputFormat {
     Raw,
     /// Both.
     Both,
+    /// The cluttered clip as grey H.264 in MP4 (`clip_SEED.mp4`).
+    Mp4,
+    /// The cluttered clip as grey VP9 in WebM (`clip_SEED.webm`).
+    Webm,
 }
 
 /// A parser for an integer in `lo..=hi`.
@@ -663,6 +672,11 @@ mod tests {
         assert_eq!((args.seed, args.clips, args.frames, args.size), (9, 3, 50, 64));
         assert_eq!((args.clutter, args.motion, args.format), (ClutterArg::Nf, MotionArg::Rca, OutputFormat::Raw));
         assert_eq!(MotionPattern::from(args.motion), MotionPattern::Rca);
+        assert_eq!(args.fps, 30);
+        let cli = parse(&["sluice", "simulate-echo", "--out", "d", "--format", "webm", "--fps", "50"]);
+        let Command::SimulateEcho(args) = cli.command else { panic!("expected simulate-echo") };
+        assert_eq!((args.format, args.fps), (OutputFormat::Webm, 50));
+        assert!(Cli::try_parse_from(["sluice", "simulate-echo", "--out", "d", "--fps", "0"]).is_err());
     }
 
     #[test]

@@ -9,6 +9,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import {
   startServer, tempDir, writeWav, readWav, noisySpeech, denoiseWithCli, launchChromium, bestCorrelation, artifactsDir,
+  canvasInk,
 } from './support.mjs';
 
 const RATE = 48000;
@@ -28,17 +29,6 @@ after(async () => {
     writeFileSync(join(artifactsDir(), 'server.log'), server.log());
   }
 });
-
-/** Mean over the canvas of how far pixels are from black: > 0 once something is drawn. */
-async function canvasInk(page, id) {
-  return page.evaluate((id) => {
-    const c = document.getElementById(id);
-    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-    let sum = 0;
-    for (let i = 0; i < d.length; i += 4) sum += d[i] + d[i + 1] + d[i + 2];
-    return sum / (d.length / 4);
-  }, id);
-}
 
 test('live tab: the browser microphone comes back enhanced like `sluice denoise`', async () => {
   const browser = await launchChromium({ microphoneWav: noisyPath });

@@ -186,3 +186,14 @@ function prefixEnergy(x) {
   for (let i = 0; i < x.length; i++) c[i + 1] = c[i] + x[i] * x[i];
   return c;
 }
+
+/** Mean over a canvas of how far its pixels are from black: > 0 once something is drawn. */
+export async function canvasInk(page, id) {
+  return page.evaluate((id) => {
+    const c = document.getElementById(id);
+    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    let sum = 0;
+    for (let i = 0; i < d.length; i += 4) sum += d[i] + d[i + 1] + d[i + 2];
+    return sum / (d.length / 4);
+  }, id);
+}

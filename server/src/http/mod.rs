@@ -8,6 +8,7 @@
 
 pub mod denoise;
 pub mod echo;
+pub mod echo_sample;
 pub mod error;
 pub mod health;
 pub mod info;
@@ -107,6 +108,8 @@ fn routes(config: &ServerConfig) -> OpenApiRouter<AppState> {
         .routes(routes!(denoise::denoise))
         .routes(routes!(video::upscale))
         .routes(routes!(echo::declutter))
+        // No upload, but making the clip takes seconds: the upload timeout bounds it too.
+        .routes(routes!(echo_sample::sample))
         .layer(RequestBodyLimitLayer::new(usize_of(limits.max_upload_bytes)))
         .layer(DefaultBodyLimit::max(usize_of(limits.max_upload_bytes)))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, limits.upload_timeout()));
@@ -223,9 +226,28 @@ mod tests {
                 api_key_required: false,
                 limits: crate::config::Limits::default(),
                 stream: None,
+                video_models: info.video_models.clone(),
             }
         );
         assert!(isa.is_supported());
+        // The video models, with their caps as the routes enforce them.
+        let models: Vec<_> = info.video_models.iter().map(|m| (m.name.as_str(), m.route.as_str())).collect();
+        assert_eq!(
+            models,
+            [("espcn", "/v1/video/upscale"), ("bicubic", "/v1/video/upscale"), ("clutter", "/v1/echo/declutter")]
+        );
+        let espcn = &info.video_models[0];
+        assert_eq!((espcn.scales.as_slice(), espcn.max_output_size), (&[2, 3, 4][..], Some([7680, 4320])));
+        assert_eq!((espcn.output.as_str(), espcn.latency_frames), ("video", 0));
+        let clutter = &info.video_models[2];
+        assert_eq!(clutter.max_input_pixels, Some(640 * 480));
+        assert_eq!((clutter.latency_frames, clutter.output.as_str()), (0, "grey_video"));
+        assert!(clutter.scales.is_empty());
+        assert_eq!(clutter.output_formats, ["webm", "mp4"]);
+        assert_eq!(clutter.sample_route.as_deref(), Some("/v1/echo/sample"));
+        let raw: serde_json::Value = serde_json::from_slice(&body).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(raw["video_models"][2]["max_input_pixels"], 307_200, "{raw}");
+        assert!(raw["video_models"][0].get("max_input_pixels").is_none(), "absent caps are left out: {raw}");
     }
 
     /// `(METHOD, /path)` rows of the README's route table (the `sluice serve` section).

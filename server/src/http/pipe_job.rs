@@ -1,10 +1,10 @@
-//! The shared shape of the file routes that stream a video back (`POST /v1/video/upscale`,
-//! `POST /v1/echo/declutter`): admission, the spooled upload, a blocking pass writing into a
-//! pipe, and the job table that reports its progress.
+//! The shared shape of the routes that stream a video back (`POST /v1/video/upscale`,
+//! `POST /v1/echo/declutter`, `GET /v1/echo/sample`): admission, the spooled upload, a blocking
+//! pass writing into a pipe, and the job table that reports its progress.
 //!
-//! Admission: a file-job slot first (503 + `Retry-After`), the body spooled to `--spool-dir`
-//! within `--max-upload`. A blocking thread then opens the upload (errors → 4xx) and runs the
-//! pass into a pipe, whose bytes a second thread forwards to the response body through a bounded
+//! Admission: a file-job slot first (503 + `Retry-After`), then for an upload the body spooled
+//! to `--spool-dir` within `--max-upload`. A blocking thread then opens the pass (errors → 4xx)
+//! and runs it into a pipe, whose bytes a second thread forwards to the response body through a bounded
 //! channel. The status line waits for the first encoded frame, so a file whose video holds no
 //! frame is a 4xx too; damage found later can only cut the body short, which the job table then
 //! reports as `failed`. A client that goes away closes the channel and the pipe, which stops the
@@ -32,27 +32,54 @@ const CHANNEL_DEPTH: usize = 8;
 /// `Retry-After` when every file-job slot is taken.
 const BUSY_RETRY_S: u32 = 5;
 
+/// A file-job slot; dropping it frees the slot.
+pub struct Slot {
+    _permit: OwnedSemaphorePermit,
+}
+
+/// Takes a file-job slot (503 + `Retry-After` when all `--file-jobs` are busy).
+pub fn slot(state: &AppState) -> Result<Slot, ApiError> {
+    let permit = state.file_jobs().clone().try_acquire_owned().map_err(|_| {
+        let n = state.config().limits.file_jobs;
+        ApiError::busy(format!("all {n} file-job slots are busy; retry later"), BUSY_RETRY_S)
+    })?;
+    Ok(Slot { _permit: permit })
+}
+
 /// An admitted upload: the spooled file and the file-job slot; dropping it deletes the file and
 /// frees the slot.
 pub struct Upload {
     /// The spooled body.
     pub file: NamedTempFile,
-    _permit: OwnedSemaphorePermit,
+    _slot: Slot,
 }
 
 /// Takes a file-job slot and spools the body (413 beyond `--max-upload`, 503 with no slot).
 pub async fn admit(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Upload, ApiError> {
-    let limits = &state.config().limits;
-    let max_bytes = limits.max_upload_bytes;
+    let max_bytes = state.config().limits.max_upload_bytes;
     let announced = headers.get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
     if announced.is_some_and(|n| n > max_bytes) {
         return Err(too_large(max_bytes));
     }
-    let permit = state.file_jobs().clone().try_acquire_owned().map_err(|_| {
-        ApiError::busy(format!("all {} file-job slots are busy; retry later", limits.file_jobs), BUSY_RETRY_S)
-    })?;
+    let slot = slot(state)?;
     let file = spool(body, max_bytes, &state.config().spool_dir).await?;
-    Ok(Upload { file, _permit: permit })
+    Ok(Upload { file, _slot: slot })
+}
+
+/// What a pass holds until its output is all out: its slot and, for an upload, the spooled file.
+enum Held {
+    Upload(Upload),
+    Slot { _slot: Slot },
+}
+
+impl Held {
+    /// The spool file's path, which client-facing messages name as "upload".
+    fn spool_path(&self) -> Option<String> {
+        match self {
+            Self::Upload(u) => Some(u.file.path().display().to_string()),
+            Self::Slot { .. } => None,
+        }
+    }
 }
 
 /// Why a pass failed: its message (for the job table, the log and a cut body) and the answer
@@ -64,7 +91,7 @@ pub struct Failure {
     pub answer: ApiError,
 }
 
-/// A pass opened on an upload, ready to stream into a pipe.
+/// A pass opened (on an upload, or on input it made), ready to stream into a pipe.
 pub trait PipeJob: Sized {
     /// Frames the input announces, input (width, height), output (width, height).
     fn sizes(&self) -> (Option<u64>, (usize, usize), (usize, usize));
@@ -88,12 +115,38 @@ where
     P: PipeJob,
     F: FnOnce(&std::path::Path) -> Result<P, ApiError> + Send + 'static,
 {
+    spawn(state, content_type, move || {
+        let opened = open(upload.file.path()).map_err(|e| path_free(e, &upload));
+        (opened, Held::Upload(upload))
+    })
+    .await
+}
+
+/// As [`stream`], for a pass that makes its input itself (no upload) while holding `slot`.
+pub async fn stream_made<P, F>(
+    state: &AppState,
+    slot: Slot,
+    content_type: &'static str,
+    open: F,
+) -> Result<Response, ApiError>
+where
+    P: PipeJob,
+    F: FnOnce() -> Result<P, ApiError> + Send + 'static,
+{
+    spawn(state, content_type, move || (open(), Held::Slot { _slot: slot })).await
+}
+
+async fn spawn<P, F>(state: &AppState, content_type: &'static str, open: F) -> Result<Response, ApiError>
+where
+    P: PipeJob,
+    F: FnOnce() -> (Result<P, ApiError>, Held) + Send + 'static,
+{
     let (head_tx, head_rx) = oneshot::channel();
     let (tx, rx) = mpsc::channel(CHANNEL_DEPTH);
     let jobs = state.video_jobs().clone();
     tokio::task::spawn_blocking(move || {
-        let opened = open(upload.file.path()).map_err(|e| path_free(e, &upload));
-        run(opened, upload, &jobs, head_tx, tx);
+        let (opened, held) = open();
+        run(opened, held, &jobs, head_tx, tx);
     });
     let progress = match head_rx.await {
         Ok(Ok(p)) => p,
@@ -125,25 +178,28 @@ fn path_free(mut e: ApiError, upload: &Upload) -> ApiError {
 
 /// Runs on a blocking thread: run the opened pass into a pipe whose bytes a forwarding thread
 /// sends to the body, answer `head` once the first frame is out.
-fn run<P: PipeJob>(opened: Result<P, ApiError>, upload: Upload, jobs: &VideoJobs, head: Head, tx: mpsc::Sender<Piece>) {
+fn run<P: PipeJob>(opened: Result<P, ApiError>, held: Held, jobs: &VideoJobs, head: Head, tx: mpsc::Sender<Piece>) {
     let pass = match opened {
         Ok(pass) => pass,
         Err(e) => {
-            drop(upload);
+            drop(held);
             let _ = head.send(Err(e));
             return;
         }
     };
     // Messages name the spool file; the client knows it as its upload.
-    let spool_path = upload.file.path().display().to_string();
-    let clean = |m: &str| m.replace(&spool_path, "upload");
+    let spool_path = held.spool_path();
+    let clean = |m: &str| match &spool_path {
+        Some(path) => m.replace(path, "upload"),
+        None => m.to_owned(),
+    };
     let (frames, input, output) = pass.sizes();
     let progress = jobs.start(frames, input, output);
     let (reader, writer) = match std::io::pipe() {
         Ok(p) => p,
         Err(e) => {
             jobs.finish(&progress, Some("internal error".into()));
-            drop(upload);
+            drop(held);
             let _ = head.send(Err(ApiError::internal(format!("cannot make a pipe: {e}"))));
             return;
         }
@@ -155,7 +211,7 @@ fn run<P: PipeJob>(opened: Result<P, ApiError>, upload: Upload, jobs: &VideoJobs
         Ok(f) => f,
         Err(e) => {
             jobs.finish(&progress, Some("internal error".into()));
-            drop(upload);
+            drop(held);
             let _ = head.send(Err(ApiError::internal(format!("cannot start a thread: {e}"))));
             return;
         }
@@ -169,8 +225,8 @@ fn run<P: PipeJob>(opened: Result<P, ApiError>, upload: Upload, jobs: &VideoJobs
     });
     // The pass has closed the pipe's write end: the forwarder drains what is left and hands
     // back the piece it held, so the upload is gone and the slot free before the body ends.
-    let held = forwarder.join().unwrap_or(Forwarded::Stopped);
-    drop(upload);
+    let last = forwarder.join().unwrap_or(Forwarded::Stopped);
+    drop(held);
     match result {
         Err(Failure { message, mut answer }) if head.is_some() => {
             let message = clean(&message);
@@ -186,7 +242,7 @@ fn run<P: PipeJob>(opened: Result<P, ApiError>, upload: Upload, jobs: &VideoJobs
             jobs.finish(&progress, Some(message.clone()));
             let _ = tx.blocking_send(Err(std::io::Error::other(message)));
         }
-        Ok((frames, fps)) => match held {
+        Ok((frames, fps)) => match last {
             Forwarded::Finished(last) => {
                 jobs.finish(&progress, None);
                 tracing::info!(job = progress.id(), frames, fps, "video job done");

@@ -43,6 +43,11 @@ const ASSETS: &[Asset] = &[
         body: include_str!("../../../web/video.js"),
     },
     Asset {
+        path: "/echo.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_str!("../../../web/echo.js"),
+    },
+    Asset {
         path: "/worklet.js",
         content_type: "text/javascript; charset=utf-8",
         body: include_str!("../../../web/worklet.js"),

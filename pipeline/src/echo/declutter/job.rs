@@ -1,8 +1,7 @@
 //! [`DeclutterJob`]: a whole clip through the clutter filter — a video file (demuxed and decoded
 //! by [`crate::video`]'s source and decoder) or a folder of PNG/JPEG frames, frame by frame
-//! through one [`DeclutterStage`], into a video (the [`crate::video`] encoder and muxer: H.264/MP4
-//! or VP9/WebM, grey as limited-range 4:2:0 with neutral chroma, the input's timestamps or the
-//! folder's frame rate) or a folder of grey PNG frames. Audio is not carried (echo clips have
+//! through one [`DeclutterStage`], into a video ([`GreyVideo`]: H.264/MP4 or VP9/WebM, grey as
+//! limited-range 4:2:0 with neutral chroma, the input's timestamps or the folder's frame rate) or a folder of grey PNG frames. Audio is not carried (echo clips have
 //! none) and a display rotation is not applied.
 //!
 //! Memory stays bounded whatever the length: one decoded frame, the stage's buffers, one output
@@ -19,16 +18,12 @@ use sluice_models::clutter::Clutter;
 use super::error::DeclutterError;
 use super::frames::{decode_image, list_frames, open_image, write_png};
 use super::stage::DeclutterStage;
+use crate::echo::grey_video::GreyVideo;
 use crate::video::colour::Colour;
 use crate::video::decode::DecodedFrame;
-use crate::video::encode::{Output, VideoEncoder, VideoSettings};
 use crate::video::source::VideoSource;
-use crate::video::stage::{PlaneMut, PlaneSink};
-use crate::video::{Container, Matrix, OutputTarget, Range, VideoError};
-
-/// What video outputs are coded as: plain `yuv420p` (limited range), flagged BT.601; the
-/// chroma is neutral, so the matrix only labels it.
-const VIDEO_OUT: Colour = Colour { matrix: Matrix::Bt601, range: Range::Limited };
+use crate::video::stage::PlaneMut;
+use crate::video::{Container, OutputTarget, Range, VideoError};
 
 /// Options of a job.
 #[derive(Debug, Clone, Copy)]
@@ -251,7 +246,7 @@ fn run_folder(
 
 /// The output side.
 enum Sink {
-    Video { out: Box<Output>, encoder: Box<VideoEncoder>, range: Range, size: (usize, usize) },
+    Video(Box<GreyVideo>),
     Frames { dir: PathBuf, grey: Vec<u8>, size: (usize, usize) },
 }
 
@@ -269,12 +264,7 @@ impl Sink {
                 reason: "a clip is written as a video (.mp4, .webm) or a folder of PNG frames".into(),
             }),
             DeclutterTarget::Video(target, container) => {
-                let mut out = Box::new(Output::open(target, container)?);
-                let colour = VIDEO_OUT;
-                let settings = VideoSettings { width: w, height: h, time_base, frame_rate, crf, colour };
-                let encoder = Box::new(VideoEncoder::new(&mut out, &settings)?);
-                out.write_header()?;
-                Ok(Self::Video { out, encoder, range: colour.range, size: (w & !1, h & !1) })
+                Ok(Self::Video(Box::new(GreyVideo::open(target, container, (w, h), time_base, frame_rate, crf)?)))
             }
             DeclutterTarget::Frames(dir) => Ok(Self::Frames { dir, grey: vec![0; w * h], size: (w, h) }),
         }
@@ -291,17 +281,10 @@ impl Sink {
         index: u64,
     ) -> Result<(), DeclutterError> {
         match self {
-            Self::Video { out, encoder, range, .. } => {
-                stage.process_ycbcr(planes, colour, &mut encoder.plane(0), *range)?;
-                // Neutral chroma: grey. Refilled each frame, the encoder owns the frame between.
-                for k in [1, 2] {
-                    let p = encoder.plane(k);
-                    for line in p.data.chunks_mut(p.stride.max(1)).take(p.height) {
-                        let n = p.width.min(line.len());
-                        line[..n].fill(128);
-                    }
-                }
-                encoder.encode(pts, duration, out)?;
+            Self::Video(video) => {
+                let range = video.range();
+                stage.process_ycbcr(planes, colour, &mut video.luma(), range)?;
+                video.encode(pts, duration)?;
             }
             Self::Frames { dir, grey, size: (w, h) } => {
                 let mut dst = PlaneMut { data: grey, stride: *w, width: *w, height: *h };
@@ -315,11 +298,7 @@ impl Sink {
     /// Flushes and closes; returns the size written.
     fn finish(self) -> Result<(usize, usize), DeclutterError> {
         match self {
-            Self::Video { mut out, mut encoder, size, .. } => {
-                encoder.finish(&mut out)?;
-                out.write_trailer()?;
-                Ok(size)
-            }
+            Self::Video(video) => Ok(video.finish()?),
             Self::Frames { size, .. } => Ok(size),
         }
     }
