@@ -167,13 +167,14 @@ fn dicom_inputs_give_derived_dicoms_with_the_folder_pictures() {
     }
 
     // Colour: RGB uncompressed, and YBR_FULL_422 JPEG baseline in two fragments per frame; the
-    // reference is the folder of the same colour frames (Pillow's RGB PNGs).
+    // reference is the folder of the same colour frames (Pillow's RGB PNGs). JPEG: quality 95
+    // 4:2:2 in and quality 95 grey out on speckle, about 1.3 levels apart on average here.
     let rgb = make("rgb", &dir.path().join("rgb.dcm"), &grey, &colour);
     let colour_ref = dir.path().join("colour-ref");
     declutter_ok(&colour, &colour_ref, &[]);
     let want_colour = pixels(&colour_ref);
     for (input, jpeg, mean_limit) in
-        [(rgb, false, 0.5), (make("ybr-jpeg", &dir.path().join("ybr.dcm"), &grey, &colour), true, 3.0)]
+        [(rgb, false, 0.5), (make("ybr-jpeg", &dir.path().join("ybr.dcm"), &grey, &colour), true, 2.5)]
     {
         let out = dir.path().join("colour-out.dcm");
         declutter_ok(&input, &out, &[]);
@@ -193,7 +194,7 @@ fn dicom_inputs_give_derived_dicoms_with_the_folder_pictures() {
     let info = read_back(&out, &dir.path().join("grey-jpeg-frames"));
     check_output(&info, true, true);
     let (mean, _) = diff(&pixels(&dir.path().join("grey-jpeg-frames")), &want);
-    assert!(mean < 3.0, "grey JPEG: mean |dicom − folder| {mean:.3}");
+    assert!(mean < 2.0, "grey JPEG: mean |dicom − folder| {mean:.3}");
     let mp4 = dir.path().join("grey.mp4");
     declutter_ok(&dir.path().join("grey.dcm"), &mp4, &[]);
     let v = probe(&mp4);

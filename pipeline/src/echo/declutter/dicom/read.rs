@@ -177,12 +177,12 @@ impl DicomSource {
                 Layout::Ybr422 => w * h * 2,
                 _ => w * h * 3,
             };
-            let want = frame_bytes as u64 * count;
+            let want = (frame_bytes as u64).saturating_mul(count);
             if pixel.len == UNDEFINED {
                 return Err(bad("native pixel data has an undefined length".into()));
             }
             let have = u64::from(pixel.len);
-            if have != want + (want & 1) || r.pos + want > file_len {
+            if have != want.saturating_add(want & 1) || r.pos.saturating_add(want) > file_len {
                 let have = have.min(file_len.saturating_sub(r.pos));
                 return Err(bad(format!(
                     "frame count mismatch: {count} frame(s) of {w}×{h} need {want} bytes of pixel data, the file \
@@ -247,7 +247,8 @@ impl DicomSource {
                     self.file.read_exact(&mut self.buf[start..]).map_err(io)?;
                 }
                 let mut decoder = jpeg_decoder::Decoder::new(&self.buf[..]);
-                let pixels = decoder.decode().map_err(|e| bad(format!("frame {i}: JPEG: {e}")))?;
+                // The size first: a damaged header must not make the decoder allocate for it.
+                decoder.read_info().map_err(|e| bad(format!("frame {i}: JPEG: {e}")))?;
                 let Some(info) = decoder.info() else { return Err(bad(format!("frame {i}: JPEG without a header"))) };
                 if (usize::from(info.width), usize::from(info.height)) != (w, h) {
                     return Err(bad(format!(
@@ -255,9 +256,10 @@ impl DicomSource {
                         info.width, info.height
                     )));
                 }
+                let pixels = decoder.decode().map_err(|e| bad(format!("frame {i}: JPEG: {e}")))?;
                 match info.pixel_format {
-                    jpeg_decoder::PixelFormat::L8 => grey.copy_from_slice(&pixels[..w * h]),
-                    jpeg_decoder::PixelFormat::RGB24 => {
+                    jpeg_decoder::PixelFormat::L8 if pixels.len() >= w * h => grey.copy_from_slice(&pixels[..w * h]),
+                    jpeg_decoder::PixelFormat::RGB24 if pixels.len() >= 3 * w * h => {
                         for (g, p) in grey.iter_mut().zip(pixels.chunks_exact(3)) {
                             *g = to_u8(rgb_to_grey(p[0], p[1], p[2]));
                         }
@@ -441,6 +443,45 @@ mod tests {
                 back.read_frame(t, &mut grey).unwrap_or_else(|e| panic!("{e}"));
                 let max = grey.iter().zip(frame(t)).map(|(a, b)| a.abs_diff(b)).max().unwrap_or(0);
                 assert!(max <= if coding == DicomCoding::Native { 0 } else { 12 }, "{coding:?} frame {t}: {max}");
+            }
+        }
+    }
+
+    /// Cut or damaged files give errors, never a panic, whatever byte is hit.
+    #[test]
+    fn damaged_files_are_errors_not_panics() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let source = DicomHeader::from_elements(vec![Element::text(0x0008_0018, b"UI", "1.2.3.4")]);
+        for coding in [DicomCoding::Native, DicomCoding::Jpeg] {
+            let mut bytes = Vec::new();
+            let path = dir.path().join("good.dcm");
+            let file = File::create(&path).unwrap_or_else(|e| panic!("{e}"));
+            let mut writer = DicomWriter::new(Box::new(file), Some(&source), (8, 8), 2, 25.0, coding)
+                .unwrap_or_else(|e| panic!("{e}"));
+            for t in 0..2u8 {
+                writer.frame(&[t * 50 + 20; 64]).unwrap_or_else(|e| panic!("{e}"));
+            }
+            writer.finish().unwrap_or_else(|e| panic!("{e}"));
+            bytes.extend(std::fs::read(&path).unwrap_or_else(|e| panic!("{e}")));
+            let bad = dir.path().join("bad.dcm");
+            let try_read = |data: &[u8]| {
+                std::fs::write(&bad, data).unwrap_or_else(|e| panic!("{e}"));
+                if let Ok(mut d) = DicomSource::open(&bad) {
+                    let mut grey = vec![0u8; 64];
+                    for t in 0..d.frames().min(4) {
+                        let _ = d.read_frame(t, &mut grey);
+                    }
+                }
+            };
+            for cut in (0..bytes.len()).step_by(3) {
+                try_read(&bytes[..cut]);
+            }
+            for at in (128..bytes.len()).step_by(2) {
+                for v in [0x00, 0xFF, 0x7F] {
+                    let mut damaged = bytes.clone();
+                    damaged[at] = v;
+                    try_read(&damaged);
+                }
             }
         }
     }

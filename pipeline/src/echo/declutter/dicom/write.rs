@@ -10,7 +10,7 @@ use super::element::{
 use super::{DicomHeader, EXPLICIT_LE, JPEG_BASELINE, US_MULTIFRAME, new_uid};
 
 /// JPEG quality (libjpeg scale) of JPEG baseline outputs.
-pub const JPEG_QUALITY: u8 = 90;
+pub const JPEG_QUALITY: u8 = 95;
 /// This implementation's class UID (a fixed UUID-derived UID) and version name.
 const IMPLEMENTATION_UID: &str = "2.25.137162057963880131274823429244657796457";
 const IMPLEMENTATION_VERSION: &str = "SLUICE_0_1";
