@@ -59,6 +59,9 @@ pub fn declutter_file(args: &DeclutterArgs) -> Result<DeclutterSummary> {
     if kind == OutputKind::Frames {
         check_folder_free(&args.output)?;
     }
+    if kind == OutputKind::Dicom && args.crf.is_some() {
+        bail!("--crf applies to video outputs (.mp4, .webm); a DICOM is written as its input's family");
+    }
     let model = Clutter::bundled().context("cannot load the clutter-filter weights")?;
     let threads = Threads::available().context("cannot start the engine threads")?;
     let options = DeclutterOptions { crf: args.crf, folder_fps: args.fps };

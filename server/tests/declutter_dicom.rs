@@ -292,6 +292,10 @@ fn bad_dicoms_and_archives_give_one_clear_line_and_leave_nothing() {
     let line = declutter_err(&mp4, &out);
     assert!(line.contains("a DICOM output needs"), "{line}");
     nothing_left("video → DICOM");
+    let out_crf = sluice(&["declutter", p(&dir.path().join("grey.dcm")), p(&out), "--crf", "20"]);
+    let stderr = String::from_utf8_lossy(&out_crf.stderr);
+    assert!(!out_crf.status.success() && stderr.contains("--crf applies to video outputs"), "{stderr}");
+    nothing_left("--crf with DICOM");
 
     // Archives: no frames, a member that is not a frame, an unreadable frame.
     let zip = |name: &str, members: &[(&str, &[u8])]| {
