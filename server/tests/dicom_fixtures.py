@@ -8,7 +8,8 @@
       RGB PNGs in COLOUR_PNG_DIR, the same pictures the DICOM holds.
       Good modes: grey (MONOCHROME2, explicit VR LE), grey-implicit (implicit VR LE), mono1
       (MONOCHROME1, inverted), rgb (RGB, explicit VR LE), ybr-jpeg (YBR_FULL_422, JPEG baseline,
-      two fragments per frame, no offset table), grey-jpeg (MONOCHROME2, JPEG baseline).
+      two fragments per frame, no offset table), grey-jpeg (MONOCHROME2, JPEG baseline, three
+      fragments per frame and an offset table).
       Bad modes: jpeg-lossless, j2k, rle, deflate, bits16, no-pixels, count-mismatch.
   dicom_fixtures.py read IN.dcm OUT_PNG_DIR
       Reads a DICOM with pydicom, writes its frames as grey PNGs (000.png, …) and prints its
@@ -119,8 +120,8 @@ def jpeg(array, mode, **kw):
     return buf.getvalue()
 
 
-def encapsulated(ds, fragments, per_frame=1):
-    ds.PixelData = encapsulate(fragments, fragments_per_frame=per_frame, has_bot=False)
+def encapsulated(ds, fragments, per_frame=1, bot=False):
+    ds.PixelData = encapsulate(fragments, fragments_per_frame=per_frame, has_bot=bot)
     ds["PixelData"].VR = "OB"
     ds["PixelData"].is_undefined_length = True
 
@@ -158,7 +159,8 @@ def make(mode, out, grey_dir, colour_dir=None):
         # 4:2:2 JPEG (Pillow: subsampling 1), split in two fragments each.
         encapsulated(ds, [jpeg(f, "RGB", quality=95, subsampling=1) for f in rgb], per_frame=2)
     elif mode == "grey-jpeg":
-        encapsulated(ds, [jpeg(f, "L", quality=95) for f in frames])
+        # Three fragments per frame, found through the basic offset table.
+        encapsulated(ds, [jpeg(f, "L", quality=95) for f in frames], per_frame=3, bot=True)
     elif mode == "bits16":
         ds.BitsAllocated = 16
         ds.BitsStored = 12
