@@ -1,4 +1,7 @@
 //! [`DicomWriter`]: filtered grey frames into a multi-frame DICOM file or pipe, one at a time.
+//!
+//! The header goes out first (so the frame count must be known), then each frame: native bytes
+//! as they are, or one JPEG fragment encoded into a buffer reused from frame to frame.
 
 use std::collections::BTreeMap;
 use std::io::{self, Write};
