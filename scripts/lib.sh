@@ -35,6 +35,9 @@ TEST_PACKAGES=(
   pulseaudio       # server/tests/live_pulse.rs: a real sound server with a null sink (no sound card)
   pulseaudio-utils # pactl (null sink set-up) and paplay (plays speech into the sink)
   ffmpeg       # server/tests/upscale_cli.rs makes its clips/images with the CLI and probes outputs with ffprobe
+  python3-pydicom # server/tests/declutter_dicom.rs: DICOM fixtures and read-back by an independent implementation
+  python3-pil     # the fixtures' PNG/JPEG frames, and pydicom's JPEG decoding of the outputs
+  python3-numpy   # pydicom's pixel arrays (only recommended by python3-pydicom)
 )
 
 # Toolchain the workspace declares (`rust-version` in Cargo.toml).

@@ -50,8 +50,9 @@ pub enum Command {
     /// OUT's extension, keeping frame rate, timestamps, rotation and the audio track.
     Upscale(UpscaleArgs),
     /// Remove clutter (near-field haze, reverberation bands) from an echocardiography clip — a
-    /// video (anything FFmpeg decodes) or a folder of PNG/JPEG frames — with the clutter filter
-    /// trained by this project; writes grey H.264/MP4, VP9/WebM or a folder of PNG frames.
+    /// video (anything FFmpeg decodes), a folder or ZIP/tar archive of PNG/JPEG frames, or a
+    /// multi-frame DICOM — with the clutter filter trained by this project; writes grey
+    /// H.264/MP4, VP9/WebM, a folder of PNG frames, or a multi-frame grey DICOM.
     Declutter(DeclutterArgs),
 }
 
@@ -416,15 +417,18 @@ impl UpscaleArgs {
 /// Options of `sluice declutter`.
 #[derive(Debug, Clone, Args)]
 pub struct DeclutterArgs {
-    /// Input: a video file, or a folder of PNG/JPEG frames (read in file-name order).
+    /// Input: a video file, a folder of PNG/JPEG frames (read in file-name order), a `.zip`,
+    /// `.tar` or `.tar.gz` of such frames (member-name order), or a multi-frame DICOM (8-bit
+    /// grey or colour, uncompressed or JPEG baseline); recognised by content.
     pub input: PathBuf,
 
-    /// Output: `.mp4`/`.m4v`/`.mov` (H.264), `.webm` (VP9), or a folder (a name without an
-    /// extension, new or empty) that receives `000000.png`, `000001.png`, …; written only once
-    /// complete.
+    /// Output: `.mp4`/`.m4v`/`.mov` (H.264), `.webm` (VP9), `.dcm` (multi-frame grey DICOM; not
+    /// from a video), or a folder (a name without an extension, new or empty) that receives
+    /// `000000.png`, `000001.png`, …; written only once complete.
     pub output: PathBuf,
 
-    /// Frame rate of a frame-folder input, for a video output (a video input keeps its timing).
+    /// Frame rate of a frame-folder or archive input, and of a DICOM without timing tags (a
+    /// video keeps its timing, a DICOM its Frame Time or Cine Rate).
     #[arg(long, default_value_t = 30.0, value_parser = parse_fps)]
     pub fps: f64,
 

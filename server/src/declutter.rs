@@ -1,5 +1,5 @@
-//! `sluice declutter IN OUT`: an echo clip (video file or PNG/JPEG frame folder) through the
-//! clutter filter into a video or a PNG frame folder.
+//! `sluice declutter IN OUT`: an echo clip (video file, PNG/JPEG frame folder or archive,
+//! multi-frame DICOM) through the clutter filter into a video, a PNG frame folder or a DICOM.
 //!
 //! The pass itself is [`sluice_pipeline::echo::DeclutterJob`] (frame by frame, bounded memory);
 //! this module loads the bundled network, decides what `OUT` is, shows a progress bar with the
@@ -26,19 +26,24 @@ pub enum OutputKind {
     Video(Container),
     /// A folder of PNG frames.
     Frames,
+    /// A multi-frame grey DICOM file.
+    Dicom,
 }
 
-/// `.mp4`/`.m4v`/`.mov`/`.webm` → a video; an existing folder or a name without an extension
-/// → a PNG frame folder; anything else is refused.
+/// `.mp4`/`.m4v`/`.mov`/`.webm` → a video; `.dcm` → DICOM; an existing folder or a name
+/// without an extension → a PNG frame folder; anything else is refused.
 pub fn output_kind(out: &Path) -> Result<OutputKind> {
     if out.is_dir() || out.extension().is_none() {
         return Ok(OutputKind::Frames);
     }
+    if out.extension().and_then(|e| e.to_str()).is_some_and(|e| e.eq_ignore_ascii_case("dcm")) {
+        return Ok(OutputKind::Dicom);
+    }
     match Container::from_path(out) {
         Ok(c) if !c.is_image() => Ok(OutputKind::Video(c)),
         _ => bail!(
-            "{}: OUT must be a video (.mp4, .m4v, .mov: H.264; .webm: VP9) or a folder for PNG frames \
-             (a name without an extension)",
+            "{}: OUT must be a video (.mp4, .m4v, .mov: H.264; .webm: VP9), a DICOM (.dcm) or a folder for \
+             PNG frames (a name without an extension)",
             out.display()
         ),
     }
@@ -54,6 +59,9 @@ pub fn declutter_file(args: &DeclutterArgs) -> Result<DeclutterSummary> {
     if kind == OutputKind::Frames {
         check_folder_free(&args.output)?;
     }
+    if kind == OutputKind::Dicom && args.crf.is_some() {
+        bail!("--crf applies to video outputs (.mp4, .webm); a DICOM is written as its input's family");
+    }
     let model = Clutter::bundled().context("cannot load the clutter-filter weights")?;
     let threads = Threads::available().context("cannot start the engine threads")?;
     let options = DeclutterOptions { crf: args.crf, folder_fps: args.fps };
@@ -64,6 +72,12 @@ pub fn declutter_file(args: &DeclutterArgs) -> Result<DeclutterSummary> {
         OutputKind::Video(container) => {
             let (tmp, tmp_path) = temp_next_to(&args.output)?;
             let summary = job.run(DeclutterTarget::Video(OutputTarget::File(tmp_path), container), &mut on_frame)?;
+            persist(tmp, &args.output)?;
+            summary
+        }
+        OutputKind::Dicom => {
+            let (tmp, tmp_path) = temp_next_to(&args.output)?;
+            let summary = job.run(DeclutterTarget::Dicom(OutputTarget::File(tmp_path)), &mut on_frame)?;
             persist(tmp, &args.output)?;
             summary
         }
@@ -126,6 +140,8 @@ mod tests {
             ("a.mp4", Some(OutputKind::Video(Container::Mp4))),
             ("a.MOV", Some(OutputKind::Video(Container::Mp4))),
             ("a.webm", Some(OutputKind::Video(Container::WebM))),
+            ("a.dcm", Some(OutputKind::Dicom)),
+            ("a.DCM", Some(OutputKind::Dicom)),
             ("frames", Some(OutputKind::Frames)),
             ("a.png", None),
             ("a.mkv", None),

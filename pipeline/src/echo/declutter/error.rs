@@ -62,6 +62,33 @@ pub enum DeclutterError {
         /// What went wrong.
         reason: String,
     },
+    /// A DICOM input is not a readable DICOM file, or is damaged: no `DICM` marker, a cut or
+    /// broken data set, missing pixel attributes or pixel data, a frame count that does not
+    /// match the pixel data.
+    #[error("{}: bad DICOM file: {reason}", path.display())]
+    BadDicom {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A DICOM input this reader does not take: its transfer syntax, bit depth, sign or
+    /// photometric interpretation.
+    #[error("{}: unsupported DICOM file: {reason}", path.display())]
+    UnsupportedDicom {
+        /// The file.
+        path: PathBuf,
+        /// What is not supported.
+        reason: String,
+    },
+    /// A frame archive cannot be read, holds no frame, or holds something other than frames.
+    #[error("{}: bad frame archive: {reason}", path.display())]
+    BadArchive {
+        /// The archive.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
     /// The output path names neither a video container nor a folder.
     #[error("{}: {reason}", path.display())]
     UnsupportedOutput {

@@ -1,8 +1,14 @@
 //! [`DeclutterJob`]: a whole clip through the clutter filter — a video file (demuxed and decoded
-//! by [`crate::video`]'s source and decoder) or a folder of PNG/JPEG frames, frame by frame
-//! through one [`DeclutterStage`], into a video ([`GreyVideo`]: H.264/MP4 or VP9/WebM, grey as
-//! limited-range 4:2:0 with neutral chroma, the input's timestamps or the folder's frame rate) or a folder of grey PNG frames. Audio is not carried (echo clips have
-//! none) and a display rotation is not applied.
+//! by [`crate::video`]'s source and decoder), a folder of PNG/JPEG frames, an archive of them
+//! ([`super::archive`], unpacked to a temporary folder) or a multi-frame DICOM file
+//! ([`super::dicom`]), frame by frame through one [`DeclutterStage`], into a video
+//! ([`GreyVideo`]: H.264/MP4 or VP9/WebM, grey as limited-range 4:2:0 with neutral chroma, the
+//! input's timestamps or the folder's or DICOM's frame rate), a folder of grey PNG frames, or a
+//! multi-frame grey DICOM. Audio is not carried (echo clips have none) and a display rotation is
+//! not applied.
+//!
+//! What the input is comes from its content (a DICOM preamble, ZIP/gzip/tar magic), then its
+//! name (`.dcm`, `.zip`, `.tar`, `.tar.gz`); anything else is opened as a video.
 //!
 //! Memory stays bounded whatever the length: one decoded frame, the stage's buffers, one output
 //! frame and the codec queues.
@@ -15,6 +21,9 @@ use ffmpeg_next::{Packet, Rational};
 use sluice_engine::Threads;
 use sluice_models::clutter::Clutter;
 
+use super::archive::{ArchiveKind, Unpacked, unpack};
+use super::dicom::write::DicomCoding;
+use super::dicom::{DicomSource, DicomWriter, is_dicom};
 use super::error::DeclutterError;
 use super::frames::{decode_image, list_frames, open_image, write_png};
 use super::stage::DeclutterStage;
@@ -22,7 +31,7 @@ use crate::echo::grey_video::GreyVideo;
 use crate::video::colour::Colour;
 use crate::video::decode::DecodedFrame;
 use crate::video::source::VideoSource;
-use crate::video::stage::PlaneMut;
+use crate::video::stage::{Plane, PlaneMut};
 use crate::video::{Container, OutputTarget, Range, VideoError};
 
 /// Options of a job.
@@ -30,7 +39,8 @@ use crate::video::{Container, OutputTarget, Range, VideoError};
 pub struct DeclutterOptions {
     /// Constant rate factor for video outputs (H.264 0–51, VP9 0–63); `None` = the codec's default here.
     pub crf: Option<u8>,
-    /// Frame rate given to a frame folder's frames (a video keeps its own timing).
+    /// Frame rate given to a frame folder's or archive's frames, and to a DICOM file whose
+    /// timing tags give none (a video keeps its own timing).
     pub folder_fps: f64,
 }
 
@@ -47,6 +57,22 @@ pub enum DeclutterTarget {
     Video(OutputTarget, Container),
     /// An existing folder that receives `000000.png`, `000001.png`, … (8-bit grey).
     Frames(PathBuf),
+    /// A multi-frame grey DICOM: JPEG baseline for a JPEG DICOM input, else explicit VR little
+    /// endian. Needs an input whose frame count is known first (not a video).
+    Dicom(OutputTarget),
+}
+
+/// What kind of input a job reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputKind {
+    /// A video file.
+    Video,
+    /// A folder of PNG/JPEG frames.
+    Folder,
+    /// An archive of PNG/JPEG frames.
+    Archive(ArchiveKind),
+    /// A multi-frame DICOM file.
+    Dicom,
 }
 
 /// What the input is.
@@ -54,12 +80,15 @@ pub enum DeclutterTarget {
 pub struct ClipInfo {
     /// Frame (width, height).
     pub size: (usize, usize),
-    /// Frames: exact for a folder, as announced for a video (if it does).
+    /// Frames: exact for a folder, archive or DICOM, as announced for a video (if it does).
     pub frames: Option<u64>,
-    /// Frames per second: the video's average rate, or the folder rate asked for.
+    /// Frames per second: the video's average rate, the DICOM timing tags' rate, or the folder
+    /// rate asked for.
     pub fps: Option<f64>,
-    /// Whether the input is a frame folder.
+    /// Whether the input is a frame folder or archive.
     pub folder: bool,
+    /// What the input is.
+    pub kind: InputKind,
 }
 
 /// What a finished job did.
@@ -86,7 +115,13 @@ impl DeclutterSummary {
 
 enum Source {
     Video(Box<VideoSource>),
-    Folder { files: Vec<PathBuf>, first: Box<VideoSource> },
+    /// A folder's or an archive's frames (the unpacked archive lives as long as the job).
+    Folder {
+        files: Vec<PathBuf>,
+        first: Box<VideoSource>,
+        unpacked: Option<Unpacked>,
+    },
+    Dicom(Box<DicomSource>),
 }
 
 /// An opened clip, ready to be filtered into a target.
@@ -98,8 +133,9 @@ pub struct DeclutterJob {
 }
 
 impl DeclutterJob {
-    /// Opens `input` — a folder of frames if it is a directory, else a video file — and plans
-    /// the filter for its frame size on `threads`.
+    /// Opens `input` — a folder of frames if it is a directory, else a DICOM file, a frame
+    /// archive or a video file (see the module notes) — and plans the filter for its frame size
+    /// on `threads`.
     pub fn open(
         input: &Path,
         model: &Clutter,
@@ -112,21 +148,50 @@ impl DeclutterJob {
                 options.folder_fps
             ))));
         }
-        let (source, info) = if input.is_dir() {
-            let files = list_frames(input)?;
-            let first = Box::new(open_image(&files[0])?);
-            let info = ClipInfo {
-                size: first.info.size,
-                frames: Some(files.len() as u64),
-                fps: Some(options.folder_fps),
-                folder: true,
+        let folder =
+            |files: Vec<PathBuf>, unpacked: Option<Unpacked>, kind| -> Result<(Source, ClipInfo), DeclutterError> {
+                let first = match open_image(&files[0]) {
+                    Ok(first) => Box::new(first),
+                    Err(e) => return Err(relabel(unpacked.as_ref(), e)),
+                };
+                let info = ClipInfo {
+                    size: first.info.size,
+                    frames: Some(files.len() as u64),
+                    fps: Some(options.folder_fps),
+                    folder: true,
+                    kind,
+                };
+                Ok((Source::Folder { files, first, unpacked }, info))
             };
-            (Source::Folder { files, first }, info)
-        } else {
-            let video = Box::new(VideoSource::open(input)?);
-            let i = &video.info;
-            let info = ClipInfo { size: i.size, frames: i.frames, fps: i.frame_rate.map(f64::from), folder: false };
-            (Source::Video(video), info)
+        let (source, info) = match input_kind(input) {
+            InputKind::Folder => folder(list_frames(input)?, None, InputKind::Folder)?,
+            InputKind::Archive(kind) => {
+                let unpacked = unpack(input, kind)?;
+                folder(unpacked.files.clone(), Some(unpacked), InputKind::Archive(kind))?
+            }
+            InputKind::Dicom => {
+                let dicom = Box::new(DicomSource::open(input)?);
+                let info = ClipInfo {
+                    size: dicom.size(),
+                    frames: Some(dicom.frames()),
+                    fps: Some(dicom.fps.unwrap_or(options.folder_fps)),
+                    folder: false,
+                    kind: InputKind::Dicom,
+                };
+                (Source::Dicom(dicom), info)
+            }
+            InputKind::Video => {
+                let video = Box::new(VideoSource::open(input)?);
+                let i = &video.info;
+                let info = ClipInfo {
+                    size: i.size,
+                    frames: i.frames,
+                    fps: i.frame_rate.map(f64::from),
+                    folder: false,
+                    kind: InputKind::Video,
+                };
+                (Source::Video(video), info)
+            }
         };
         let stage = DeclutterStage::new(model, info.size.0, info.size.1, threads)?;
         Ok(Self { source, stage, info, options })
@@ -150,18 +215,41 @@ impl DeclutterJob {
         let (w, h) = info.size;
         let (time_base, rate) = match &source {
             Source::Video(v) => (v.time_base, v.info.frame_rate),
-            Source::Folder { .. } => {
-                let fps = Rational::from(options.folder_fps).reduce();
+            Source::Folder { .. } | Source::Dicom(_) => {
+                let fps = Rational::from(info.fps.unwrap_or(options.folder_fps)).reduce();
                 (fps.invert(), Some(fps))
             }
         };
-        let mut sink = Sink::open(target, (w, h), time_base, rate, options.crf)?;
+        let mut sink = match target {
+            DeclutterTarget::Dicom(out) => {
+                let (header, coding) = match &source {
+                    Source::Video(_) => {
+                        return Err(DeclutterError::UnsupportedOutput {
+                            path: PathBuf::from("dcm"),
+                            reason: "a DICOM output needs a DICOM, frame folder or frame archive input (a video's \
+                                     frame count is not known before it is decoded)"
+                                .into(),
+                        });
+                    }
+                    Source::Dicom(d) => (Some(&d.header), if d.jpeg { DicomCoding::Jpeg } else { DicomCoding::Native }),
+                    Source::Folder { .. } => (None, DicomCoding::Native),
+                };
+                let fps = info.fps.unwrap_or(options.folder_fps);
+                let frames = info.frames.unwrap_or(0);
+                Sink::dicom(out, header, (w, h), frames, fps, coding)?
+            }
+            other => Sink::open(other, (w, h), time_base, rate, options.crf)?,
+        };
         let (frames, skipped) = match source {
             Source::Video(mut v) => {
                 let frames = run_video(&mut v, &mut stage, &mut sink, on_frame)?;
                 (frames, v.decoder.damage().0)
             }
-            Source::Folder { files, first } => (run_folder(&files, *first, &mut stage, &mut sink, on_frame)?, 0),
+            Source::Folder { files, first, unpacked } => {
+                let done = run_folder(&files, *first, &mut stage, &mut sink, on_frame);
+                (done.map_err(|e| relabel(unpacked.as_ref(), e))?, 0)
+            }
+            Source::Dicom(mut d) => (run_dicom(&mut d, &mut stage, &mut sink, on_frame)?, 0),
         };
         let output_size = sink.finish()?;
         Ok(DeclutterSummary { frames, input_size: (w, h), output_size, skipped, elapsed: start.elapsed() })
@@ -244,13 +332,84 @@ fn run_folder(
     Ok(files.len() as u64)
 }
 
+/// `e` with an archive's temporary frame paths named as its members.
+fn relabel(unpacked: Option<&Unpacked>, e: DeclutterError) -> DeclutterError {
+    match unpacked {
+        Some(u) => u.relabel(e),
+        None => e,
+    }
+}
+
+/// What `input` is: a folder, a DICOM file (preamble, or a `.dcm` name), a frame archive, or
+/// else a video.
+pub fn input_kind(input: &Path) -> InputKind {
+    if input.is_dir() {
+        return InputKind::Folder;
+    }
+    let mut head = Vec::with_capacity(512);
+    if let Ok(file) = std::fs::File::open(input) {
+        use std::io::Read;
+        let _ = file.take(512).read_to_end(&mut head);
+    }
+    let dcm = input.extension().and_then(|e| e.to_str()).is_some_and(|e| e.eq_ignore_ascii_case("dcm"));
+    if is_dicom(&head) || dcm {
+        return InputKind::Dicom;
+    }
+    ArchiveKind::detect(&head, input).map_or(InputKind::Video, InputKind::Archive)
+}
+
+/// Every frame of a DICOM file, at one frame per time-base tick.
+fn run_dicom(
+    d: &mut DicomSource,
+    stage: &mut DeclutterStage,
+    sink: &mut Sink,
+    on_frame: &mut dyn FnMut(u64),
+) -> Result<u64, DeclutterError> {
+    let (w, h) = d.size();
+    let mut grey = vec![0u8; w * h];
+    let none = Plane { data: &[], stride: 0, width: 0, height: 0 };
+    for i in 0..d.frames() {
+        d.read_frame(i, &mut grey)?;
+        let planes = [Plane { data: &grey, stride: w, width: w, height: h }, none, none];
+        // Grey as full-range BT.601 luma: the stage reads it as is.
+        sink.frame(stage, planes, Colour::JPEG, Some(i as i64), Some(1), i)?;
+        on_frame(i + 1);
+    }
+    Ok(d.frames())
+}
+
 /// The output side.
 enum Sink {
     Video(Box<GreyVideo>),
     Frames { dir: PathBuf, grey: Vec<u8>, size: (usize, usize) },
+    Dicom { writer: Box<DicomWriter>, grey: Vec<u8>, size: (usize, usize) },
+}
+
+/// An I/O error of the DICOM output.
+fn dicom_io(source: std::io::Error) -> DeclutterError {
+    DeclutterError::Io { path: PathBuf::from("DICOM output"), source }
 }
 
 impl Sink {
+    fn dicom(
+        target: OutputTarget,
+        header: Option<&super::dicom::DicomHeader>,
+        size: (usize, usize),
+        frames: u64,
+        fps: f64,
+        coding: DicomCoding,
+    ) -> Result<Self, DeclutterError> {
+        let out: Box<dyn std::io::Write + Send> = match target {
+            OutputTarget::File(path) => {
+                let file = std::fs::File::create(&path).map_err(|source| DeclutterError::Io { path, source })?;
+                Box::new(std::io::BufWriter::new(file))
+            }
+            OutputTarget::Pipe(pipe) => Box::new(std::io::BufWriter::new(pipe)),
+        };
+        let writer = DicomWriter::new(out, header, size, frames, fps, coding).map_err(dicom_io)?;
+        Ok(Self::Dicom { writer: Box::new(writer), grey: vec![0; size.0 * size.1], size })
+    }
+
     fn open(
         target: DeclutterTarget,
         (w, h): (usize, usize),
@@ -267,6 +426,10 @@ impl Sink {
                 Ok(Self::Video(Box::new(GreyVideo::open(target, container, (w, h), time_base, frame_rate, crf)?)))
             }
             DeclutterTarget::Frames(dir) => Ok(Self::Frames { dir, grey: vec![0; w * h], size: (w, h) }),
+            DeclutterTarget::Dicom(_) => Err(DeclutterError::UnsupportedOutput {
+                path: PathBuf::from("dcm"),
+                reason: "a DICOM output is opened with its input's header".into(),
+            }),
         }
     }
 
@@ -291,6 +454,11 @@ impl Sink {
                 stage.process_ycbcr(planes, colour, &mut dst, Range::Full)?;
                 write_png(&dir.join(format!("{index:06}.png")), *w, *h, grey)?;
             }
+            Self::Dicom { writer, grey, size: (w, h) } => {
+                let mut dst = PlaneMut { data: grey, stride: *w, width: *w, height: *h };
+                stage.process_ycbcr(planes, colour, &mut dst, Range::Full)?;
+                writer.frame(grey).map_err(dicom_io)?;
+            }
         }
         Ok(())
     }
@@ -300,6 +468,10 @@ impl Sink {
         match self {
             Self::Video(video) => Ok(video.finish()?),
             Self::Frames { size, .. } => Ok(size),
+            Self::Dicom { writer, size, .. } => {
+                writer.finish().map_err(dicom_io)?;
+                Ok(size)
+            }
         }
     }
 }

@@ -1,5 +1,5 @@
 //! The echocardiography clutter filter for users: grey frames of any size, a whole clip (video
-//! file or frame folder) into a video or a frame folder, on the network of
+//! file, frame folder or archive, multi-frame DICOM) into a video, a frame folder or a DICOM, on the network of
 //! `sluice_models::clutter` (spec `clutter.md`).
 //!
 //! | concern | module |
@@ -8,12 +8,16 @@
 //! | colour → BT.601 grey | [`grey`] |
 //! | one frame through the network, padding and cropping | [`stage`] |
 //! | PNG/JPEG frame folders | [`frames`] |
+//! | ZIP/tar archives of frames | [`archive`] |
+//! | multi-frame DICOM read and write | [`dicom`] |
 //! | the whole-clip pass | [`job`] |
 //!
 //! Rules: colour input is reduced to its BT.601 luma ([`grey`]); a frame whose sides are not
 //! multiples of 4 is zero-padded at the bottom and right and cropped back ([`stage`]); frames go
 //! through the network one at a time, in order, 0 frames late. All FFmpeg work is blocking.
 
+pub mod archive;
+pub mod dicom;
 mod error;
 pub mod frames;
 pub mod grey;
@@ -21,7 +25,7 @@ pub mod job;
 pub mod stage;
 
 pub use error::DeclutterError;
-pub use job::{ClipInfo, DeclutterJob, DeclutterOptions, DeclutterSummary, DeclutterTarget};
+pub use job::{ClipInfo, DeclutterJob, DeclutterOptions, DeclutterSummary, DeclutterTarget, InputKind, input_kind};
 pub use stage::DeclutterStage;
 
 /// Largest frame the filter takes, in pixels: 640×480 (either orientation, or any shape of that
