@@ -4,6 +4,7 @@ use crate::config::Limits;
 use crate::http::error::ErrorBody;
 use crate::state::AppState;
 use crate::stream::StreamInfo;
+use crate::video_stream::VideoStreamInfo;
 use axum::Json;
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
@@ -32,6 +33,8 @@ pub struct Info {
     /// Live audio (`/v1/audio/stream`) limits, when served.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream: Option<StreamInfo>,
+    /// Live video (`/v1/video/stream`) limits.
+    pub video_stream: VideoStreamInfo,
 }
 
 /// Audio the speech denoiser accepts.
@@ -73,6 +76,7 @@ impl Info {
             api_key_required: !state.config().api_keys.is_empty(),
             limits: state.config().limits.clone(),
             stream: state.streams().map(|s| StreamInfo::of(s)),
+            video_stream: VideoStreamInfo::of(state.video_streams()),
         }
     }
 }

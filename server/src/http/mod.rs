@@ -111,7 +111,9 @@ fn routes(config: &ServerConfig) -> OpenApiRouter<AppState> {
         .layer(DefaultBodyLimit::max(usize_of(limits.max_upload_bytes)))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, limits.upload_timeout()));
     // A live stream outlives any request timeout; its own limits apply (`--stream-*`).
-    let live = OpenApiRouter::new().routes(routes!(crate::stream::stream_route));
+    let live = OpenApiRouter::new()
+        .routes(routes!(crate::stream::stream_route))
+        .routes(routes!(crate::video_stream::stream_route));
     OpenApiRouter::with_openapi(ApiDoc::openapi()).merge(small).merge(uploads).merge(live)
 }
 
@@ -223,6 +225,7 @@ mod tests {
                 api_key_required: false,
                 limits: crate::config::Limits::default(),
                 stream: None,
+                video_stream: crate::video_stream::VideoStreamInfo::of(state.video_streams()),
             }
         );
         assert!(isa.is_supported());
