@@ -129,8 +129,8 @@ async fn begin(ws: &mut Ws, start: &str) -> ServerMessage {
     }
 }
 
-/// Next binary frame (stats skipped).
-async fn next_frame(ws: &mut Ws) -> (FrameHeader, Vec<u8>) {
+/// Next binary frame (stats before it are kept in `stats`).
+async fn next_frame(ws: &mut Ws, stats: &mut Vec<ServerMessage>) -> (FrameHeader, Vec<u8>) {
     loop {
         let msg = tokio::time::timeout(Duration::from_secs(60), ws.next())
             .await
@@ -143,7 +143,7 @@ async fn next_frame(ws: &mut Ws) -> (FrameHeader, Vec<u8>) {
                 return (h, p.to_vec());
             }
             Message::Text(t) => match server_message(t.as_str()) {
-                ServerMessage::Stats { .. } => {}
+                s @ ServerMessage::Stats { .. } => stats.push(s),
                 other => panic!("expected a frame, got {other:?}"),
             },
             other => panic!("expected a frame, got {other:?}"),
@@ -199,7 +199,7 @@ async fn i420_upscale_equals_the_library_path_and_info_lists_the_route() {
     for t in 0..3u64 {
         let frame = picture(W, H, t as usize);
         ws.send(frame_message(t + 10, &frame)).await.unwrap_or_else(|e| panic!("{e}"));
-        let (h, out) = next_frame(&mut ws).await;
+        let (h, out) = next_frame(&mut ws, &mut Vec::new()).await;
         assert_eq!(h, FrameHeader { sequence: t + 10, timestamp_us: (t + 10) as i64 * 33_333 - 5 });
         let want = run_stage(&mut stage, &frame, 2);
         assert!(max_diff(&out, &want) <= 1, "frame {t}: differs from UpscaleStage + EspcnUpscaler");
@@ -230,7 +230,7 @@ async fn jpeg_frames_come_back_as_jpeg_of_the_output_size() {
     let mut enc = JpegEncoder::new(W, H, 95).unwrap_or_else(|e| panic!("{e}"));
     enc.encode(l.packed(&frame).unwrap_or_else(|| panic!()), &mut jpeg).unwrap_or_else(|e| panic!("{e}"));
     ws.send(frame_message(1, &jpeg)).await.unwrap_or_else(|e| panic!("{e}"));
-    let (h, out) = next_frame(&mut ws).await;
+    let (h, out) = next_frame(&mut ws, &mut Vec::new()).await;
     assert_eq!(h.sequence, 1);
 
     // FFmpeg's own tools see a 192×144 JPEG.
@@ -281,7 +281,7 @@ async fn declutter_equals_the_stage_on_a_simulated_clip_and_drains_with_1001() {
         let mut frame = vec![128u8; l.packed_len()];
         frame[..W * H].copy_from_slice(y);
         ws.send(frame_message(t as u64, &frame)).await.unwrap_or_else(|e| panic!("{e}"));
-        let (h, out) = next_frame(&mut ws).await;
+        let (h, out) = next_frame(&mut ws, &mut Vec::new()).await;
         assert_eq!(h.sequence, t as u64);
         let mut want = vec![0u8; W * H];
         let src = l.packed(&frame).unwrap_or_else(|| panic!());
@@ -371,24 +371,39 @@ async fn refused(addr: SocketAddr, query: &str, messages: Vec<Message>) -> Got {
     reader.await.unwrap_or_else(|e| panic!("reader: {e}"))
 }
 
-/// A healthy bicubic stream of `n` frames, each awaited; returns the finished session.
+/// A healthy bicubic stream of `n` frames 20 ms apart, each awaited; returns the finished
+/// session with every `stats` event.
 async fn healthy(addr: SocketAddr, n: u64) -> Got {
     let mut ws = connect(addr, "").await;
     begin(&mut ws, &format!(r#"{{"type":"start","op":"upscale","width":{W},"height":{H},"model":"bicubic"}}"#)).await;
+    let mut stats = Vec::new();
     for t in 0..n {
         ws.send(frame_message(t, &picture(W, H, t as usize))).await.unwrap_or_else(|e| panic!("{e}"));
-        let (h, out) = next_frame(&mut ws).await;
+        let (h, out) = next_frame(&mut ws, &mut stats).await;
         assert_eq!((h.sequence, out.len()), (t, 4 * W * H * 3 / 2));
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    finish(ws).await
+    let mut got = finish(ws).await;
+    stats.append(&mut got.stats);
+    got.stats = stats;
+    got
+}
+
+/// `healthy(addr, 60)` finished cleanly, with stats (it runs over a second).
+fn check_healthy(got: &Got) {
+    assert_eq!((got.done, got.close, got.error.as_deref()), (Some((60, 60, 0)), Some(1000), None));
+    assert!(!got.stats.is_empty(), "no stats in over a second");
+    for s in &got.stats {
+        let ServerMessage::Stats { processed, dropped, last_ms, queue } = s else { panic!("{s:?}") };
+        assert!((1..=60).contains(processed) && *dropped == 0 && *last_ms >= 0.0 && *queue <= 1, "{s:?}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_clients_get_their_close_codes_while_another_stream_continues() {
     let server = start_with(config(4, &[])).await;
     let addr = server.addr;
-    let live = tokio::spawn(healthy(addr, 40));
+    let live = tokio::spawn(healthy(addr, 60));
     let start = format!(r#"{{"type":"start","op":"upscale","width":{W},"height":{H},"model":"bicubic"}}"#);
     let jpeg_start = format!(r#"{{"type":"start","op":"declutter","width":{W},"height":{H},"format":"jpeg"}}"#);
     let text = |s: &str| Message::text(s.to_owned());
@@ -427,8 +442,7 @@ async fn bad_clients_get_their_close_codes_while_another_stream_continues() {
         assert_eq!((got.error.as_deref(), got.close), (Some(code), Some(close)), "{what}: {got:?}");
         assert!(got.frames.is_empty() && got.done.is_none(), "{what}: {got:?}");
     }
-    let got = live.await.unwrap_or_else(|e| panic!("the healthy stream failed: {e}"));
-    assert_eq!((got.done, got.close, got.error), (Some((40, 40, 0)), Some(1000), None));
+    check_healthy(&live.await.unwrap_or_else(|e| panic!("the healthy stream failed: {e}")));
     let _ = server.stop.send(());
     join(server.task, Duration::from_secs(10)).await;
 }
@@ -470,4 +484,54 @@ async fn keys_are_required_and_the_cap_refuses_with_503() {
     assert_eq!(got.close, Some(1000));
     let _ = stop.send(());
     join(task, Duration::from_secs(10)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_never_reads_is_dropped_without_harming_others() {
+    let mut c = config(4, &[]);
+    c.video_stream.write_timeout = Duration::from_millis(500);
+    let Served { addr, state, stop, task } = start_with(c).await;
+    let live = tokio::spawn(healthy(addr, 60));
+
+    // A client with a tiny receive buffer (so the server's output backs up at once) that sends
+    // frames upscaled ×4 (16× bigger out than in) and never reads a byte back.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap_or_else(|e| panic!("{e}"));
+    socket.set_recv_buffer_size(4_096).unwrap_or_else(|e| panic!("{e}"));
+    let tcp = socket.connect(addr).await.unwrap_or_else(|e| panic!("{e}"));
+    let url = format!("ws://{addr}/v1/video/stream");
+    let tcp = tokio_tungstenite::MaybeTlsStream::Plain(tcp);
+    let (mut ws, _) = tokio_tungstenite::client_async(url, tcp).await.unwrap_or_else(|e| panic!("{e}"));
+    let start = format!(r#"{{"type":"start","op":"upscale","width":{W},"height":{H},"scale":4,"model":"bicubic"}}"#);
+    begin(&mut ws, &start).await;
+    // It keeps sending (a frame every 5 ms) until the server has dropped the connection.
+    let frame = frame_message(0, &picture(W, H, 0));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut sent = 0;
+    loop {
+        assert!(Instant::now() < deadline, "a client that never reads was kept for {sent} frames");
+        match tokio::time::timeout(Duration::from_secs(2), ws.send(frame.clone())).await {
+            Ok(Ok(())) => sent += 1,
+            // The server closed the connection.
+            _ => break,
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    wait_until("the stalled session is dropped", || state.video_streams().active() <= 1).await;
+    check_healthy(&live.await.unwrap_or_else(|e| panic!("the healthy stream failed: {e}")));
+    wait_until("all sessions end", || state.video_streams().active() == 0).await;
+    drop(ws);
+    let _ = stop.send(());
+    join(task, Duration::from_secs(10)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silent_clients_are_closed_with_1008() {
+    let mut c = config(4, &[]);
+    c.video_stream.idle_timeout = Duration::from_millis(300);
+    let server = start_with(c).await;
+    let start = format!(r#"{{"type":"start","op":"declutter","width":{W},"height":{H}}}"#);
+    for (what, messages) in [("before start", vec![]), ("after start", vec![Message::text(start)])] {
+        let got = refused(server.addr, "", messages).await;
+        assert_eq!((got.error.as_deref(), got.close), (Some("idle_timeout"), Some(1008)), "{what}: {got:?}");
+    }
 }

@@ -41,6 +41,11 @@ use crate::state::AppState;
 use crate::stream::socket;
 use limits::VideoStreamLimits;
 
+/// Room for the largest message the server may send (each send is flushed before the next, so
+/// this is a cap, not a buffer): the header and an 8K frame at up to 3 bytes per pixel (a JPEG
+/// of noise at the best quality), plus slack.
+const MAX_WRITE_BUFFER: usize = protocol::HEADER_BYTES + MAX_OUTPUT.0 * MAX_OUTPUT.1 * 3 + (1 << 20);
+
 /// The live-video service: limits, admission, the shared engine pool and drain.
 pub struct VideoStreamService {
     limits: VideoStreamLimits,
@@ -157,7 +162,7 @@ pub async fn stream_route(
         .max_message_size(l.max_message)
         .max_frame_size(l.max_message)
         .write_buffer_size(64 << 10)
-        .max_write_buffer_size(l.max_message.saturating_mul(2));
+        .max_write_buffer_size(MAX_WRITE_BUFFER);
     if authorize(&svc.keys, &headers, &uri).is_err() {
         ::metrics::counter!(metrics::STREAMS_REJECTED, "reason" => "auth").increment(1);
         let timeout = l.write_timeout;
