@@ -268,6 +268,43 @@ mod tests {
         assert_eq!((quantiser(100), quantiser(1), quantiser(0)), (2, 31, 31));
     }
 
+    /// A 64×48 `testsrc2` picture written by the ffmpeg CLI as a JPEG in `pix_fmt`, and
+    /// ffmpeg's own decode of it to 8-bit grey (full-range luma).
+    fn ffmpeg_jpeg(dir: &std::path::Path, pix_fmt: &str) -> (Vec<u8>, Vec<u8>) {
+        let path = dir.join(format!("{pix_fmt}.jpg"));
+        let path = path.to_str().unwrap_or_else(|| panic!("path"));
+        let run = |args: &[&str]| {
+            let out = std::process::Command::new("ffmpeg")
+                .args(["-v", "error", "-nostdin", "-y"])
+                .args(args)
+                .output()
+                .unwrap_or_else(|e| panic!("running ffmpeg: {e}"));
+            assert!(out.status.success(), "ffmpeg {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+            out.stdout
+        };
+        let src = ["-f", "lavfi", "-i", "testsrc2=size=64x48", "-frames:v", "1"];
+        run(&[&src[..], &["-pix_fmt", pix_fmt, "-q:v", "2", path]].concat());
+        let grey = run(&["-i", path, "-f", "rawvideo", "-pix_fmt", "gray", "-"]);
+        (std::fs::read(path).unwrap_or_else(|e| panic!("{e}")), grey)
+    }
+
+    #[test]
+    fn other_subsamplings_decode_to_the_same_luma_as_ffmpeg() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let mut dec = JpegDecoder::new(64, 48).unwrap_or_else(|e| panic!("{e}"));
+        let mut out = vec![0u8; dec.frame_len()];
+        // (FFmpeg's MJPEG encoder writes no grey JPEGs, so the grey path is not covered here.)
+        for pix_fmt in ["yuvj420p", "yuvj422p", "yuvj444p"] {
+            let (jpeg, grey) = ffmpeg_jpeg(dir.path(), pix_fmt);
+            dec.decode(&jpeg, &mut out).unwrap_or_else(|e| panic!("{pix_fmt}: {e}"));
+            assert_eq!(grey.len(), 64 * 48, "{pix_fmt}");
+            let worst = out[..64 * 48].iter().zip(&grey).map(|(a, b)| a.abs_diff(*b)).max().unwrap_or(0);
+            assert!(worst <= 2, "{pix_fmt}: luma differs from ffmpeg's by up to {worst}");
+            let chroma = &out[64 * 48..];
+            assert!(chroma.iter().any(|c| c.abs_diff(128) > 20), "{pix_fmt}: testsrc2's colours are lost");
+        }
+    }
+
     #[test]
     fn bad_pictures_are_typed_errors_and_the_decoder_recovers() {
         let (w, h) = (32, 16);

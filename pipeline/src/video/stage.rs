@@ -433,6 +433,20 @@ mod tests {
     }
 
     #[test]
+    fn packed_frames_split_into_their_planes() {
+        let l = FrameLayout::subsampled(5, 3, 1, 1);
+        assert_eq!(l.packed_len(), 15 + 2 * 3 * 2);
+        let mut buf: Vec<u8> = (0..27).collect();
+        let [y, cb, cr] = l.packed(&buf).unwrap_or_else(|| panic!("layout"));
+        assert_eq!((y.width, y.height, y.stride, y.data[14]), (5, 3, 5, 14));
+        assert_eq!((cb.width, cb.height, cb.data[0], cr.data[0], cr.data.len()), (3, 2, 15, 21, 6));
+        let [_, _, cr] = l.packed_mut(&mut buf).unwrap_or_else(|| panic!("layout"));
+        cr.data.fill(9);
+        assert_eq!(buf[21..], [9; 6]);
+        assert!(l.packed(&buf[1..]).is_none() && l.packed_mut(&mut [0u8; 28]).is_none());
+    }
+
+    #[test]
     fn full_range_bicubic_frame_keeps_flat_colour_and_rejects_bad_planes() {
         let colour = Colour { matrix: Matrix::Bt709, range: Range::Full };
         let input = FrameLayout::subsampled(5, 3, 1, 1);

@@ -8,7 +8,8 @@
 //! client does not read, the thread waits on it (frames keep being replaced meanwhile) until
 //! the writer's timeout ends the session. The thread owns every FFmpeg context and model
 //! runner (they stay on the thread that made them); frames run on the engine pool shared by
-//! every stream.
+//! every stream. Every buffer of the stage is made once per stream; the one allocation per
+//! frame is the outgoing message itself (it is handed to the socket).
 
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
