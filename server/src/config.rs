@@ -358,6 +358,23 @@ mod tests {
     }
 
     #[test]
+    fn video_stream_settings_come_from_the_file_under_flags() {
+        let toml = r#"
+            max_video_streams = 5
+            video_stream_max_message = "8MiB"
+            video_stream_idle_timeout = "2s"
+            video_stream_write_timeout = 3
+        "#;
+        let l = resolved(&[], toml).unwrap_or_else(|e| panic!("{e}")).video_stream.limits();
+        assert_eq!((l.max_streams, l.max_message), (5, 8 << 20));
+        assert_eq!((l.idle_timeout, l.write_timeout), (Duration::from_secs(2), Duration::from_secs(3)));
+        let args = resolved(&["--max-video-streams", "1"], toml).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(args.video_stream.limits().max_streams, 1, "the flag wins over the file");
+        let config = ServerConfig::from_args(&args).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((config.video_stream.max_streams, config.video_stream.max_message), (1, 8 << 20));
+    }
+
+    #[test]
     fn file_values_replace_defaults_but_not_flags() {
         let toml = r#"
             addr = "127.0.0.1:9100"
