@@ -6,6 +6,7 @@
 
 use crate::serve::ShutdownPolicy;
 use crate::stream::limits::StreamArgs;
+use crate::video_stream::limits::VideoStreamArgs;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use sluice_pipeline::echo::simulate::MotionPattern;
 use std::net::SocketAddr;
@@ -125,6 +126,10 @@ pub struct ServeArgs {
     /// Live-audio stream limits.
     #[command(flatten)]
     pub stream: StreamArgs,
+
+    /// Live-video stream limits.
+    #[command(flatten)]
+    pub video_stream: VideoStreamArgs,
 }
 
 impl ServeArgs {

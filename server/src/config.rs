@@ -9,6 +9,7 @@
 
 use crate::auth::ApiKeys;
 use crate::cli::{ServeArgs, parse_bytes, parse_duration};
+use crate::video_stream::limits::VideoStreamLimits;
 use clap::ArgMatches;
 use clap::parser::ValueSource;
 use serde::{Deserialize, Deserializer, Serialize};
@@ -76,6 +77,14 @@ pub struct FileSettings {
     pub spool_dir: Option<PathBuf>,
     /// See `--file-jobs`.
     pub file_jobs: Option<NonZeroUsize>,
+    /// See `--max-video-streams`.
+    pub max_video_streams: Option<NonZeroUsize>,
+    /// See `--video-stream-max-message`.
+    pub video_stream_max_message: Option<FileBytes>,
+    /// See `--video-stream-idle-timeout`.
+    pub video_stream_idle_timeout: Option<FileDuration>,
+    /// See `--video-stream-write-timeout`.
+    pub video_stream_write_timeout: Option<FileDuration>,
 }
 
 impl FileSettings {
@@ -140,9 +149,12 @@ pub fn resolve(mut args: ServeArgs, matches: &ArgMatches) -> Result<ServeArgs, C
             take!($field, |v| v)
         };
         ($field:ident, $convert:expr) => {
+            take!(args.$field, $field, $convert)
+        };
+        ($($target:ident).+, $field:ident, $convert:expr) => {
             if let Some(v) = file.$field {
                 if !explicit(stringify!($field)) {
-                    args.$field = $convert(v);
+                    $($target).+ = $convert(v);
                 }
             }
         };
@@ -160,6 +172,10 @@ pub fn resolve(mut args: ServeArgs, matches: &ArgMatches) -> Result<ServeArgs, C
     take!(max_upload_audio, |v: FileDuration| v.0);
     take!(spool_dir, Some);
     take!(file_jobs);
+    take!(args.video_stream.max_video_streams, max_video_streams, |v| v);
+    take!(args.video_stream.video_stream_max_message, video_stream_max_message, |v: FileBytes| v.0);
+    take!(args.video_stream.video_stream_idle_timeout, video_stream_idle_timeout, |v: FileDuration| v.0);
+    take!(args.video_stream.video_stream_write_timeout, video_stream_write_timeout, |v: FileDuration| v.0);
     Ok(args)
 }
 
@@ -217,6 +233,8 @@ pub struct ServerConfig {
     pub cors_origins: Vec<String>,
     /// Where uploads are spooled.
     pub spool_dir: PathBuf,
+    /// Limits of `/v1/video/stream`.
+    pub video_stream: VideoStreamLimits,
 }
 
 impl Default for ServerConfig {
@@ -226,6 +244,7 @@ impl Default for ServerConfig {
             api_keys: ApiKeys::default(),
             cors_origins: Vec::new(),
             spool_dir: std::env::temp_dir(),
+            video_stream: VideoStreamLimits::default(),
         }
     }
 }
@@ -267,7 +286,7 @@ impl ServerConfig {
             }
         }
         let spool_dir = args.spool_dir.clone().unwrap_or_else(std::env::temp_dir);
-        Ok(Self { limits, api_keys, cors_origins, spool_dir })
+        Ok(Self { limits, api_keys, cors_origins, spool_dir, video_stream: args.video_stream.limits() })
     }
 }
 
@@ -288,6 +307,10 @@ pub fn to_toml(args: &ServeArgs) -> String {
         max_upload_audio: String,
         spool_dir: String,
         file_jobs: usize,
+        max_video_streams: usize,
+        video_stream_max_message: u64,
+        video_stream_idle_timeout: String,
+        video_stream_write_timeout: String,
     }
     let d = |d: Duration| {
         if d.subsec_millis() == 0 { format!("{}s", d.as_secs()) } else { format!("{}ms", d.as_millis()) }
@@ -306,6 +329,10 @@ pub fn to_toml(args: &ServeArgs) -> String {
         max_upload_audio: d(args.max_upload_audio),
         spool_dir: args.spool_dir.clone().unwrap_or_else(std::env::temp_dir).display().to_string(),
         file_jobs: args.file_jobs.get(),
+        max_video_streams: args.video_stream.max_video_streams.get(),
+        video_stream_max_message: args.video_stream.video_stream_max_message,
+        video_stream_idle_timeout: d(args.video_stream.video_stream_idle_timeout),
+        video_stream_write_timeout: d(args.video_stream.video_stream_write_timeout),
     };
     toml::to_string(&shown).unwrap_or_else(|e| format!("# cannot show the settings: {e}\n"))
 }
@@ -328,6 +355,23 @@ mod tests {
         let Command::Serve(args) = cli.command else { panic!("expected serve") };
         let sub = matches.subcommand_matches("serve").unwrap_or_else(|| panic!("no serve matches"));
         resolve(*args, sub)
+    }
+
+    #[test]
+    fn video_stream_settings_come_from_the_file_under_flags() {
+        let toml = r#"
+            max_video_streams = 5
+            video_stream_max_message = "8MiB"
+            video_stream_idle_timeout = "2s"
+            video_stream_write_timeout = 3
+        "#;
+        let l = resolved(&[], toml).unwrap_or_else(|e| panic!("{e}")).video_stream.limits();
+        assert_eq!((l.max_streams, l.max_message), (5, 8 << 20));
+        assert_eq!((l.idle_timeout, l.write_timeout), (Duration::from_secs(2), Duration::from_secs(3)));
+        let args = resolved(&["--max-video-streams", "1"], toml).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(args.video_stream.limits().max_streams, 1, "the flag wins over the file");
+        let config = ServerConfig::from_args(&args).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((config.video_stream.max_streams, config.video_stream.max_message), (1, 8 << 20));
     }
 
     #[test]

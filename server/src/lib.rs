@@ -16,6 +16,7 @@
 //! | container health probe client | [`healthcheck`] |
 //! | `sluice denoise`: audio file → DFN3 → WAV | [`denoise`] |
 //! | live audio WebSocket: sessions, batching workers, limits | [`stream`] |
+//! | live video WebSocket: upscale or declutter frames, latest frame wins | [`video_stream`] |
 //! | `sluice loadtest`: real-time streams against a server | [`loadtest`] |
 //! | `sluice live`: microphone → DFN3 → speakers or WAV | [`live`] |
 //! | `sluice simulate-echo`: simulated echo clips → PNG / raw | [`simulate`] |
@@ -41,6 +42,7 @@ pub mod simulate;
 pub mod state;
 pub mod stream;
 pub mod upscale;
+pub mod video_stream;
 pub mod wav_stream;
 
 pub use http::app;

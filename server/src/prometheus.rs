@@ -73,6 +73,7 @@ fn describe() {
          by route template, method and status."
     );
     crate::stream::metrics::describe();
+    crate::video_stream::metrics::describe();
 }
 
 /// The current scrape in Prometheus text format.

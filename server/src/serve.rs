@@ -3,7 +3,7 @@
 //! On the shutdown signal: readiness turns 503 at once, the listener stays open for
 //! [`ShutdownPolicy::drain_delay`] (so a load balancer polling `/readyz` can route new clients
 //! elsewhere first), then stops accepting; in-flight requests get [`ShutdownPolicy::grace`] to
-//! finish before [`run`] returns anyway. Live-audio WebSocket sessions (which axum's graceful
+//! finish before [`run`] returns anyway. Live-audio and live-video WebSocket sessions (which axum's graceful
 //! shutdown does not wait for) are told to flush and close with 1001 as soon as the signal
 //! comes, and waited for within the same grace.
 
@@ -54,6 +54,7 @@ where
 
     state.mark_ready();
     let streams = state.streams().cloned();
+    let video_streams = state.video_streams().clone();
     // Live audio sends 10 ms messages: Nagle's algorithm would hold them for delayed ACKs.
     let listener = listener.tap_io(|tcp| {
         if let Err(e) = tcp.set_nodelay(true) {
@@ -66,6 +67,7 @@ where
         if let Some(streams) = streams {
             streams.drained().await;
         }
+        video_streams.drained().await;
         result
     };
     let grace_over = async move {

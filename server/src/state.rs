@@ -1,9 +1,10 @@
 //! State shared by every request: the engine's thread pool, its ISA tier, the readiness phase,
-//! the settings, the loaded model, the file-job slots and the live-audio service.
+//! the settings, the loaded model, the file-job slots and the live-audio and live-video services.
 
 use crate::config::ServerConfig;
 use crate::http::video_jobs::VideoJobs;
 use crate::stream::StreamService;
+use crate::video_stream::VideoStreamService;
 use sluice_engine::{Isa, Threads};
 use sluice_models::dfn3::Dfn3Model;
 use std::sync::Arc;
@@ -48,7 +49,7 @@ pub struct AppState {
 
 #[derive(Debug)]
 struct Inner {
-    threads: Threads,
+    threads: Arc<Threads>,
     isa: Isa,
     phase: AtomicU8,
     models: Vec<String>,
@@ -56,6 +57,7 @@ struct Inner {
     dfn3: Option<Arc<Dfn3Model>>,
     file_jobs: Arc<Semaphore>,
     streams: Option<Arc<StreamService>>,
+    video_streams: Arc<VideoStreamService>,
     video_jobs: VideoJobs,
 }
 
@@ -94,6 +96,9 @@ impl AppState {
     ) -> Self {
         let models = dfn3.iter().map(|_| DFN3_NAME.to_owned()).collect();
         let file_jobs = Arc::new(Semaphore::new(config.limits.file_jobs));
+        let threads = Arc::new(threads);
+        let video_streams =
+            VideoStreamService::new(config.video_stream.clone(), config.api_keys.clone(), threads.clone());
         Self {
             inner: Arc::new(Inner {
                 threads,
@@ -104,6 +109,7 @@ impl AppState {
                 dfn3,
                 file_jobs,
                 streams,
+                video_streams,
                 video_jobs: VideoJobs::default(),
             }),
         }
@@ -134,8 +140,13 @@ impl AppState {
         self.inner.streams.as_ref()
     }
 
+    /// The live-video service.
+    pub fn video_streams(&self) -> &Arc<VideoStreamService> {
+        &self.inner.video_streams
+    }
+
     /// The engine's thread pool, shared by all compute work.
-    pub fn threads(&self) -> &Threads {
+    pub fn threads(&self) -> &Arc<Threads> {
         &self.inner.threads
     }
 
@@ -170,6 +181,7 @@ impl AppState {
         if let Some(s) = &self.inner.streams {
             s.begin_drain();
         }
+        self.inner.video_streams.begin_drain();
     }
 }
 

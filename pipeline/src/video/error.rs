@@ -84,6 +84,13 @@ pub enum VideoError {
     /// The audio track could not be denoised.
     #[error("audio denoising failed: {0}")]
     Denoise(#[from] crate::denoise::DenoiseError),
+    /// An in-memory picture (a live stream's JPEG frame) is not one, is damaged, or is not
+    /// the stream's size.
+    #[error("bad picture: {reason}")]
+    BadPicture {
+        /// What is wrong.
+        reason: String,
+    },
     /// The luma upscaler failed.
     #[error("upscaler: {0}")]
     Upscaler(String),

@@ -13,6 +13,7 @@
 //! | an opened input file, end-of-file checks | [`source`] |
 //! | packets → planar frames | [`decode`] |
 //! | containers, muxer, video encoder | [`encode`] |
+//! | in-memory JPEG pictures (live frames) | [`jpeg`] |
 //! | audio copy / re-encode / denoise | [`audio`] |
 //! | the whole-file pass | [`transcode`] |
 //!
@@ -26,6 +27,7 @@ pub mod decode;
 pub mod encode;
 mod error;
 pub mod espcn;
+pub mod jpeg;
 pub mod source;
 pub mod stage;
 pub mod transcode;
@@ -37,6 +39,7 @@ pub use colour::{Colour, Matrix, Range};
 pub use encode::{Container, OutputTarget};
 pub use error::VideoError;
 pub use espcn::EspcnUpscaler;
+pub use jpeg::{JpegDecoder, JpegEncoder};
 pub use stage::{FrameLayout, Plane, PlaneMut, PlaneSink, Rotation, UpscaleStage};
 pub use transcode::{MAX_OUTPUT, MediaInfo, UpscaleJob, UpscaleOptions, UpscaleSummary};
 pub use upscaler::LumaUpscaler;

@@ -102,6 +102,35 @@ impl FrameLayout {
     pub fn subsampled(width: usize, height: usize, log2_w: u32, log2_h: u32) -> Self {
         Self { luma: (width, height), chroma: (width.div_ceil(1 << log2_w), height.div_ceil(1 << log2_h)) }
     }
+
+    /// Bytes of one packed frame of this layout: Y, then Cb, then Cr, rows without padding
+    /// (raw I420 for 4:2:0).
+    pub fn packed_len(&self) -> usize {
+        self.luma.0 * self.luma.1 + 2 * self.chroma.0 * self.chroma.1
+    }
+
+    /// The planes of a packed frame (see [`FrameLayout::packed_len`]); `None` unless `buf` is
+    /// exactly that long.
+    pub fn packed<'a>(&self, buf: &'a [u8]) -> Option<[Plane<'a>; 3]> {
+        if buf.len() != self.packed_len() {
+            return None;
+        }
+        let (y, c) = buf.split_at(self.luma.0 * self.luma.1);
+        let (cb, cr) = c.split_at(self.chroma.0 * self.chroma.1);
+        let plane = |data, (width, height): (usize, usize)| Plane { data, stride: width, width, height };
+        Some([plane(y, self.luma), plane(cb, self.chroma), plane(cr, self.chroma)])
+    }
+
+    /// The writable planes of a packed frame, as [`FrameLayout::packed`].
+    pub fn packed_mut<'a>(&self, buf: &'a mut [u8]) -> Option<[PlaneMut<'a>; 3]> {
+        if buf.len() != self.packed_len() {
+            return None;
+        }
+        let (y, c) = buf.split_at_mut(self.luma.0 * self.luma.1);
+        let (cb, cr) = c.split_at_mut(self.chroma.0 * self.chroma.1);
+        let plane = |data, (width, height): (usize, usize)| PlaneMut { data, stride: width, width, height };
+        Some([plane(y, self.luma), plane(cb, self.chroma), plane(cr, self.chroma)])
+    }
 }
 
 /// A clockwise rotation by quarter turns, applied while storing the output (the display
@@ -401,6 +430,20 @@ mod tests {
         }
         assert_eq!(Rotation::from_degrees(-90), Rotation::Cw270);
         assert_eq!(Rotation::from_degrees(45), Rotation::None);
+    }
+
+    #[test]
+    fn packed_frames_split_into_their_planes() {
+        let l = FrameLayout::subsampled(5, 3, 1, 1);
+        assert_eq!(l.packed_len(), 15 + 2 * 3 * 2);
+        let mut buf: Vec<u8> = (0..27).collect();
+        let [y, cb, cr] = l.packed(&buf).unwrap_or_else(|| panic!("layout"));
+        assert_eq!((y.width, y.height, y.stride, y.data[14]), (5, 3, 5, 14));
+        assert_eq!((cb.width, cb.height, cb.data[0], cr.data[0], cr.data.len()), (3, 2, 15, 21, 6));
+        let [_, _, cr] = l.packed_mut(&mut buf).unwrap_or_else(|| panic!("layout"));
+        cr.data.fill(9);
+        assert_eq!(buf[21..], [9; 6]);
+        assert!(l.packed(&buf[1..]).is_none() && l.packed_mut(&mut [0u8; 28]).is_none());
     }
 
     #[test]

@@ -76,10 +76,14 @@ impl DeclutterQuery {
     }
 }
 
-/// The bundled clutter filter, loaded once per process.
-fn model() -> Result<Clutter, ApiError> {
+/// The bundled clutter filter, loaded once per process (shared with `/v1/video/stream`).
+pub(crate) fn clutter_model() -> Result<Clutter, String> {
     static MODEL: OnceLock<Result<Clutter, String>> = OnceLock::new();
-    MODEL.get_or_init(|| Clutter::bundled().map_err(|e| e.to_string())).clone().map_err(|e| {
+    MODEL.get_or_init(|| Clutter::bundled().map_err(|e| e.to_string())).clone()
+}
+
+fn model() -> Result<Clutter, ApiError> {
+    clutter_model().map_err(|e| {
         ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "no_model", format!("the clutter filter is not loaded: {e}"))
     })
 }

@@ -4,6 +4,7 @@ use crate::config::Limits;
 use crate::http::error::ErrorBody;
 use crate::state::AppState;
 use crate::stream::StreamInfo;
+use crate::video_stream::VideoStreamInfo;
 use axum::Json;
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
@@ -38,6 +39,8 @@ pub struct Info {
     pub stream: Option<StreamInfo>,
     /// The video models (upscale, clutter filter): what each takes and gives.
     pub video_models: Vec<VideoModelInfo>,
+    /// Live video (`/v1/video/stream`) limits.
+    pub video_stream: VideoStreamInfo,
 }
 
 /// A video model, with what a client needs to call it. Video models load on a job's first use,
@@ -62,7 +65,7 @@ pub struct VideoModelInfo {
     pub latency_frames: u32,
     /// What comes out: `video` (colour, audio kept) or `grey_video` (one grey channel, no audio).
     pub output: String,
-    /// Output containers (the `format` values): `webm` (VP9), `mp4` (H.264).
+    /// Output containers (the `format` values): `webm` (VP9), `mp4` (H.264), `dcm` (DICOM).
     pub output_formats: Vec<String>,
     /// A route serving a sample input to try the model on, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -96,7 +99,7 @@ impl VideoModelInfo {
             max_output_size: None,
             latency_frames: u32::try_from(LATENCY_FRAMES).unwrap_or(u32::MAX),
             output: "grey_video".to_owned(),
-            output_formats: formats(),
+            output_formats: ["webm", "mp4", "dcm"].map(str::to_owned).to_vec(),
             sample_route: Some("/v1/echo/sample".to_owned()),
         };
         vec![upscaler("espcn"), upscaler("bicubic"), clutter]
@@ -143,6 +146,7 @@ impl Info {
             limits: state.config().limits.clone(),
             stream: state.streams().map(|s| StreamInfo::of(s)),
             video_models: VideoModelInfo::all(),
+            video_stream: VideoStreamInfo::of(state.video_streams()),
         }
     }
 }

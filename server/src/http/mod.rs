@@ -114,7 +114,9 @@ fn routes(config: &ServerConfig) -> OpenApiRouter<AppState> {
         .layer(DefaultBodyLimit::max(usize_of(limits.max_upload_bytes)))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, limits.upload_timeout()));
     // A live stream outlives any request timeout; its own limits apply (`--stream-*`).
-    let live = OpenApiRouter::new().routes(routes!(crate::stream::stream_route));
+    let live = OpenApiRouter::new()
+        .routes(routes!(crate::stream::stream_route))
+        .routes(routes!(crate::video_stream::stream_route));
     OpenApiRouter::with_openapi(ApiDoc::openapi()).merge(small).merge(uploads).merge(live)
 }
 
@@ -227,6 +229,7 @@ mod tests {
                 limits: crate::config::Limits::default(),
                 stream: None,
                 video_models: info.video_models.clone(),
+                video_stream: crate::video_stream::VideoStreamInfo::of(state.video_streams()),
             }
         );
         assert!(isa.is_supported());
@@ -243,7 +246,7 @@ mod tests {
         assert_eq!(clutter.max_input_pixels, Some(640 * 480));
         assert_eq!((clutter.latency_frames, clutter.output.as_str()), (0, "grey_video"));
         assert!(clutter.scales.is_empty());
-        assert_eq!(clutter.output_formats, ["webm", "mp4"]);
+        assert_eq!(clutter.output_formats, ["webm", "mp4", "dcm"]);
         assert_eq!(clutter.sample_route.as_deref(), Some("/v1/echo/sample"));
         let raw: serde_json::Value = serde_json::from_slice(&body).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(raw["video_models"][2]["max_input_pixels"], 307_200, "{raw}");

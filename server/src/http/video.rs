@@ -16,11 +16,12 @@ use axum::response::Response;
 use serde::Deserialize;
 use sluice_engine::Threads;
 use sluice_models::dfn3::Dfn3Model;
+use sluice_models::espcn::Espcn;
 use sluice_pipeline::video::{
     BicubicUpscaler, Container, EspcnUpscaler, LumaUpscaler, OutputTarget, UpscaleJob, UpscaleOptions, VideoError,
 };
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// The response header naming the job for `GET /v1/video/jobs/{id}`.
 pub const JOB_HEADER: HeaderName = HeaderName::from_static("sluice-job");
@@ -248,12 +249,22 @@ fn open(path: &Path, s: UpscaleSettings, dfn3: Option<Arc<Dfn3Model>>, threads: 
         VideoModel::Bicubic => Box::new(BicubicUpscaler::new(s.scale).map_err(video_error)?),
         VideoModel::Espcn => {
             let threads = Threads::new(threads.max(1)).map_err(ApiError::internal)?;
-            Box::new(EspcnUpscaler::bundled(s.scale, Arc::new(threads)).map_err(video_error)?)
+            let model = espcn_model(s.scale).map_err(|e| video_error(VideoError::Upscaler(e)))?;
+            Box::new(EspcnUpscaler::new(model, Arc::new(threads)))
         }
     };
     let options = UpscaleOptions { crf: s.crf, denoise_audio: dfn3 };
     let job = UpscaleJob::open(path, upscaler, options).map_err(video_error)?;
     Ok(Upscale { job, container: s.format.container(), scale: s.scale })
+}
+
+/// The bundled ESPCN network for `scale` (2, 3 or 4), loaded once per process (shared with
+/// `/v1/video/stream`).
+pub(crate) fn espcn_model(scale: usize) -> Result<Espcn, String> {
+    static MODELS: [OnceLock<Result<Espcn, String>>; 3] = [OnceLock::new(), OnceLock::new(), OnceLock::new()];
+    let slot = scale.checked_sub(2).and_then(|i| MODELS.get(i)).ok_or_else(|| format!("no ESPCN ×{scale}"))?;
+    slot.get_or_init(|| Espcn::bundled(scale).map_err(|e| format!("cannot load the ESPCN x{scale} weights: {e}")))
+        .clone()
 }
 
 /// The status for a video error.

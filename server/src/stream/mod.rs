@@ -20,6 +20,7 @@ pub mod limits;
 pub mod metrics;
 pub mod protocol;
 mod session;
+pub(crate) mod socket;
 mod worker;
 
 use std::sync::Arc;
@@ -27,7 +28,7 @@ use std::sync::atomic::Ordering;
 
 use axum::extract::State;
 use axum::extract::ws::{WebSocketUpgrade, rejection::WebSocketUpgradeRejection};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::http::{HeaderMap, Uri};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use sluice_models::dfn3::Dfn3Model;
@@ -40,11 +41,7 @@ use crate::auth::{ApiKeys, authorize};
 use crate::state::AppState;
 use capacity::Capacity;
 use limits::StreamLimits;
-use protocol::{Refusal, close};
 use worker::{Job, WorkerHandle};
-
-/// Seconds a refused client is told to wait (`Retry-After`).
-const RETRY_AFTER_SECS: u32 = 1;
 
 /// Why the live-audio service could not start.
 #[derive(Debug, thiserror::Error)]
@@ -179,18 +176,8 @@ impl StreamService {
     }
 }
 
-/// Body of an HTTP refusal before the upgrade.
-#[derive(Debug, Serialize)]
-struct Refused {
-    code: &'static str,
-    message: &'static str,
-}
-
 fn unavailable(reason: &'static str, message: &'static str) -> Response {
-    ::metrics::counter!(metrics::SESSIONS_REJECTED, "reason" => reason).increment(1);
-    let mut r = (StatusCode::SERVICE_UNAVAILABLE, axum::Json(Refused { code: reason, message })).into_response();
-    r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
-    r
+    socket::unavailable(metrics::SESSIONS_REJECTED, reason, message)
 }
 
 /// `GET /v1/audio/stream`: live speech enhancement over a WebSocket (protocol of DESIGN §5).
@@ -237,12 +224,7 @@ pub async fn stream_route(
     if authorize(&svc.keys, &headers, &uri).is_err() {
         ::metrics::counter!(metrics::SESSIONS_REJECTED, "reason" => "auth").increment(1);
         let timeout = l.write_timeout;
-        let refusal = Refusal {
-            close: close::POLICY,
-            code: "unauthorized",
-            message: "a valid API key is required (Authorization: Bearer KEY or ?token=KEY)".into(),
-        };
-        return ws.on_upgrade(move |socket| session::refuse(socket, refusal, timeout));
+        return ws.on_upgrade(move |s| socket::refuse(s, socket::unauthorized(), timeout, metrics::SESSIONS_CLOSED));
     }
     let Ok(permit) = svc.permits.clone().try_acquire_owned() else {
         return unavailable("capacity", "all live-audio streams are in use; retry later");

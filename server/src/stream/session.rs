@@ -11,9 +11,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use axum::extract::ws::{CloseFrame, Message, WebSocket};
-use futures_util::stream::{SplitSink, SplitStream};
-use futures_util::{SinkExt, StreamExt};
+use axum::extract::ws::{Message, WebSocket};
+use futures_util::StreamExt;
 use sluice_pipeline::denoise::{BatchStream, DenoiserSettings};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -21,16 +20,12 @@ use tokio_util::sync::CancellationToken;
 use super::StreamService;
 use super::metrics as m;
 use super::protocol::{ClientMessage, Refusal, ServerMessage, StreamConfig, close, parse_client};
+use super::socket::{self, LINGER, Sink, Source, close_with, idle_refusal, read_error, send, send_refusal};
 use super::worker::{Input, Job, Output};
-
-type Sink = SplitSink<WebSocket, Message>;
-type Source = SplitStream<WebSocket>;
 
 /// Output events queued worker → writer (at most one per worker tick: at least 128 ms of output,
 /// 640 ms when each event holds one hop).
 const OUTPUT_QUEUE: usize = 64;
-/// How long a refused client's socket stays open for it to read the error and close frame.
-const LINGER: Duration = Duration::from_millis(500);
 /// After stop, how long the tail may take before the session is given up.
 const AFTER_STOP_WAIT: Duration = Duration::from_secs(60);
 
@@ -43,24 +38,6 @@ pub(crate) async fn run(socket: WebSocket, permit: tokio::sync::OwnedSemaphorePe
     metrics::gauge!(m::SESSIONS_ACTIVE).decrement(1.0);
     let label = code.map_or_else(|| "none".to_owned(), |c| c.to_string());
     metrics::counter!(m::SESSIONS_CLOSED, "code" => label).increment(1);
-}
-
-/// Sends `{"type":"error",…}` and closes with the refusal's code, on a socket whose client was
-/// refused right after the upgrade (wrong key, over capacity).
-pub(crate) async fn refuse(socket: WebSocket, refusal: Refusal, write_timeout: Duration) {
-    let (mut sink, mut source) = socket.split();
-    let _ = send_refusal(&mut sink, &refusal, write_timeout).await;
-    metrics::counter!(m::SESSIONS_CLOSED, "code" => refusal.close.to_string()).increment(1);
-    // Read on until the client's close reply, so unread input does not reset the connection
-    // before the client has read the error.
-    let _ = tokio::time::timeout(LINGER, async {
-        while let Some(Ok(msg)) = source.next().await {
-            if matches!(msg, Message::Close(_)) {
-                break;
-            }
-        }
-    })
-    .await;
 }
 
 /// Returns the close code sent, or `None` if the client went away first.
@@ -154,29 +131,6 @@ async fn wait_start(source: &mut Source, svc: &StreamService) -> Start {
         // A ping before start: treat like any early message that is not start.
         Message::Ping(_) | Message::Pong(_) => {
             Start::Refused(Refusal::bad_data("expected_start", "the first message must be start"))
-        }
-    }
-}
-
-fn idle_refusal(after: Duration) -> Refusal {
-    Refusal {
-        close: close::POLICY,
-        code: "idle_timeout",
-        message: format!("nothing received for {} s", after.as_secs_f32()),
-    }
-}
-
-/// A read error worth telling the client about (message too big → 1009); `None` when the
-/// connection itself failed.
-fn read_error(e: axum::Error) -> Option<Refusal> {
-    let inner = e.into_inner();
-    match inner.downcast_ref::<tokio_tungstenite::tungstenite::Error>() {
-        Some(tokio_tungstenite::tungstenite::Error::Capacity(c)) => {
-            Some(Refusal { close: close::TOO_BIG, code: "message_too_big", message: c.to_string() })
-        }
-        _ => {
-            tracing::debug!(error = %inner, "live stream connection failed");
-            None
         }
     }
 }
@@ -289,17 +243,7 @@ impl Reader {
 
     /// Reads on (discarding) until the client's close reply, the end, or [`LINGER`].
     async fn linger(&mut self) {
-        let linger = tokio::time::sleep(LINGER);
-        tokio::pin!(linger);
-        loop {
-            tokio::select! {
-                () = &mut linger => return,
-                next = self.source.next() => match next {
-                    Some(Ok(Message::Close(_)) | Err(_)) | None => return,
-                    Some(Ok(_)) => {}
-                },
-            }
-        }
+        socket::linger(&mut self.source).await;
     }
 
     /// Like [`Reader::abort`] when the socket cannot be read any more: holds it for [`LINGER`].
@@ -361,26 +305,4 @@ async fn write_loop(
     };
     cancel.cancel();
     code
-}
-
-/// One send, bounded by `timeout` (a client that does not read cannot hold it forever).
-async fn send(sink: &mut Sink, msg: Message, timeout: Duration) -> Result<(), ()> {
-    match tokio::time::timeout(timeout, sink.send(msg)).await {
-        Ok(Ok(())) => Ok(()),
-        _ => Err(()),
-    }
-}
-
-/// Sends the error event and the close frame; returns the close code if it went out.
-async fn send_refusal(sink: &mut Sink, r: &Refusal, timeout: Duration) -> Option<u16> {
-    tracing::info!(code = r.code, close = r.close, message = %r.message, "live stream refused");
-    send(sink, Message::text(ServerMessage::from(r).to_json()), timeout).await.ok()?;
-    close_with(sink, r.close, r.code, timeout).await
-}
-
-async fn close_with(sink: &mut Sink, code: u16, reason: &str, timeout: Duration) -> Option<u16> {
-    let frame = CloseFrame { code, reason: reason.into() };
-    send(sink, Message::Close(Some(frame)), timeout).await.ok()?;
-    let _ = tokio::time::timeout(timeout, sink.close()).await;
-    Some(code)
 }

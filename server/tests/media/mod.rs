@@ -74,16 +74,30 @@ pub fn luma(path: &Path) -> Vec<u8> {
 
 /// A server on 127.0.0.1:0 with default settings, `--spool-dir` = `spool`.
 pub async fn start(spool: &Path) -> (SocketAddr, oneshot::Sender<()>) {
+    let config = ServerConfig { spool_dir: spool.to_owned(), ..ServerConfig::default() };
+    let s = start_with(config).await;
+    (s.addr, s.stop)
+}
+
+/// A server on 127.0.0.1:0 without a speech model, and the means to stop it as `serve` does.
+pub struct Served {
+    pub addr: SocketAddr,
+    pub state: AppState,
+    pub stop: oneshot::Sender<()>,
+    pub task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+/// A server on 127.0.0.1:0 with `config` and one engine thread.
+pub async fn start_with(config: ServerConfig) -> Served {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap_or_else(|e| panic!("bind: {e}"));
     let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
-    let config = ServerConfig { spool_dir: spool.to_owned(), ..ServerConfig::default() };
     let state = AppState::configured(Threads::single(), config, None);
     let (stop, stopped) = oneshot::channel::<()>();
-    let policy = ShutdownPolicy { drain_delay: Duration::ZERO, grace: Duration::from_secs(2) };
-    tokio::spawn(run(listener, state, policy, async move {
+    let policy = ShutdownPolicy { drain_delay: Duration::ZERO, grace: Duration::from_secs(10) };
+    let task = tokio::spawn(run(listener, state.clone(), policy, async move {
         let _ = stopped.await;
     }));
-    (addr, stop)
+    Served { addr, state, stop, task }
 }
 
 pub struct Reply {
