@@ -19,7 +19,14 @@ use sluice_engine::{
 };
 
 use super::pathway::{Pathway, PathwayHistory};
-use super::state::{Dfn3Batch, Dfn3State, Rows, Scratch};
+
+/// One stream's causal histories, as the front takes them.
+struct Hist<'a> {
+    erb: &'a mut ConvHistory,
+    df: &'a mut ConvHistory,
+    convp: &'a mut PathwayHistory,
+}
+use super::state::{Dfn3Batch, Dfn3State, Rows, Scratch, Skips};
 use super::weights::{self, Dfn3Weights};
 
 const OP: &str = "dfn3 model";
@@ -317,10 +324,11 @@ impl Dfn3Model {
     pub fn step(&self, st: &mut Dfn3State, feat_erb: &[f32], feat_spec: &[f32], out: &mut Dfn3Output) -> Result<()> {
         self.check_io(1, feat_erb, feat_spec)?;
         self.check_out(out)?;
-        let Dfn3State { erb_conv0, df_conv0, df_convp, buf, mid } = st;
-        self.front(erb_conv0, df_conv0, buf, feat_erb, feat_spec, &mut mid.c1, &mut mid.e3)?;
+        let Dfn3State { erb_conv0, df_conv0, df_convp, skips, buf, mid } = st;
+        let hist = Hist { erb: erb_conv0, df: df_conv0, convp: df_convp };
+        self.front(hist, skips, buf, feat_erb, feat_spec, &mut mid.c1, &mut mid.e3)?;
         self.middle(mid, 1)?;
-        self.tail(buf, df_convp, &mid.e3, &mid.erb_up, &mid.coefs, out)?;
+        self.tail(skips, buf, &mid.e3, &mid.erb_up, &mid.coefs, out)?;
         out.lsnr = mid.lsnr[0];
         Ok(())
     }
@@ -362,23 +370,24 @@ impl Dfn3Model {
             self.check_out(o)?;
         }
         let d = self.dims;
-        let r = &mut batch.rows;
+        let Dfn3Batch { rows: r, buf } = batch;
         let (cap, h) = (r.rows, d.hidden);
         let (n_c1, n_e3) = (d.nb_df / 2 * d.ch, d.emb);
         let erb_in = feat_erb.chunks_exact(d.nb_erb);
         let spec_in = feat_spec.chunks_exact(2 * d.nb_df);
         for (i, ((st, fe), fs)) in states.iter_mut().zip(erb_in).zip(spec_in).enumerate() {
-            let Dfn3State { erb_conv0, df_conv0, buf, mid, .. } = st;
+            let Dfn3State { erb_conv0, df_conv0, df_convp, skips, mid, .. } = st;
             let c1 = &mut r.c1[i * n_c1..(i + 1) * n_c1];
             let e3 = &mut r.e3[i * n_e3..(i + 1) * n_e3];
-            self.front(erb_conv0, df_conv0, buf, fe, fs, c1, e3)?;
+            let hist = Hist { erb: erb_conv0, df: df_conv0, convp: df_convp };
+            self.front(hist, skips, buf, fe, fs, c1, e3)?;
             gather_hidden(&mid.h_enc, &mut r.h_enc, cap, i, h);
             gather_hidden(&mid.h_erb, &mut r.h_erb, cap, i, h);
             gather_hidden(&mid.h_df, &mut r.h_df, cap, i, h);
         }
         self.middle(r, b)?;
         for (i, (st, out)) in states.iter_mut().zip(outs.iter_mut()).enumerate() {
-            let Dfn3State { df_convp, buf, mid, .. } = st;
+            let Dfn3State { skips, mid, .. } = st;
             gather_hidden_back(&mut mid.h_enc, &r.h_enc, cap, i, h);
             gather_hidden_back(&mut mid.h_erb, &r.h_erb, cap, i, h);
             gather_hidden_back(&mut mid.h_df, &r.h_df, cap, i, h);
@@ -386,7 +395,7 @@ impl Dfn3Model {
             let up = &r.erb_up[i * d.emb..(i + 1) * d.emb];
             let nc = out.coefs.len();
             let coefs = &r.coefs[i * nc..(i + 1) * nc];
-            self.tail(buf, df_convp, e3, up, coefs, out)?;
+            self.tail(skips, buf, e3, up, coefs, out)?;
             out.lsnr = r.lsnr[i];
         }
         Ok(())
@@ -403,13 +412,13 @@ impl Dfn3Model {
         expect_len("output coefs", d.nb_df * d.df_order * 2, out.coefs.len())
     }
 
-    /// The per-stream encoder convs: e0..e2 and c0 into `s`, e3 (flattened) and c1 into the
-    /// stream's rows of the dense middle.
+    /// The per-stream encoder convs: e0..e2 and the DF pathway's output into `k`, e3
+    /// (flattened) and c1 into the stream's rows of the dense middle; `s` is scratch.
     #[allow(clippy::too_many_arguments)]
     fn front(
         &self,
-        erb_hist: &mut ConvHistory,
-        df_hist: &mut ConvHistory,
+        hist: Hist<'_>,
+        k: &mut Skips,
         s: &mut Scratch,
         feat_erb: &[f32],
         feat_spec: &[f32],
@@ -418,19 +427,21 @@ impl Dfn3Model {
     ) -> Result<()> {
         let th = &self.threads;
         // ERB branch: e0 [32][C], e1 [16][C], e2 [8][C], e3 [8][C].
-        self.erb_conv0.step(erb_hist, feat_erb, &mut s.e0, &mut s.conv, th)?;
-        run_sep(&self.erb_conv1, &s.e0, &mut s.tmp, &mut s.e1, &mut s.conv, th)?;
-        run_sep(&self.erb_conv2, &s.e1, &mut s.tmp, &mut s.e2, &mut s.conv, th)?;
-        run_sep(&self.erb_conv3, &s.e2, &mut s.tmp, e3, &mut s.conv, th)?;
+        self.erb_conv0.step(hist.erb, feat_erb, &mut k.e0, &mut s.conv, th)?;
+        run_sep(&self.erb_conv1, &k.e0, &mut s.tmp, &mut k.e1, &mut s.conv, th)?;
+        run_sep(&self.erb_conv2, &k.e1, &mut s.tmp, &mut k.e2, &mut s.conv, th)?;
+        run_sep(&self.erb_conv3, &k.e2, &mut s.tmp, e3, &mut s.conv, th)?;
         // DF branch: planar [2][F] → channels-last [F][2]; c0 [96][C], c1 [48][C].
         let (re, im) = feat_spec.split_at(self.dims.nb_df);
         for ((pair, &r), &i) in s.spec_cl.chunks_exact_mut(2).zip(re).zip(im) {
             pair[0] = r;
             pair[1] = i;
         }
-        self.df_conv0.step(df_hist, &s.spec_cl, &mut s.tmp_df, &mut s.conv, th)?;
+        self.df_conv0.step(hist.df, &s.spec_cl, &mut s.tmp_df, &mut s.conv, th)?;
         self.df_conv0_pw.run(&s.tmp_df, &mut s.c0)?;
-        run_sep(&self.df_conv1, &s.c0, &mut s.tmp_df, c1, &mut s.conv, th)
+        run_sep(&self.df_conv1, &s.c0, &mut s.tmp_df, c1, &mut s.conv, th)?;
+        // The DF pathway while c0 is in cache: the tail only adds its output.
+        self.df_convp.step(hist.convp, &s.c0, &mut s.products, &mut k.convp)
     }
 
     /// The dense middle on the first `b` rows of `r`: embedding, its GRU and lsnr; the ERB
@@ -479,12 +490,11 @@ impl Dfn3Model {
     }
 
     /// The per-stream decoder convs: the ERB decoder's upsampling path with its skips (→ mask)
-    /// and the DF pathway conv on c0 added to the GRU path's coefficients.
-    #[allow(clippy::too_many_arguments)]
+    /// and the DF pathway's output added to the GRU path's coefficients; `s` is scratch.
     fn tail(
         &self,
+        k: &Skips,
         s: &mut Scratch,
-        convp_hist: &mut PathwayHistory,
         e3: &[f32],
         erb_up: &[f32],
         coefs: &[f32],
@@ -493,15 +503,14 @@ impl Dfn3Model {
         let th = &self.threads;
         self.conv3p.run_add(e3, erb_up, &mut s.x8);
         run_sep(&self.convt3, &s.x8, &mut s.tmp, &mut s.t8, &mut s.conv, th)?;
-        self.conv2p.run_add(&s.e2, &s.t8, &mut s.x8);
+        self.conv2p.run_add(&k.e2, &s.t8, &mut s.x8);
         run_sep_t(&self.convt2, &s.x8, &mut s.tmp, &mut s.y16, &mut s.conv, th)?;
-        self.conv1p.run_add(&s.e1, &s.y16, &mut s.x16);
+        self.conv1p.run_add(&k.e1, &s.y16, &mut s.x16);
         run_sep_t(&self.convt1, &s.x16, &mut s.tmp, &mut s.y32, &mut s.conv, th)?;
-        self.conv0p.run_add(&s.e0, &s.y32, &mut s.x32);
+        self.conv0p.run_add(&k.e0, &s.y32, &mut s.x32);
         self.conv0_out.run(&s.x32, &mut out.mask, &mut s.conv, th)?;
 
-        self.df_convp.step(convp_hist, &s.c0, &mut s.convp_pw)?;
-        for ((o, &a), &p) in out.coefs.iter_mut().zip(coefs).zip(&s.convp_pw) {
+        for ((o, &a), &p) in out.coefs.iter_mut().zip(coefs).zip(&k.convp) {
             *o = a + p;
         }
         Ok(())

@@ -30,8 +30,6 @@ pub(crate) struct Pathway {
 #[derive(Debug, Clone)]
 pub(crate) struct PathwayHistory {
     sums: Vec<f32>,
-    /// `[F][kT·out]`: the newest frame times every tap.
-    products: Vec<f32>,
     now: usize,
 }
 
@@ -100,19 +98,23 @@ impl Pathway {
 
     /// A silent history for one stream.
     pub fn new_history(&self) -> PathwayHistory {
-        let len = self.taps * self.freqs * self.out;
-        PathwayHistory { sums: vec![0.0; len], products: vec![0.0; len], now: 0 }
+        PathwayHistory { sums: vec![0.0; self.products_len()], now: 0 }
+    }
+
+    /// Scratch floats [`Pathway::step`] needs for the newest frame's products.
+    pub fn products_len(&self) -> usize {
+        self.taps * self.freqs * self.out
     }
 
     /// Takes the newest frame `c0` (`[F][C]`) and writes the pathway's output for it
-    /// (`[F][out]`). Allocates nothing.
-    pub fn step(&self, hist: &mut PathwayHistory, c0: &[f32], y: &mut [f32]) -> Result<()> {
+    /// (`[F][out]`); `products` is scratch of [`Pathway::products_len`] floats. Allocates nothing.
+    pub fn step(&self, hist: &mut PathwayHistory, c0: &[f32], products: &mut [f32], y: &mut [f32]) -> Result<()> {
         let (f, t, o) = (self.freqs, self.taps, self.out);
         let frame = f * o;
         if y.len() != frame {
             return Err(EngineError::BufferLength { op: OP, buffer: "output", expected: frame, got: y.len() });
         }
-        if hist.sums.len() != t * frame || hist.products.len() != t * frame || hist.now >= t {
+        if hist.sums.len() != t * frame || hist.now >= t {
             return Err(EngineError::BufferLength {
                 op: OP,
                 buffer: "history",
@@ -120,8 +122,15 @@ impl Pathway {
                 got: hist.sums.len(),
             });
         }
-        self.taps_of_frame.run(c0, &mut hist.products)?;
-        for (fi, row) in hist.products.chunks_exact(t * o).enumerate() {
+        let got = products.len();
+        let products = products.get_mut(..t * frame).ok_or(EngineError::BufferLength {
+            op: OP,
+            buffer: "products",
+            expected: t * frame,
+            got,
+        })?;
+        self.taps_of_frame.run(c0, products)?;
+        for (fi, row) in products.chunks_exact(t * o).enumerate() {
             for (j, tap) in row.chunks_exact(o).enumerate() {
                 let slot = (hist.now + j) % t;
                 for (s, &p) in hist.sums[slot * frame + fi * o..][..o].iter_mut().zip(tap) {
@@ -173,6 +182,7 @@ mod tests {
         let mut conv_hist = conv.new_state(1);
         let mut scratch = vec![0.0; conv.scratch_len(&th)];
         let mut hist = path.new_history();
+        let mut products = vec![0.0; path.products_len()];
         let (mut mid, mut want, mut got) = (vec![0.0; freqs * out], vec![0.0; freqs * out], vec![0.0; freqs * out]);
         for frame in 0..17 {
             if frame == 11 {
@@ -182,7 +192,7 @@ mod tests {
             let x: Vec<f32> = (0..freqs * ch).map(|_| lcg(&mut seed)).collect();
             conv.step(&mut conv_hist, &x, &mut mid, &mut scratch, &th).unwrap_or_else(|e| panic!("{e}"));
             point.run(&mid, &mut want).unwrap_or_else(|e| panic!("{e}"));
-            path.step(&mut hist, &x, &mut got).unwrap_or_else(|e| panic!("{e}"));
+            path.step(&mut hist, &x, &mut products, &mut got).unwrap_or_else(|e| panic!("{e}"));
             for (i, (a, b)) in got.iter().zip(&want).enumerate() {
                 assert!((a - b).abs() <= 1e-5, "frame {frame} output {i}: {a} vs {b}");
             }
@@ -197,7 +207,10 @@ mod tests {
         assert!(Pathway::new(&[0.0; 6 * 4 * 5], &[0.0; 36], &[0.0; 6], (8, 6, 5, 3), 7).is_err());
         let path = path.unwrap_or_else(|e| panic!("{e}"));
         let mut hist = path.new_history();
-        assert!(path.step(&mut hist, &[0.0; 55], &mut [0.0; 42]).is_err());
-        assert!(path.step(&mut hist, &[0.0; 56], &mut [0.0; 41]).is_err());
+        let mut products = vec![0.0; path.products_len()];
+        assert!(path.step(&mut hist, &[0.0; 56], &mut products, &mut [0.0; 42]).is_ok());
+        assert!(path.step(&mut hist, &[0.0; 55], &mut products, &mut [0.0; 42]).is_err());
+        assert!(path.step(&mut hist, &[0.0; 56], &mut products, &mut [0.0; 41]).is_err());
+        assert!(path.step(&mut hist, &[0.0; 56], &mut products[..10], &mut [0.0; 42]).is_err());
     }
 }

@@ -14,17 +14,29 @@ pub struct Dfn3State {
     pub(crate) erb_conv0: ConvHistory,
     pub(crate) df_conv0: ConvHistory,
     pub(crate) df_convp: PathwayHistory,
+    /// Encoder maps the decoders read after the dense middle.
+    pub(crate) skips: Skips,
+    /// Temporaries of [`Dfn3Model::step`] (a batch brings its own shared set).
     pub(crate) buf: Scratch,
     /// This stream's row of the dense middle, holding its GRU states.
     pub(crate) mid: Rows,
 }
 
-/// Per-stream intermediate maps of the conv parts, channels-last `[F][C]`.
+/// What a stream's encoder convs leave for its decoder convs, channels-last `[F][C]`: the ERB
+/// encoder's maps (the decoder's skips) and the DF pathway's output. Kept apart from the
+/// temporaries so that a batch touches only these 15 KB per stream between front and tail.
 #[derive(Debug, Clone)]
-pub(crate) struct Scratch {
+pub(crate) struct Skips {
     pub e0: Vec<f32>,
     pub e1: Vec<f32>,
     pub e2: Vec<f32>,
+    pub convp: Vec<f32>,
+}
+
+/// Intermediate maps of the conv parts that live only within one stream's front or tail,
+/// channels-last `[F][C]`: one set serves every stream of a batch, so it stays in cache.
+#[derive(Debug, Clone)]
+pub(crate) struct Scratch {
     pub spec_cl: Vec<f32>,
     pub c0: Vec<f32>,
     pub tmp: Vec<f32>,
@@ -35,8 +47,30 @@ pub(crate) struct Scratch {
     pub x16: Vec<f32>,
     pub y32: Vec<f32>,
     pub x32: Vec<f32>,
-    pub convp_pw: Vec<f32>,
+    /// The DF pathway's products of the newest frame, `[F][kT·2·order]`.
+    pub products: Vec<f32>,
     pub conv: Vec<f32>,
+}
+
+impl Scratch {
+    pub(crate) fn new(m: &Dfn3Model) -> Self {
+        let d = m.dims;
+        let (c, e, f) = (d.ch, d.nb_erb, d.nb_df);
+        Self {
+            spec_cl: z(2 * f),
+            c0: z(f * c),
+            tmp: z(e * c),
+            tmp_df: z(f * c),
+            x8: z(e / 4 * c),
+            t8: z(e / 4 * c),
+            y16: z(e / 2 * c),
+            x16: z(e / 2 * c),
+            y32: z(e * c),
+            x32: z(e * c),
+            products: z(m.df_convp.products_len()),
+            conv: z(m.conv_scratch_len()),
+        }
+    }
 }
 
 /// The dense middle of the network (grouped linears, GRUs) for `rows` streams, row-major
@@ -91,28 +125,13 @@ impl Dfn3State {
     pub(crate) fn new(m: &Dfn3Model) -> Self {
         let d = m.dims;
         let (c, e, f) = (d.ch, d.nb_erb, d.nb_df);
-        let buf = Scratch {
-            e0: z(e * c),
-            e1: z(e / 2 * c),
-            e2: z(e / 4 * c),
-            spec_cl: z(2 * f),
-            c0: z(f * c),
-            tmp: z(e * c),
-            tmp_df: z(f * c),
-            x8: z(e / 4 * c),
-            t8: z(e / 4 * c),
-            y16: z(e / 2 * c),
-            x16: z(e / 2 * c),
-            y32: z(e * c),
-            x32: z(e * c),
-            convp_pw: z(f * 2 * d.df_order),
-            conv: z(m.conv_scratch_len()),
-        };
+        let skips = Skips { e0: z(e * c), e1: z(e / 2 * c), e2: z(e / 4 * c), convp: z(f * 2 * d.df_order) };
         Self {
             erb_conv0: m.erb_conv0.new_state(1),
             df_conv0: m.df_conv0.new_state(1),
             df_convp: m.df_convp.new_history(),
-            buf,
+            skips,
+            buf: Scratch::new(m),
             mid: Rows::new(m, 1),
         }
     }
@@ -133,11 +152,13 @@ impl Dfn3State {
 #[derive(Debug, Clone)]
 pub struct Dfn3Batch {
     pub(crate) rows: Rows,
+    /// The conv temporaries, shared by the batch's streams one after another.
+    pub(crate) buf: Scratch,
 }
 
 impl Dfn3Batch {
     pub(crate) fn new(m: &Dfn3Model, capacity: usize) -> Self {
-        Self { rows: Rows::new(m, capacity) }
+        Self { rows: Rows::new(m, capacity), buf: Scratch::new(m) }
     }
 
     /// The most streams one [`Dfn3Model::step_many`] call can take with this scratch.
