@@ -7,10 +7,11 @@
 //! frames live in the stream's [`Dfn3State`]; every other layer sees one frame.
 //!
 //! Cost (2-core Zen 4 dev box, one thread, `cargo run --release -p sluice-models --example
-//! dfn3_step_cost`): ≈137 µs per hop on AVX-512, ≈147 µs on AVX2. The five GRUs take ≈17 µs
-//! each: at one stream their 1.5 MB of weights each stream from L3 (8.5 MB in all), so the
-//! step is bound by weight bandwidth; [`Dfn3Model::step_many`] reads them once for B streams
-//! (≈93 µs per stream-hop at B = 8, where the dense layers reach the FMA peak).
+//! dfn3_step_cost`): ≈137 µs per hop on AVX-512. The five GRUs take ≈17 µs each: at one
+//! stream their 1.5 MB of weights each stream from L3 (8.5 MB in all), so the step is bound by
+//! weight bandwidth; [`Dfn3Model::step_many`] reads them once for B streams: ≈80 µs per
+//! stream-hop at B = 8–32, ≈89 µs at B = 128 (each stream keeps only ≈34 KB between its front
+//! and tail; the conv temporaries are the batch's, shared).
 
 use sluice_engine::{
     Activation, Conv, ConvHistory, ConvSpec, ConvTranspose, ConvTransposeSpec, EngineError, GroupedLinear,

@@ -6,9 +6,10 @@ use sluice_engine::ConvHistory;
 use super::model::Dfn3Model;
 use super::pathway::PathwayHistory;
 
-/// Per-stream network state: causal conv histories (2 frames of `feat_erb` and of `feat_spec`,
-/// 4 frames of `c0`), GRU hidden vectors (encoder 1×H, ERB decoder 2×H, DF decoder 2×H) and
-/// preallocated scratch. Made by [`Dfn3Model::new_state`]; use it only with that model.
+/// Per-stream network state: causal conv histories (2 frames of `feat_erb` and of `feat_spec`;
+/// the DF pathway's partial sums of its next 5 output frames), GRU hidden vectors (encoder 1×H,
+/// ERB decoder 2×H, DF decoder 2×H), the encoder maps the decoder reads, and preallocated
+/// scratch for stepping alone. Made by [`Dfn3Model::new_state`]; use it only with that model.
 #[derive(Debug, Clone)]
 pub struct Dfn3State {
     pub(crate) erb_conv0: ConvHistory,
