@@ -81,6 +81,9 @@ impl StreamService {
     /// Starts the workers. Without `limits.max_streams`, first times a batched calibration run
     /// on this machine and derives the cap from it (logged).
     pub fn start(model: Arc<Dfn3Model>, limits: StreamLimits, keys: ApiKeys) -> Result<Arc<Self>, StreamSetupError> {
+        // The workers take their metric handles as they start: a recorder installed later (when
+        // the app is built) would never see their hops, latencies and queue depths.
+        let _ = crate::prometheus::handle();
         let workers = limits.workers.max(1);
         let runner = || match limits.batch {
             Some(cap) => HopBatch::new(model.clone(), cap),
