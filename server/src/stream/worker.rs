@@ -376,8 +376,12 @@ impl Worker {
                 }
                 tick_hops += run.streams;
                 batch_streams.record(run.streams as f64);
+                // Out as soon as computed: a tick catching up on a backlog runs several batches,
+                // and holding every result until its end added that whole tick to each hop.
+                let now = Instant::now();
                 for s in &mut self.slots {
                     s.collect();
+                    s.send(now);
                 }
             }
             let busy = busy_from.elapsed();
