@@ -9,7 +9,7 @@ use std::time::Duration;
 #[derive(Debug, Clone, Args)]
 pub struct StreamArgs {
     /// Most concurrent live-audio streams [default: measured at start-up from the model's
-    /// batched speed, 48 kHz mono streams with 50% headroom].
+    /// batched speed, 48 kHz mono streams planned at 30% of each worker's time].
     #[arg(long, env = "SLUICE_MAX_STREAMS")]
     pub max_streams: Option<NonZeroUsize>,
 
