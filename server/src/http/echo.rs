@@ -140,7 +140,8 @@ pub async fn declutter(
     let (format, crf) = query.settings()?;
     let model = model()?;
     let upload = pipe_job::admit(&state, &headers, body).await?;
-    let threads = state.threads().count();
+    // The server's one engine pool (see the upscale route).
+    let threads = state.threads().clone();
     let content_type = DeclutterQuery::content_type(format);
     pipe_job::stream(&state, upload, content_type, move |path| open(path, &model, format, crf, threads)).await
 }
@@ -176,11 +177,10 @@ fn open(
     model: &Clutter,
     format: DeclutterFormat,
     crf: Option<u8>,
-    threads: usize,
+    threads: Arc<Threads>,
 ) -> Result<Declutter, ApiError> {
-    let threads = Threads::new(threads.max(1)).map_err(ApiError::internal)?;
     let options = DeclutterOptions { crf, ..DeclutterOptions::default() };
-    let job = DeclutterJob::open(path, model, Arc::new(threads), options).map_err(declutter_error)?;
+    let job = DeclutterJob::open(path, model, threads, options).map_err(declutter_error)?;
     if format == DeclutterFormat::Dcm && job.info().kind == InputKind::Video {
         return Err(ApiError::bad_request(
             "bad_parameter",

@@ -188,7 +188,9 @@ pub async fn upscale(
         })?),
     };
     let upload = pipe_job::admit(&state, &headers, body).await?;
-    let threads = state.threads().count();
+    // The server's one engine pool: concurrent jobs take turns per layer instead of each
+    // starting threads of its own and oversubscribing the cores.
+    let threads = state.threads().clone();
     pipe_job::stream(&state, upload, settings.format.content_type(), move |path| open(path, settings, dfn3, threads))
         .await
 }
@@ -244,13 +246,17 @@ impl PipeJob for Upscale {
 }
 
 /// Opens the upload at `path` with the asked-for model.
-fn open(path: &Path, s: UpscaleSettings, dfn3: Option<Arc<Dfn3Model>>, threads: usize) -> Result<Upscale, ApiError> {
+fn open(
+    path: &Path,
+    s: UpscaleSettings,
+    dfn3: Option<Arc<Dfn3Model>>,
+    threads: Arc<Threads>,
+) -> Result<Upscale, ApiError> {
     let upscaler: Box<dyn LumaUpscaler> = match s.model {
         VideoModel::Bicubic => Box::new(BicubicUpscaler::new(s.scale).map_err(video_error)?),
         VideoModel::Espcn => {
-            let threads = Threads::new(threads.max(1)).map_err(ApiError::internal)?;
             let model = espcn_model(s.scale).map_err(|e| video_error(VideoError::Upscaler(e)))?;
-            Box::new(EspcnUpscaler::new(model, Arc::new(threads)))
+            Box::new(EspcnUpscaler::new(model, threads))
         }
     };
     let options = UpscaleOptions { crf: s.crf, denoise_audio: dfn3 };
