@@ -77,6 +77,24 @@ pub struct FileSettings {
     pub spool_dir: Option<PathBuf>,
     /// See `--file-jobs`.
     pub file_jobs: Option<NonZeroUsize>,
+    /// See `--max-streams`.
+    pub max_streams: Option<NonZeroUsize>,
+    /// See `--stream-workers`.
+    pub stream_workers: Option<NonZeroUsize>,
+    /// See `--stream-max-channels`.
+    pub stream_max_channels: Option<usize>,
+    /// See `--stream-batch`.
+    pub stream_batch: Option<NonZeroUsize>,
+    /// See `--no-batching`.
+    pub no_batching: Option<bool>,
+    /// See `--stream-max-message`.
+    pub stream_max_message: Option<FileBytes>,
+    /// See `--stream-idle-timeout`.
+    pub stream_idle_timeout: Option<FileDuration>,
+    /// See `--stream-write-timeout`.
+    pub stream_write_timeout: Option<FileDuration>,
+    /// See `--stream-burst`.
+    pub stream_burst: Option<FileDuration>,
     /// See `--max-video-streams`.
     pub max_video_streams: Option<NonZeroUsize>,
     /// See `--video-stream-max-message`.
@@ -172,6 +190,16 @@ pub fn resolve(mut args: ServeArgs, matches: &ArgMatches) -> Result<ServeArgs, C
     take!(max_upload_audio, |v: FileDuration| v.0);
     take!(spool_dir, Some);
     take!(file_jobs);
+    let bytes = |v: FileBytes| usize::try_from(v.0).unwrap_or(usize::MAX);
+    take!(args.stream.max_streams, max_streams, Some);
+    take!(args.stream.stream_workers, stream_workers, Some);
+    take!(args.stream.stream_max_channels, stream_max_channels, |v| v);
+    take!(args.stream.stream_batch, stream_batch, |v| v);
+    take!(args.stream.no_batching, no_batching, |v| v);
+    take!(args.stream.stream_max_message, stream_max_message, bytes);
+    take!(args.stream.stream_idle_timeout, stream_idle_timeout, |v: FileDuration| v.0);
+    take!(args.stream.stream_write_timeout, stream_write_timeout, |v: FileDuration| v.0);
+    take!(args.stream.stream_burst, stream_burst, |v: FileDuration| v.0);
     take!(args.video_stream.max_video_streams, max_video_streams, |v| v);
     take!(args.video_stream.video_stream_max_message, video_stream_max_message, |v: FileBytes| v.0);
     take!(args.video_stream.video_stream_idle_timeout, video_stream_idle_timeout, |v: FileDuration| v.0);
@@ -307,6 +335,16 @@ pub fn to_toml(args: &ServeArgs) -> String {
         max_upload_audio: String,
         spool_dir: String,
         file_jobs: usize,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        max_streams: Option<usize>,
+        stream_workers: usize,
+        stream_max_channels: usize,
+        stream_batch: usize,
+        no_batching: bool,
+        stream_max_message: usize,
+        stream_idle_timeout: String,
+        stream_write_timeout: String,
+        stream_burst: String,
         max_video_streams: usize,
         video_stream_max_message: u64,
         video_stream_idle_timeout: String,
@@ -329,6 +367,15 @@ pub fn to_toml(args: &ServeArgs) -> String {
         max_upload_audio: d(args.max_upload_audio),
         spool_dir: args.spool_dir.clone().unwrap_or_else(std::env::temp_dir).display().to_string(),
         file_jobs: args.file_jobs.get(),
+        max_streams: args.stream.max_streams.map(NonZeroUsize::get),
+        stream_workers: args.stream.limits().workers,
+        stream_max_channels: args.stream.stream_max_channels,
+        stream_batch: args.stream.stream_batch.get(),
+        no_batching: args.stream.no_batching,
+        stream_max_message: args.stream.stream_max_message,
+        stream_idle_timeout: d(args.stream.stream_idle_timeout),
+        stream_write_timeout: d(args.stream.stream_write_timeout),
+        stream_burst: d(args.stream.stream_burst),
         max_video_streams: args.video_stream.max_video_streams.get(),
         video_stream_max_message: args.video_stream.video_stream_max_message,
         video_stream_idle_timeout: d(args.video_stream.video_stream_idle_timeout),
@@ -355,6 +402,34 @@ mod tests {
         let Command::Serve(args) = cli.command else { panic!("expected serve") };
         let sub = matches.subcommand_matches("serve").unwrap_or_else(|| panic!("no serve matches"));
         resolve(*args, sub)
+    }
+
+    #[test]
+    fn audio_stream_settings_come_from_the_file_under_flags() {
+        let toml = r#"
+            max_streams = 40
+            stream_workers = 1
+            stream_max_channels = 2
+            stream_batch = 16
+            no_batching = true
+            stream_max_message = "64KiB"
+            stream_idle_timeout = "3s"
+            stream_write_timeout = 4
+            stream_burst = "250ms"
+        "#;
+        let l = resolved(&[], toml).unwrap_or_else(|e| panic!("{e}")).stream.limits();
+        assert_eq!((l.max_streams, l.workers, l.max_channels, l.batch), (Some(40), 1, 2, None));
+        assert_eq!(l.max_message, 64 << 10);
+        assert_eq!((l.idle_timeout, l.write_timeout), (Duration::from_secs(3), Duration::from_secs(4)));
+        assert_eq!(l.burst, Duration::from_millis(250));
+        let args = resolved(&["--max-streams", "7", "--stream-batch", "8"], "stream_batch = 16\nmax_streams = 40")
+            .unwrap_or_else(|e| panic!("{e}"));
+        let l = args.stream.limits();
+        assert_eq!((l.max_streams, l.batch), (Some(7), Some(8)), "the flags win over the file");
+        let shown = to_toml(&args);
+        assert!(shown.contains("max_streams = 7") && shown.contains("stream_batch = 8"), "{shown}");
+        let back = FileSettings::parse(&shown, Path::new("shown.toml")).unwrap_or_else(|e| panic!("{e}\n{shown}"));
+        assert_eq!(back.max_streams.map(NonZeroUsize::get), Some(7));
     }
 
     #[test]
