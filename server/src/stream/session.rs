@@ -20,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 use super::StreamService;
 use super::metrics as m;
 use super::protocol::{ClientMessage, Refusal, ServerMessage, StreamConfig, close, parse_client};
-use super::socket::{self, LINGER, Sink, Source, close_with, idle_refusal, read_error, send, send_refusal};
+use super::socket::{self, First, LINGER, Sink, Source, close_with, idle_refusal, read_error, send, send_refusal};
 use super::worker::{Input, Job, Output};
 
 /// Output events queued worker → writer (at most one per worker tick: at least 128 ms of output,
@@ -110,28 +110,16 @@ enum Start {
 /// Waits for a valid `start`.
 async fn wait_start(source: &mut Source, svc: &StreamService) -> Start {
     let limits = svc.limits();
-    let next = tokio::select! {
-        () = svc.drain_token().cancelled() => return Start::Draining,
-        next = tokio::time::timeout(limits.idle_timeout, source.next()) => next,
+    let text = match socket::first_text(source, svc.drain_token(), limits.idle_timeout, "audio").await {
+        First::Text(t) => t,
+        First::Refused(r) => return Start::Refused(r),
+        First::Draining => return Start::Draining,
+        First::Gone => return Start::Gone,
     };
-    let msg = match next {
-        Err(_) => return Start::Refused(idle_refusal(limits.idle_timeout)),
-        Ok(None) => return Start::Gone,
-        Ok(Some(Err(e))) => return read_error(e).map_or(Start::Gone, Start::Refused),
-        Ok(Some(Ok(msg))) => msg,
-    };
-    match msg {
-        Message::Text(t) => match parse_client(t.as_str()) {
-            Ok(ClientMessage::Start(s)) => s.validate(limits.max_channels).map_or_else(Start::Refused, Start::Config),
-            Ok(ClientMessage::Stop) => Start::Refused(Refusal::bad_data("expected_start", "send start before stop")),
-            Err(r) => Start::Refused(r),
-        },
-        Message::Binary(_) => Start::Refused(Refusal::bad_data("expected_start", "send start before audio")),
-        Message::Close(_) => Start::Gone,
-        // A ping before start: treat like any early message that is not start.
-        Message::Ping(_) | Message::Pong(_) => {
-            Start::Refused(Refusal::bad_data("expected_start", "the first message must be start"))
-        }
+    match parse_client(text.as_str()) {
+        Ok(ClientMessage::Start(s)) => s.validate(limits.max_channels).map_or_else(Start::Refused, Start::Config),
+        Ok(ClientMessage::Stop) => Start::Refused(Refusal::bad_data("expected_start", "send start before stop")),
+        Err(r) => Start::Refused(r),
     }
 }
 

@@ -4,12 +4,13 @@
 
 use std::time::Duration;
 
-use axum::extract::ws::{CloseFrame, Message, WebSocket};
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use serde::Serialize;
+use tokio_util::sync::CancellationToken;
 
 use super::protocol::{Refusal, ServerMessage, close};
 
@@ -123,6 +124,40 @@ pub(crate) async fn linger(source: &mut Source) {
                 Some(Ok(Message::Close(_)) | Err(_)) | None => return,
                 Some(Ok(_)) => {}
             },
+        }
+    }
+}
+
+/// What a live stream's first message turned out to be.
+pub(crate) enum First {
+    /// A text message: the `start` (or not), for the route's protocol to parse.
+    Text(Utf8Bytes),
+    /// Silence, a read error worth telling, or a message that cannot be a `start`.
+    Refused(Refusal),
+    /// The server began draining while waiting.
+    Draining,
+    /// The client went away.
+    Gone,
+}
+
+/// Waits up to `idle` for a live stream's first message; binary data (`data` names it in the
+/// refusal: "audio", "frames") or a ping before `start` is refused.
+pub(crate) async fn first_text(source: &mut Source, drain: &CancellationToken, idle: Duration, data: &str) -> First {
+    let next = tokio::select! {
+        () = drain.cancelled() => return First::Draining,
+        next = tokio::time::timeout(idle, source.next()) => next,
+    };
+    match next {
+        Err(_) => First::Refused(idle_refusal(idle)),
+        Ok(None) | Ok(Some(Ok(Message::Close(_)))) => First::Gone,
+        Ok(Some(Err(e))) => read_error(e).map_or(First::Gone, First::Refused),
+        Ok(Some(Ok(Message::Text(t)))) => First::Text(t),
+        Ok(Some(Ok(Message::Binary(_)))) => {
+            First::Refused(Refusal::bad_data("expected_start", format!("send start before {data}")))
+        }
+        // A ping before start: treat like any early message that is not start.
+        Ok(Some(Ok(Message::Ping(_) | Message::Pong(_)))) => {
+            First::Refused(Refusal::bad_data("expected_start", "the first message must be start"))
         }
     }
 }

@@ -21,7 +21,7 @@ use super::protocol::{
 };
 use super::worker::{self, Frame, Mailbox, Output};
 use crate::stream::protocol::{Refusal, close};
-use crate::stream::socket::{self, Sink, Source, close_with, idle_refusal, read_error, send, send_refusal};
+use crate::stream::socket::{self, First, Sink, Source, close_with, idle_refusal, read_error, send, send_refusal};
 
 /// Processed frames queued worker → writer before the worker waits for the client.
 const OUTPUT_QUEUE: usize = 4;
@@ -107,27 +107,16 @@ enum Start {
 /// Waits for a valid `start`.
 async fn wait_start(source: &mut Source, svc: &VideoStreamService) -> Start {
     let limits = svc.limits();
-    let next = tokio::select! {
-        () = svc.drain_token().cancelled() => return Start::Draining,
-        next = tokio::time::timeout(limits.idle_timeout, source.next()) => next,
+    let text = match socket::first_text(source, svc.drain_token(), limits.idle_timeout, "frames").await {
+        First::Text(t) => t,
+        First::Refused(r) => return Start::Refused(r),
+        First::Draining => return Start::Draining,
+        First::Gone => return Start::Gone,
     };
-    let msg = match next {
-        Err(_) => return Start::Refused(idle_refusal(limits.idle_timeout)),
-        Ok(None) => return Start::Gone,
-        Ok(Some(Err(e))) => return read_error(e).map_or(Start::Gone, Start::Refused),
-        Ok(Some(Ok(msg))) => msg,
-    };
-    match msg {
-        Message::Text(t) => match parse_client(t.as_str()) {
-            Ok(ClientMessage::Start(s)) => s.validate(limits.max_message).map_or_else(Start::Refused, Start::Config),
-            Ok(ClientMessage::Stop) => Start::Refused(Refusal::bad_data("expected_start", "send start before stop")),
-            Err(r) => Start::Refused(r),
-        },
-        Message::Binary(_) => Start::Refused(Refusal::bad_data("expected_start", "send start before frames")),
-        Message::Close(_) => Start::Gone,
-        Message::Ping(_) | Message::Pong(_) => {
-            Start::Refused(Refusal::bad_data("expected_start", "the first message must be start"))
-        }
+    match parse_client(text.as_str()) {
+        Ok(ClientMessage::Start(s)) => s.validate(limits.max_message).map_or_else(Start::Refused, Start::Config),
+        Ok(ClientMessage::Stop) => Start::Refused(Refusal::bad_data("expected_start", "send start before stop")),
+        Err(r) => Start::Refused(r),
     }
 }
 
