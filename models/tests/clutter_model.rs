@@ -105,20 +105,30 @@ fn engine_matches_pytorch_on_every_tier() {
     println!("max |engine − PyTorch| over every case, tier, pool and mode: {worst:.2e}");
 }
 
+/// The clip with `prime` copies of its first frame in front.
+fn primed_input(x: &[f32], frame: usize, prime: usize) -> Vec<f32> {
+    let mut out: Vec<f32> = x[..frame].iter().copied().cycle().take(prime * frame).collect();
+    out.extend_from_slice(x);
+    out
+}
+
 #[test]
 fn streaming_equals_whole_clip() {
     let model = Clutter::new(bundled());
+    let prime = model.weights().prime;
     let (t, h, w) = (12, 16, 20);
     let x = clip(t, h, w);
     let single = Threads::single();
-    // One step over the whole clip: the plain causal 3-D convolution, no history used.
-    let plan = model.plan(h, w, t).unwrap_or_else(|e| panic!("{e}"));
+    // One plan step over the primed clip (first frame repeated `prime` times in front): the
+    // plain causal 3-D convolution, no history carried between calls; primed outputs dropped.
+    let plan = model.plan(h, w, prime + t).unwrap_or_else(|e| panic!("{e}"));
     let mut state = plan.new_state(&single);
-    let mut whole = vec![f32::NAN; x.len()];
-    plan.run(&mut state, &x, &mut whole, &single).unwrap_or_else(|e| panic!("{e}"));
+    let mut whole = vec![f32::NAN; (prime + t) * h * w];
+    plan.run(&mut state, &primed_input(&x, h * w, prime), &mut whole, &single).unwrap_or_else(|e| panic!("{e}"));
+    let whole = whole.split_off(prime * h * w);
     let changed = max_abs_diff(&whole, &x);
     assert!(changed > 1e-3, "the filter should change a cluttered clip (max change {changed})");
-    // filter_clip runs steps of 6 frames; the stream runs 1 frame per call on two threads.
+    // filter_clip runs steps of up to 8 frames; the stream runs 1 frame per call on two threads.
     let chunked = model.filter_clip(&x, t, h, w, &single).unwrap_or_else(|e| panic!("{e}"));
     let mut stream = model.stream(h, w, Arc::new(pool(2))).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!((stream.latency(), LATENCY_FRAMES), (0, 0));
@@ -133,7 +143,25 @@ fn streaming_equals_whole_clip() {
     stream.reset();
     stream.process(&x[..h * w], &mut again).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(again, streamed[..h * w]);
-    // A clip no step up to 8 divides (13 frames: steps of 7, one zero frame padded).
+    // A stream of a multi-frame plan primes whole steps: 3-frame steps, prime rounded up.
+    let plan3 = Arc::new(model.plan(h, w, 3).unwrap_or_else(|e| panic!("{e}")));
+    let mut stream3 = ClutterStream::new(Arc::clone(&plan3), Arc::new(Threads::single()));
+    let streamed3 = stream_clip(&mut stream3, &x);
+    let prime3 = prime.div_ceil(3) * 3;
+    let plan_p3 = model.plan(h, w, prime3 + t).unwrap_or_else(|e| panic!("{e}"));
+    let mut state_p3 = plan_p3.new_state(&single);
+    let mut whole3 = vec![f32::NAN; (prime3 + t) * h * w];
+    plan_p3
+        .run(&mut state_p3, &primed_input(&x, h * w, prime3), &mut whole3, &single)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(max_abs_diff(&streamed3, &whole3[prime3 * h * w..]) <= 1e-5);
+    // Priming matters: unprimed, the first frames come out otherwise.
+    let mut unprimed = bundled();
+    unprimed.prime = 0;
+    let unprimed = Clutter::new(unprimed).filter_clip(&x, t, h, w, &single).unwrap_or_else(|e| panic!("{e}"));
+    assert!(prime > 0 && max_abs_diff(&unprimed[..h * w], &whole[..h * w]) > 1e-4);
+    // Another clip length (13 + prime frames run in other steps, zero-padded at the end when
+    // no step up to 8 divides them).
     let x13 = clip(13, h, w);
     let chunked13 = model.filter_clip(&x13, 13, h, w, &single).unwrap_or_else(|e| panic!("{e}"));
     let streamed13 =
@@ -182,7 +210,7 @@ fn wrong_sizes_are_typed_errors() {
 fn bundled_network_has_the_trained_shape() {
     let w = bundled();
     assert_eq!((w.n0, w.levels, w.params()), (8, 3, 305_563));
-    assert_eq!(w.step, Some(6922));
+    assert_eq!((w.step, w.prime), (Some(6922), 8));
     assert_eq!(w.size_multiple(), 4);
     assert_eq!(w.dec[0].gate.theta.weight.shape(), [16, 32, 3, 3, 3]);
     assert_eq!(w.dec[1].convs[0].weight.shape(), [16, 48, 3, 3, 3]);
@@ -245,6 +273,8 @@ fn truncated_and_edited_files_are_named_errors() {
         ("\"levels\":\"3\"", "\"depth\":\"3\"", "levels"),
         ("\"levels\":\"3\"", "\"levels\":\"0\"", "levels"),
         ("\"step\":\"6922\"", "\"step\":\"-1\"", "step"),
+        ("\"prime\":\"8\"", "\"prime\":\"65\"", "prime"),
+        ("\"prime\":\"8\"", "\"prime\":\"eight\"", "prime"),
     ] {
         let edited = with_header(&bytes, |h| h.replace(from, to));
         assert_ne!(edited, bytes, "{from} not in the header");

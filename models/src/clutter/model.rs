@@ -83,9 +83,10 @@ impl Clutter {
     }
 
     /// Filters a whole clip `[frames][height][width]` (grey levels in [0, 1]) and returns the
-    /// filtered clip. Not real-time: it plans and allocates per call. Runs up to 8 frames per
-    /// step; a clip whose length no step size up to 8 divides is padded with zero frames at
-    /// the end, which cannot change earlier outputs since the network is causal.
+    /// filtered clip, primed like a stream ([`ClutterWeights::prime`] copies of the first frame
+    /// in front, their outputs dropped). Not real-time: it plans and allocates per call. Runs up
+    /// to 8 frames per step; a clip whose length no step size up to 8 divides is padded with
+    /// zero frames at the end, which cannot change earlier outputs since the network is causal.
     pub fn filter_clip(
         &self,
         clip: &[f32],
@@ -94,29 +95,28 @@ impl Clutter {
         width: usize,
         threads: &Threads,
     ) -> Result<Vec<f32>> {
-        let step = clip_step(frames);
+        let prime = if frames == 0 { 0 } else { self.weights.prime };
+        let total = prime.checked_add(frames).ok_or_else(|| invalid(format!("{frames} frames is too many")))?;
+        let step = clip_step(total);
         let plan = self.plan(height, width, step)?;
         let frame = plan.frame_len();
         let expected = frames.checked_mul(frame).ok_or_else(|| invalid(format!("{frames} frames is too many")))?;
         if clip.len() != expected {
             return Err(EngineError::BufferLength { op: OP, buffer: "clip", expected, got: clip.len() });
         }
+        // The primed clip: `prime` copies of frame 0, the clip, zero frames up to whole steps.
+        let mut input = vec![0.0; total.div_ceil(step) * step * frame];
+        for dst in input.chunks_exact_mut(frame).take(prime) {
+            dst.copy_from_slice(&clip[..frame]);
+        }
+        input[prime * frame..total * frame].copy_from_slice(clip);
         let mut state = plan.new_state(threads);
-        let mut out = vec![0.0; frames.div_ceil(step) * step * frame];
-        let mut tail_in = vec![0.0; step * frame];
-        for (i, dst) in out.chunks_exact_mut(step * frame).enumerate() {
-            let src = clip.get(i * step * frame..(i + 1) * step * frame);
-            let src = match src {
-                Some(s) => s,
-                None => {
-                    let have = clip.get(i * step * frame..).unwrap_or_default();
-                    tail_in[..have.len()].copy_from_slice(have);
-                    &tail_in
-                }
-            };
+        let mut out = vec![0.0; input.len()];
+        for (src, dst) in input.chunks_exact(step * frame).zip(out.chunks_exact_mut(step * frame)) {
             plan.run(&mut state, src, dst, threads)?;
         }
-        out.truncate(expected);
+        out.truncate(total * frame);
+        out.drain(..prime * frame);
         Ok(out)
     }
 }
@@ -187,6 +187,8 @@ struct DecPlan {
 #[derive(Debug, Clone)]
 pub struct ClutterPlan {
     frames: usize,
+    /// Frames of priming a stream starts with ([`ClutterWeights::prime`]).
+    prime: usize,
     height: usize,
     width: usize,
     enc: Vec<EncPlan>,
@@ -257,7 +259,7 @@ impl ClutterPlan {
         }
         let head = pointwise(isa, &w.head, hw(0), Activation::Identity)?;
         let residual = Add::new(1, height * width, Broadcast::Same)?;
-        Ok(Self { frames, height, width, enc, dec, head, residual })
+        Ok(Self { frames, prime: w.prime, height, width, enc, dec, head, residual })
     }
 
     /// The smallest legal frame size holding `height × width` for a net of `levels` levels.
@@ -299,6 +301,11 @@ impl ClutterPlan {
     /// Frames the output lags the input ([`LATENCY_FRAMES`]).
     pub fn latency(&self) -> usize {
         LATENCY_FRAMES
+    }
+
+    /// Steps of priming a [`ClutterStream`] of this plan runs before a clip's first step.
+    fn prime_steps(&self) -> usize {
+        self.prime.div_ceil(self.frames)
     }
 
     /// Floating-point operations of one frame (2 × multiply-adds of the convs).
@@ -493,18 +500,27 @@ impl ClutterState {
 
 /// The per-stream object: a shared plan, this stream's state and the engine pool it runs on.
 /// Frames in → frames out, [`LATENCY_FRAMES`] (0) frames late; `process` allocates nothing.
+/// The first call of a clip primes the histories with the network's
+/// [`ClutterWeights::prime`] copies of its first frame (rounded up to whole steps for a plan
+/// of several frames per step), so the stream equals [`Clutter::filter_clip`].
 #[derive(Debug)]
 pub struct ClutterStream {
     plan: Arc<ClutterPlan>,
     state: ClutterState,
     threads: Arc<Threads>,
+    /// Steps of priming the next call runs first (0 once the clip has started).
+    prime_steps: usize,
+    /// One step of copies of the first frame, for plans of several frames per step.
+    prime_buf: Vec<f32>,
 }
 
 impl ClutterStream {
     /// A fresh stream of `plan` (usually planned for 1 frame per step) on `threads`.
     pub fn new(plan: Arc<ClutterPlan>, threads: Arc<Threads>) -> Self {
         let state = plan.new_state(&threads);
-        Self { plan, state, threads }
+        let prime_buf = if plan.prime > 0 && plan.frames > 1 { vec![0.0; plan.step_len()] } else { Vec::new() };
+        let prime_steps = plan.prime_steps();
+        Self { plan, state, threads, prime_steps, prime_buf }
     }
 
     /// The shared plan.
@@ -525,11 +541,27 @@ impl ClutterStream {
     /// Filters the next `frames_per_step` frames (`[frames][height][width]`, grey in [0, 1])
     /// into `frame_out`; output frame `i` corresponds to input frame `i`. Allocates nothing.
     pub fn process(&mut self, frame_in: &[f32], frame_out: &mut [f32]) -> Result<()> {
+        if self.prime_steps > 0 && frame_in.len() == self.plan.step_len() {
+            let frame = self.plan.frame_len();
+            let src = if self.prime_buf.is_empty() {
+                frame_in
+            } else {
+                for dst in self.prime_buf.chunks_exact_mut(frame) {
+                    dst.copy_from_slice(&frame_in[..frame]);
+                }
+                &self.prime_buf
+            };
+            for _ in 0..self.prime_steps {
+                self.plan.run(&mut self.state, src, frame_out, &self.threads)?;
+            }
+            self.prime_steps = 0;
+        }
         self.plan.run(&mut self.state, frame_in, frame_out, &self.threads)
     }
 
-    /// Starts a new clip (histories back to zero).
+    /// Starts a new clip (histories back to zero; the next call primes again).
     pub fn reset(&mut self) {
         self.state.reset();
+        self.prime_steps = self.plan.prime_steps();
     }
 }

@@ -6,7 +6,8 @@
 //! decoder `i` (0 = coarsest, gating skip level `l = levels−2−i`, `cx = 2c(l)`, `cg` = the
 //! coarser map's channels): `gate.{i}.theta` 3³ stride (1,2,2) cx → cx/2, `gate.{i}.phi` 1³
 //! cg → cx/2, `gate.{i}.psi` 1³ cx/2 → 1, `up.{i}` 2³ cg → cg, `dec.{i}.0` 3³ cg+cx → cx,
-//! `dec.{i}.1` 3³ cx → cx; `head` 1³ → 1. Metadata: `n0`, `levels` (required), `step`, and
+//! `dec.{i}.1` 3³ cx → cx; `head` 1³ → 1. Metadata: `n0`, `levels` (required), `step`, `prime`
+//! (frames of priming a stream starts with, 0 when absent; see [`ClutterWeights::prime`]), and
 //! `temporal_padding` = `causal`, `spatial_padding` = `tf_same`, `activation` = `linear` (checked
 //! when present: the Rust network implements only these).
 
@@ -21,6 +22,8 @@ pub const BUNDLED_FILE: &str = "clutter.safetensors";
 /// Largest `n0` and `levels` accepted from a file: guards the plan sizes against nonsense.
 const MAX_N0: usize = 256;
 const MAX_LEVELS: usize = 6;
+/// Largest `prime` accepted: priming costs that many extra frames when a stream starts.
+const MAX_PRIME: usize = 64;
 
 /// One convolution's kernel (PyTorch order) and bias.
 #[derive(Debug, Clone, PartialEq)]
@@ -73,6 +76,11 @@ pub struct ClutterWeights {
     pub levels: usize,
     /// Optimiser steps of the checkpoint, when the export records them.
     pub step: Option<u64>,
+    /// Copies of a stream's first frame run through the network (outputs dropped) before the
+    /// frame itself. Why: the causal convs see zero history before the first frame as a cut, so
+    /// unprimed the first frames come out worse and the error flickers; the net is trained and
+    /// evaluated primed the same way (`model.py`'s `primed`). 0 = no priming.
+    pub prime: usize,
     /// Encoder convs per level.
     pub enc: Vec<[ConvWeights; 2]>,
     /// Decoder levels, coarsest first (`levels − 1` of them).
@@ -134,6 +142,14 @@ impl ClutterWeights {
             None => None,
             Some(s) => Some(s.parse::<u64>().map_err(|_| meta_err("step", format!("{s:?} is not an integer")))?),
         };
+        let prime = match st.metadata("prime") {
+            None => 0,
+            Some(v) => v
+                .parse::<usize>()
+                .ok()
+                .filter(|n| *n <= MAX_PRIME)
+                .ok_or_else(|| meta_err("prime", format!("{v:?} is not an integer in 0..={MAX_PRIME}")))?,
+        };
         let conv = |name: String, cout: usize, cin: usize, k: [usize; 3]| -> Result<ConvWeights, WeightsError> {
             let take = |tensor: String, expected: Vec<usize>| -> Result<Weight, WeightsError> {
                 let t = st
@@ -179,7 +195,7 @@ impl ClutterWeights {
             cg = cx;
         }
         let head = conv("head".into(), 1, cg, K1)?;
-        Ok(Self { n0, levels, step, enc, dec, head })
+        Ok(Self { n0, levels, step, prime, enc, dec, head })
     }
 
     /// Number of parameters (305 563 for n0 = 8, 3 levels).

@@ -31,7 +31,7 @@ from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from data import list_split, load_clip  # noqa: E402
-from model import ClutterNet  # noqa: E402
+from model import ClutterNet, primed  # noqa: E402
 
 
 def load_model(path):
@@ -75,7 +75,7 @@ def mean_of(rows, key):
     return float(np.mean(v)) if v else None
 
 
-def evaluate_split(model, files):
+def evaluate_split(model, files, prime=0):
     per = {"input": [], "filtered": []}
     cnrs = {"clean": [], "input": [], "filtered": []}
     seconds, frames = 0.0, 0
@@ -84,7 +84,7 @@ def evaluate_split(model, files):
         x, clean, mask, labels = clip["cluttered"], clip["clean"], clip["mask"], clip["labels"]
         with torch.no_grad():
             t0 = time.perf_counter()
-            y = model(torch.from_numpy(x)[None, None])[0, 0].numpy()
+            y = primed(model, torch.from_numpy(x)[None, None], prime)[0, 0].numpy()
             seconds += time.perf_counter() - t0
             frames += len(x)
         y = np.rint(np.clip(y, 0.0, 1.0) * 255.0) / 255.0
@@ -110,11 +110,14 @@ def main():
     ap.add_argument("--checkpoint", required=True)
     ap.add_argument("--json", help="also write the results here")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--prime", type=int, help="frames of priming (default: the checkpoint's, else 0)")
     ap.add_argument("--limit", type=int, default=0, help="at most this many clips per split (0 = all)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     model, step = load_model(args.checkpoint)
-    results = {"checkpoint": args.checkpoint, "step": step}
+    state = torch.load(args.checkpoint, weights_only=False, map_location="cpu")
+    prime = state.get("config", {}).get("prime", 0) if args.prime is None else args.prime
+    results = {"checkpoint": args.checkpoint, "step": step, "prime": prime}
     for split in ("test-seeds", "test-motion"):
         files = list_split(args.data, split)
         if args.limit:
@@ -122,7 +125,7 @@ def main():
         if not files:
             print(f"{split}: no clips", file=sys.stderr)
             continue
-        r = evaluate_split(model, files)
+        r = evaluate_split(model, files, prime)
         results[split] = r
         print(f"== {split} ({r['clips']} clips, step {step})")
         for key in ("mae_all", "mae_in", "mae_out", "psnr", "ssim", "coherency"):

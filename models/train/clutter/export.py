@@ -10,7 +10,8 @@ of the data is (T, H, W); temporal padding causal, spatial padding TF 'same' —
   dec.{i}.{0,1}.{weight,bias}         decoder convs (3^3); input = concat [up, gated skip]
   head.{weight,bias}                  1^3 -> 1 channel; output = input + head
 Decoder i = 0 is the coarsest (it gates skip level levels-2). Metadata: n0, levels, step,
-temporal_padding=causal, spatial_padding=tf_same, activation=linear.
+prime (copies of the first frame a stream is primed with; model.primed), temporal_padding=causal,
+spatial_padding=tf_same, activation=linear.
 
     python export.py --checkpoint /var/cache/sluice/train/clutter/checkpoint.pt --out clutter.safetensors
 """
@@ -37,13 +38,17 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--checkpoint", required=True)
     ap.add_argument("--out", required=True)
+    ap.add_argument("--prime", type=int, help="frames of priming (default: the checkpoint's config, else 0)")
     args = ap.parse_args()
     model, step = load_model(args.checkpoint)
+    config = torch.load(args.checkpoint, weights_only=False, map_location="cpu").get("config", {})
+    prime = config.get("prime", 0) if args.prime is None else args.prime
     tensors = {rename(k): v.detach().contiguous().float() for k, v in model.state_dict().items()}
     meta = {
         "n0": str(model.n0),
         "levels": str(model.levels),
         "step": str(step),
+        "prime": str(prime),
         "temporal_padding": "causal",
         "spatial_padding": "tf_same",
         "activation": "linear",
