@@ -427,8 +427,8 @@ pub struct DeclutterArgs {
     /// grey or colour, uncompressed or JPEG baseline); recognised by content.
     pub input: PathBuf,
 
-    /// Output: `.mp4`/`.m4v`/`.mov` (H.264), `.webm` (VP9), `.dcm` (multi-frame grey DICOM; not
-    /// from a video), or a folder (a name without an extension, new or empty) that receives
+    /// Output: `.mp4`/`.m4v`/`.mov` (H.264), `.webm` (VP9), `.dcm` (multi-frame grey DICOM; a
+    /// video's frames wait in a temporary file until its frame count is known), or a folder (a name without an extension, new or empty) that receives
     /// `000000.png`, `000001.png`, …; written only once complete.
     pub output: PathBuf,
 

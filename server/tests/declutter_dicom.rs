@@ -243,6 +243,22 @@ fn frame_archives_give_the_folder_pictures() {
     assert!(info["study_uid"].as_str().unwrap_or("").starts_with("2.25."), "{info}");
     assert!((info["frame_time"].as_f64().unwrap_or(0.0) - 1000.0 / 30.0).abs() < 1e-3, "{info}");
     assert_eq!(pixels(&frames), want);
+
+    // A video into a DICOM (its frames spooled until the count is known): the pictures of the
+    // same video written as a folder, at the video's 30 fps, a fresh identity.
+    let mp4 = dir.path().join("clip.mp4");
+    declutter_ok(&grey, &mp4, &[]);
+    let from_video = dir.path().join("from-video.dcm");
+    declutter_ok(&mp4, &from_video, &[]);
+    let video_folder = dir.path().join("from-video-folder");
+    declutter_ok(&mp4, &video_folder, &[]);
+    let frames = dir.path().join("from-video-frames");
+    let info = read_back(&from_video, &frames);
+    check_output(&info, false, false);
+    assert!((info["frame_time"].as_f64().unwrap_or(0.0) - 1000.0 / 30.0).abs() < 1e-3, "{info}");
+    assert_eq!(pixels(&frames), pixels(&video_folder));
+    let left: Vec<String> = entries(dir.path()).into_iter().filter(|n| n.starts_with(".tmp")).collect();
+    assert!(left.is_empty(), "spool or temporary files left: {left:?}");
 }
 
 #[test]
@@ -286,12 +302,6 @@ fn bad_dicoms_and_archives_give_one_clear_line_and_leave_nothing() {
     check(&write("text.dcm", b"not a DICOM file at all"), &["bad DICOM file", "no 'DICM' marker"]);
     check(&write("head.dcm", &good[..400]), &["bad DICOM file", "cut short"]);
     check(&write("half.dcm", &good[..good.len() / 2]), &["bad DICOM file", "frame count mismatch"]);
-    // A video cannot become a DICOM (its frame count is not known up front).
-    let mp4 = dir.path().join("clip.mp4");
-    declutter_ok(&grey, &mp4, &[]);
-    let line = declutter_err(&mp4, &out);
-    assert!(line.contains("a DICOM output needs"), "{line}");
-    nothing_left("video → DICOM");
     let out_crf = sluice(&["declutter", p(&dir.path().join("grey.dcm")), p(&out), "--crf", "20"]);
     let stderr = String::from_utf8_lossy(&out_crf.stderr);
     assert!(!out_crf.status.success() && stderr.contains("--crf applies to video outputs"), "{stderr}");
@@ -367,19 +377,23 @@ async fn http_takes_dicom_and_archives_and_answers_dicom() {
         let path = make(mode, &dir.path().join(format!("{mode}.dcm")), &grey, &colour);
         std::fs::read(path).unwrap_or_else(|e| panic!("{e}"))
     };
+    // A video in → DICOM out: the CLI's file.
     let mp4 = dir.path().join("clip.mp4");
     declutter_ok(&grey, &mp4, &[]);
-    let cases: [(&str, Vec<u8>, u16, &str, &str); 5] = [
+    let r =
+        request(addr, "POST", "/v1/echo/declutter?format=dcm", &std::fs::read(&mp4).unwrap_or_else(|e| panic!("{e}")))
+            .await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    std::fs::write(dir.path().join("video-got.dcm"), &r.body).unwrap_or_else(|e| panic!("{e}"));
+    read_back(&dir.path().join("video-got.dcm"), &dir.path().join("video-got-frames"));
+    declutter_ok(&mp4, &dir.path().join("video-cli.dcm"), &[]);
+    read_back(&dir.path().join("video-cli.dcm"), &dir.path().join("video-cli-frames"));
+    assert_eq!(pixels(&dir.path().join("video-got-frames")), pixels(&dir.path().join("video-cli-frames")));
+
+    let cases: [(&str, Vec<u8>, u16, &str, &str); 4] = [
         ("/v1/echo/declutter?format=dcm", bad("j2k"), 415, "unsupported_media", "JPEG 2000"),
         ("/v1/echo/declutter", bad("count-mismatch"), 400, "bad_dicom", "frame count mismatch"),
         ("/v1/echo/declutter", bad("bits16"), 415, "unsupported_media", "16 bits"),
-        (
-            "/v1/echo/declutter?format=dcm",
-            std::fs::read(&mp4).unwrap_or_else(|e| panic!("{e}")),
-            400,
-            "bad_parameter",
-            "format=dcm",
-        ),
         ("/v1/echo/declutter?format=dcm&crf=10", upload.clone(), 400, "bad_parameter", "crf"),
     ];
     for (path, body, status, code, needle) in cases {

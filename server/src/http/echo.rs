@@ -16,7 +16,6 @@ use axum::response::Response;
 use serde::Deserialize;
 use sluice_engine::Threads;
 use sluice_models::clutter::Clutter;
-use sluice_pipeline::echo::declutter::InputKind;
 use sluice_pipeline::echo::{DeclutterError, DeclutterJob, DeclutterOptions, DeclutterTarget};
 use sluice_pipeline::video::OutputTarget;
 use std::path::Path;
@@ -97,10 +96,11 @@ fn model() -> Result<Clutter, ApiError> {
 /// BT.601 grey and frame sides that are not multiples of 4 are zero-padded and cropped back.
 /// The response streams the filtered clip as it is encoded: grey WebM (VP9) or fragmented MP4
 /// (H.264), 4:2:0 with neutral chroma, every frame's timing kept (an odd side loses its last
-/// row or column); or, with `format=dcm` (DICOM or archive inputs), a multi-frame grey DICOM
-/// keeping the input's identity, timing and geometry tags, marked derived with new SOP
-/// Instance and Series UIDs (JPEG baseline in → JPEG baseline out, else explicit VR little
-/// endian). `Sluice-Job` names the job for `GET /v1/video/jobs/{id}`, `Sluice-Frames`
+/// row or column); or, with `format=dcm`, a multi-frame grey DICOM keeping a DICOM input's
+/// identity, timing and geometry tags, marked derived with new SOP Instance and Series UIDs
+/// (JPEG baseline in → JPEG baseline out, else explicit VR little endian). A video becomes a
+/// DICOM only once it is all filtered (the header states the frame count), so that answer
+/// starts at the end; its frames wait in a temporary file meanwhile. `Sluice-Job` names the job for `GET /v1/video/jobs/{id}`, `Sluice-Frames`
 /// gives the frames the input announces, `Sluice-Output-Size` the output size. Errors found
 /// before the first frame is encoded are JSON errors; damage found later cuts the body short and
 /// the job reads `failed`. The filter does not yet reach its quality targets (README).
@@ -120,7 +120,7 @@ fn model() -> Result<Clutter, ApiError> {
              ("Sluice-Job" = String, description = "Job id for the progress route"),
              ("Sluice-Output-Size" = String, description = "Output `WIDTHxHEIGHT`"),
          )),
-        (status = 400, description = "Bad parameter, a frame of more than 640×480 pixels, a video with no frames, a damaged DICOM (no pixel data, frame count mismatch, …), an archive with no frames or with other members, `format=dcm` for a video", body = ErrorBody),
+        (status = 400, description = "Bad parameter, a frame of more than 640×480 pixels, a video with no frames, a damaged DICOM (no pixel data, frame count mismatch, …), an archive with no frames or with other members", body = ErrorBody),
         (status = 401, description = "API key missing or wrong", body = ErrorBody),
         (status = 408, description = "Upload not received and checked within the upload timeout", body = ErrorBody),
         (status = 413, description = "Upload too large", body = ErrorBody),
@@ -181,13 +181,6 @@ fn open(
 ) -> Result<Declutter, ApiError> {
     let options = DeclutterOptions { crf, ..DeclutterOptions::default() };
     let job = DeclutterJob::open(path, model, threads, options).map_err(declutter_error)?;
-    if format == DeclutterFormat::Dcm && job.info().kind == InputKind::Video {
-        return Err(ApiError::bad_request(
-            "bad_parameter",
-            "`format=dcm` needs a DICOM or frame-archive upload (a video's frame count is not known before it is \
-             decoded); ask for webm or mp4",
-        ));
-    }
     Ok(Declutter { job, format })
 }
 

@@ -13,6 +13,7 @@
 //! Memory stays bounded whatever the length: one decoded frame, the stage's buffers, one output
 //! frame and the codec queues.
 
+use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -222,21 +223,19 @@ impl DeclutterJob {
         };
         let mut sink = match target {
             DeclutterTarget::Dicom(out) => {
-                let (header, coding) = match &source {
-                    Source::Video(_) => {
-                        return Err(DeclutterError::UnsupportedOutput {
-                            path: PathBuf::from("dcm"),
-                            reason: "a DICOM output needs a DICOM, frame folder or frame archive input (a video's \
-                                     frame count is not known before it is decoded)"
-                                .into(),
-                        });
-                    }
-                    Source::Dicom(d) => (Some(&d.header), if d.jpeg { DicomCoding::Jpeg } else { DicomCoding::Native }),
-                    Source::Folder { .. } => (None, DicomCoding::Native),
-                };
                 let fps = info.fps.unwrap_or(options.folder_fps);
-                let frames = info.frames.unwrap_or(0);
-                Sink::dicom(out, header, (w, h), frames, fps, coding)?
+                match &source {
+                    // A video's frame count is known only once it is decoded, and a DICOM header
+                    // states it up front: spool the filtered frames, write the file at the end.
+                    Source::Video(_) => Sink::dicom_spool(out, (w, h), fps)?,
+                    Source::Dicom(d) => {
+                        let coding = if d.jpeg { DicomCoding::Jpeg } else { DicomCoding::Native };
+                        Sink::dicom(out, Some(&d.header), (w, h), info.frames.unwrap_or(0), fps, coding)?
+                    }
+                    Source::Folder { .. } => {
+                        Sink::dicom(out, None, (w, h), info.frames.unwrap_or(0), fps, DicomCoding::Native)?
+                    }
+                }
             }
             other => Sink::open(other, (w, h), time_base, rate, options.crf)?,
         };
@@ -381,8 +380,29 @@ fn run_dicom(
 /// The output side.
 enum Sink {
     Video(Box<GreyVideo>),
-    Frames { dir: PathBuf, grey: Vec<u8>, size: (usize, usize) },
-    Dicom { writer: Box<DicomWriter>, grey: Vec<u8>, size: (usize, usize) },
+    Frames {
+        dir: PathBuf,
+        grey: Vec<u8>,
+        size: (usize, usize),
+    },
+    Dicom {
+        writer: Box<DicomWriter>,
+        grey: Vec<u8>,
+        size: (usize, usize),
+    },
+    /// A DICOM of a video: filtered frames go to an unnamed temporary file (w·h bytes each, so
+    /// memory stays bounded whatever the length) until the count is known.
+    DicomSpool(Box<DicomSpool>),
+}
+
+/// The state of [`Sink::DicomSpool`].
+struct DicomSpool {
+    target: OutputTarget,
+    spool: std::io::BufWriter<std::fs::File>,
+    grey: Vec<u8>,
+    size: (usize, usize),
+    frames: u64,
+    fps: f64,
 }
 
 /// An I/O error of the DICOM output.
@@ -399,15 +419,28 @@ impl Sink {
         fps: f64,
         coding: DicomCoding,
     ) -> Result<Self, DeclutterError> {
-        let out: Box<dyn std::io::Write + Send> = match target {
-            OutputTarget::File(path) => {
-                let file = std::fs::File::create(&path).map_err(|source| DeclutterError::Io { path, source })?;
-                Box::new(std::io::BufWriter::new(file))
-            }
-            OutputTarget::Pipe(pipe) => Box::new(std::io::BufWriter::new(pipe)),
-        };
-        let writer = DicomWriter::new(out, header, size, frames, fps, coding).map_err(dicom_io)?;
+        let writer = open_dicom(target, header, size, frames, fps, coding)?;
         Ok(Self::Dicom { writer: Box::new(writer), grey: vec![0; size.0 * size.1], size })
+    }
+
+    fn dicom_spool(target: OutputTarget, size: (usize, usize), fps: f64) -> Result<Self, DeclutterError> {
+        // Beside the output file when there is one (the same file system, sized for the
+        // result), else in the temporary directory.
+        let dir = match &target {
+            OutputTarget::File(path) => {
+                path.parent().filter(|p| !p.as_os_str().is_empty()).map_or_else(std::env::temp_dir, Path::to_path_buf)
+            }
+            OutputTarget::Pipe(_) => std::env::temp_dir(),
+        };
+        let file = tempfile::tempfile_in(&dir).map_err(|source| DeclutterError::Io { path: dir, source })?;
+        Ok(Self::DicomSpool(Box::new(DicomSpool {
+            target,
+            spool: std::io::BufWriter::new(file),
+            grey: vec![0; size.0 * size.1],
+            size,
+            frames: 0,
+            fps,
+        })))
     }
 
     fn open(
@@ -459,6 +492,13 @@ impl Sink {
                 stage.process_ycbcr(planes, colour, &mut dst, Range::Full)?;
                 writer.frame(grey).map_err(dicom_io)?;
             }
+            Self::DicomSpool(s) => {
+                let (w, h) = s.size;
+                let mut dst = PlaneMut { data: &mut s.grey, stride: w, width: w, height: h };
+                stage.process_ycbcr(planes, colour, &mut dst, Range::Full)?;
+                s.spool.write_all(&s.grey).map_err(spool_io)?;
+                s.frames += 1;
+            }
         }
         Ok(())
     }
@@ -472,6 +512,43 @@ impl Sink {
                 writer.finish().map_err(dicom_io)?;
                 Ok(size)
             }
+            Self::DicomSpool(s) => {
+                let DicomSpool { target, spool, mut grey, size, frames, fps } = *s;
+                let mut spool = spool.into_inner().map_err(|e| spool_io(e.into_error()))?;
+                spool.seek(std::io::SeekFrom::Start(0)).map_err(spool_io)?;
+                let mut spool = std::io::BufReader::new(spool);
+                let mut writer = open_dicom(target, None, size, frames, fps, DicomCoding::Native)?;
+                for _ in 0..frames {
+                    spool.read_exact(&mut grey).map_err(spool_io)?;
+                    writer.frame(&grey).map_err(dicom_io)?;
+                }
+                writer.finish().map_err(dicom_io)?;
+                Ok(size)
+            }
         }
     }
+}
+
+/// A DICOM writer on `target` (header and identity as [`DicomWriter::new`] makes them).
+fn open_dicom(
+    target: OutputTarget,
+    header: Option<&super::dicom::DicomHeader>,
+    size: (usize, usize),
+    frames: u64,
+    fps: f64,
+    coding: DicomCoding,
+) -> Result<DicomWriter, DeclutterError> {
+    let out: Box<dyn Write + Send> = match target {
+        OutputTarget::File(path) => {
+            let file = std::fs::File::create(&path).map_err(|source| DeclutterError::Io { path, source })?;
+            Box::new(std::io::BufWriter::new(file))
+        }
+        OutputTarget::Pipe(pipe) => Box::new(std::io::BufWriter::new(pipe)),
+    };
+    DicomWriter::new(out, header, size, frames, fps, coding).map_err(dicom_io)
+}
+
+/// An I/O error of the spool of a DICOM output.
+fn spool_io(source: std::io::Error) -> DeclutterError {
+    DeclutterError::Io { path: PathBuf::from("DICOM output spool (temporary file)"), source }
 }
