@@ -168,3 +168,29 @@ fn wide_or_grouped_layers_do_not_select_pixels() {
         assert_ne!(plan.kernel_name(), "pixels");
     }
 }
+
+/// An output of 32 MiB (the streaming threshold): full blocks go out through the L1 staging run
+/// and non-temporal stores, on two threads (bands end on a store fence), with a ragged right
+/// edge (1000 = 62·16 + 8 pixels) and an output slice that does not start on a cache line.
+#[test]
+fn large_outputs_stream_correctly() {
+    let threads = Threads::new(2).unwrap_or_else(|e| panic!("{e}"));
+    let spec = ConvSpec::new(1, 64, &[5, 5]).same_padding().activation(Activation::Tanh);
+    let in_dims = [132, 1000];
+    for isa in vector_tiers() {
+        let mut r = rng(77);
+        let x = rand_vec(&mut r, in_dims.iter().product());
+        let w = rand_vec(&mut r, spec.weight_len());
+        let b = rand_vec(&mut r, spec.out_channels);
+        let plan = Conv::with_isa(isa, &spec, &in_dims, &w, Some(&b)).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(plan.kernel_name(), "pixels");
+        assert!(plan.output_len() * 4 >= 32 << 20);
+        let mut buf = vec![f32::NAN; plan.output_len() + 3];
+        let out = &mut buf[3..];
+        let mut scratch = vec![f32::NAN; plan.scratch_len(&threads)];
+        plan.run(&x, out, &mut scratch, &threads).unwrap_or_else(|e| panic!("{e}"));
+        let (want, _) = conv_ref(&spec, &in_dims, &x, &w, Some(&b));
+        assert_close(&format!("{isa} streamed l1"), out, &want, 2e-6 * 5.0 + 2e-6, 1e-5);
+        assert!(buf[..3].iter().all(|v| v.is_nan()), "{isa}: wrote before the output");
+    }
+}

@@ -6,8 +6,10 @@ use std::arch::x86_64::*;
 
 const L: usize = 16;
 
-/// Pixels per block for V = 1..=4 (index V): 32 zmm allow R·V + V + 1 ≤ 32.
-pub(super) const R: [usize; 5] = [1, 8, 12, 6, 6];
+/// Pixels per block for V = 1..=4 (index V): 32 zmm allow R·V + V + 1 ≤ 32. V = 1 uses 6, not
+/// the 8 that fits: alternated runs on Zen 4 gave ESPCN l2 78.6–81.0 ms vs 79.4–81.4 (R = 8)
+/// and 83–89 (R = 12, 16), the 16→16 Conv3d 31.2–31.4 ms vs 31.6–32.0; R = 5 slowed the Conv3d.
+pub(super) const R: [usize; 5] = [1, 6, 12, 6, 6];
 
 /// Runs one block: `full` selects the `R[v]`-pixel tile, else a single pixel; `nkw` taps along W
 /// (1, 3 and 5 have unrolled kernels).

@@ -141,7 +141,7 @@ pub(crate) fn supports(isa: Isa, g: &ConvGeom) -> bool {
 /// (specs/engine.md §3.5, re-checked here on ESPCN l2 and the 16→16 Conv3d).
 fn max_v(isa: Isa, nvec: usize) -> usize {
     match isa {
-        // Cout ≤ 32: R=8 V=1 per 16 channels (V=2 with R=8 or 12 was no faster on l2);
+        // Cout ≤ 32: V=1 per 16 channels (V=2 with R=8 or 12 was no faster on l2);
         // Cout ≥ 48: up to V=4 with R=6.
         Isa::Avx512 => {
             if nvec <= 2 {

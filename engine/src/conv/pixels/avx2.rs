@@ -2,7 +2,7 @@
 //! loads at offset kw·dw (a cross-lane shift costs 2–3 ops on AVX2, a load is cheaper).
 //! Also the 8×8 transposes shared with the AVX-512 tier (line-buffer fill, channels-last stores).
 
-use super::store::{full_block, store_tile};
+use super::store::{full_block, store_tile, stream_target};
 use super::{MAX_TILE, RowJob, StoreMode};
 use crate::activation::Activation;
 use crate::vmath::avx2::{sigmoid, tanh};
@@ -11,21 +11,22 @@ use std::arch::x86_64::*;
 const L: usize = 8;
 
 /// Runs one output row on the AVX2 tier.
-pub(super) fn run_row(j: &RowJob) {
+/// `stage` is the staging run of a streaming plan (empty otherwise).
+pub(super) fn run_row(j: &RowJob, stage: &mut [f32]) {
     // SAFETY: plans pick the AVX2 tier only after `Isa::require` confirmed avx2+fma.
-    unsafe { run_row_tf(j) }
+    unsafe { run_row_tf(j, stage) }
 }
 
 #[target_feature(enable = "avx2,fma")]
-fn run_row_tf(j: &RowJob) {
+fn run_row_tf(j: &RowJob, stage: &mut [f32]) {
     macro_rules! go {
         ($(($c:literal, $r:literal)),*) => {
             match (j.p.c, j.p.r) {
                 $( ($c, $r) => match j.p.fixed_k {
-                    1 => row::<$c, $r, 1>(j),
-                    3 => row::<$c, $r, 3>(j),
-                    5 => row::<$c, $r, 5>(j),
-                    _ => row::<$c, $r, 0>(j),
+                    1 => row::<$c, $r, 1>(j, stage),
+                    3 => row::<$c, $r, 3>(j, stage),
+                    5 => row::<$c, $r, 5>(j, stage),
+                    _ => row::<$c, $r, 0>(j, stage),
                 }, )*
                 _ => super::scalar::run_row(j),
             }
@@ -37,12 +38,13 @@ fn run_row_tf(j: &RowJob) {
 /// All blocks of one row with `C` channels × `R` vectors, filter width `KW` (0 = runtime width/dilation).
 #[allow(clippy::needless_range_loop)] // acc[c][r] pairs two indices; iterators would obscure the blocking
 #[target_feature(enable = "avx2,fma")]
-fn row<const C: usize, const R: usize, const KW: usize>(j: &RowJob) {
+fn row<const C: usize, const R: usize, const KW: usize>(j: &RowJob, stage: &mut [f32]) {
     let p = j.p;
     let (k, dw) = if KW > 0 { (KW, 1) } else { (p.k, p.dw) };
     let reach = R * L + (k - 1) * dw;
     for pb in 0..p.pxblocks {
         let x0 = pb * R * L;
+        let stream = p.stream && x0 + R * L <= p.ow;
         for cb in 0..p.cblocks {
             let w = &p.w[cb * p.wblock..][..p.wblock];
             let mut acc = [[_mm256_setzero_ps(); R]; C];
@@ -73,8 +75,51 @@ fn row<const C: usize, const R: usize, const KW: usize>(j: &RowJob) {
             }
             // `activate` may stay out of line and take its vector by address: only `fin` may escape.
             activate_all(j.act, fin.as_flattened_mut());
-            store_block::<C, R>(j, cb, x0, &fin);
+            if stream {
+                for g in 0..C / 8 {
+                    for r in 0..R {
+                        let rows: [__m256; 8] = std::array::from_fn(|i| fin[g * 8 + i][r]);
+                        stage_pixels8(stage, r * L, cb * C + g * 8, p.cout, &transpose8(rows));
+                    }
+                }
+            } else {
+                store_block::<C, R>(j, cb, x0, &fin);
+            }
         }
+        if stream {
+            stream_out(j, x0, R * L, stage);
+        }
+    }
+    if p.stream {
+        // Order the non-temporal stores before the band reports done.
+        _mm_sfence();
+    }
+}
+
+/// Writes a staged run of `npx` whole pixels at `x0` with non-temporal stores (whole lines; the
+/// ragged ends as plain stores).
+#[target_feature(enable = "avx2,fma")]
+fn stream_out(j: &RowJob, x0: usize, npx: usize, stage: &[f32]) {
+    let (dst, head, body) = stream_target(j, x0, npx);
+    let src = &stage[..dst.len()];
+    dst[..head].copy_from_slice(&src[..head]);
+    for i in (head..body).step_by(8) {
+        // SAFETY: i + 8 ≤ body ≤ n = src.len() = dst.len(); dst + head is 64-byte aligned and i − head
+        // a multiple of 8, so each store is 32-byte aligned as `vmovntps` requires.
+        unsafe { _mm256_stream_ps(dst.as_mut_ptr().add(i), _mm256_loadu_ps(src.as_ptr().add(i))) };
+    }
+    dst[body..].copy_from_slice(&src[body..]);
+}
+
+/// Puts 8 pixel vectors (8 channels each) into the staging run at pixels `px0..px0+8`, channel
+/// `ch`, `cout` floats per pixel.
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+pub(super) fn stage_pixels8(stage: &mut [f32], px0: usize, ch: usize, cout: usize, t: &[__m256; 8]) {
+    let s = &mut stage[px0 * cout + ch..][..7 * cout + 8];
+    for (px, v) in t.iter().enumerate() {
+        // SAFETY: px·cout + 8 ≤ 7·cout + 8 = s.len().
+        unsafe { _mm256_storeu_ps(s.as_mut_ptr().add(px * cout), *v) };
     }
 }
 

@@ -5,8 +5,8 @@
 //! an unaligned load; with this kernel's blockings the loads measured slightly faster here, so
 //! plans use them (see `PixelsPacked::select`).
 
-use super::avx2::{store_pixels8, transpose4x8, transpose8};
-use super::store::{full_block, store_tile};
+use super::avx2::{stage_pixels8, store_pixels8, transpose4x8, transpose8};
+use super::store::{full_block, store_tile, stream_target};
 use super::{MAX_TILE, RowJob, StoreMode};
 use crate::activation::Activation;
 use crate::vmath::avx512::{sigmoid, tanh};
@@ -15,23 +15,24 @@ use std::arch::x86_64::*;
 const L: usize = 16;
 
 /// Runs one output row on the AVX-512 tier.
-pub(super) fn run_row(j: &RowJob) {
+/// `stage` is the staging run of a streaming plan (empty otherwise).
+pub(super) fn run_row(j: &RowJob, stage: &mut [f32]) {
     // SAFETY: plans pick the AVX-512 tier only after `Isa::require` confirmed its features.
-    unsafe { run_row_tf(j) }
+    unsafe { run_row_tf(j, stage) }
 }
 
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")]
-fn run_row_tf(j: &RowJob) {
+fn run_row_tf(j: &RowJob, stage: &mut [f32]) {
     macro_rules! go {
         ($(($c:literal, $r:literal)),*) => {
             match (j.p.c, j.p.r) {
                 $( ($c, $r) => match (j.p.fixed_k, j.p.shift) {
-                    (1, _) => row::<$c, $r, 1, false>(j),
-                    (3, true) => row::<$c, $r, 3, true>(j),
-                    (5, true) => row::<$c, $r, 5, true>(j),
-                    (3, false) => row::<$c, $r, 3, false>(j),
-                    (5, false) => row::<$c, $r, 5, false>(j),
-                    _ => row::<$c, $r, 0, false>(j),
+                    (1, _) => row::<$c, $r, 1, false>(j, stage),
+                    (3, true) => row::<$c, $r, 3, true>(j, stage),
+                    (5, true) => row::<$c, $r, 5, true>(j, stage),
+                    (3, false) => row::<$c, $r, 3, false>(j, stage),
+                    (5, false) => row::<$c, $r, 5, false>(j, stage),
+                    _ => row::<$c, $r, 0, false>(j, stage),
                 }, )*
                 _ => super::scalar::run_row(j),
             }
@@ -62,12 +63,13 @@ fn shift(lo: __m512, hi: __m512, s: usize) -> __m512 {
 /// width/dilation), windows by register shifts (`SHIFT`) or unaligned loads.
 #[allow(clippy::needless_range_loop)] // acc[c][r] pairs two indices; iterators would obscure the blocking
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")]
-fn row<const C: usize, const R: usize, const KW: usize, const SHIFT: bool>(j: &RowJob) {
+fn row<const C: usize, const R: usize, const KW: usize, const SHIFT: bool>(j: &RowJob, stage: &mut [f32]) {
     let p = j.p;
     let (k, dw) = if KW > 0 { (KW, 1) } else { (p.k, p.dw) };
     let reach = R * L + (k - 1) * dw + L;
     for pb in 0..p.pxblocks {
         let x0 = pb * R * L;
+        let stream = p.stream && x0 + R * L <= p.ow;
         for cb in 0..p.cblocks {
             let w = &p.w[cb * p.wblock..][..p.wblock];
             let mut acc = [[_mm512_setzero_ps(); R]; C];
@@ -117,9 +119,49 @@ fn row<const C: usize, const R: usize, const KW: usize, const SHIFT: bool>(j: &R
             }
             // `activate` may stay out of line and take its vector by address: only `fin` may escape.
             activate_all(j.act, fin.as_flattened_mut());
-            store_block::<C, R>(j, cb, x0, &fin);
+            if stream {
+                for g in 0..C / 8 {
+                    for r in 0..R {
+                        for h in 0..2 {
+                            let rows: [__m256; 8] = std::array::from_fn(|i| half(fin[g * 8 + i][r], h));
+                            stage_pixels8(stage, r * L + h * 8, cb * C + g * 8, p.cout, &transpose8(rows));
+                        }
+                    }
+                }
+            } else {
+                store_block::<C, R>(j, cb, x0, &fin);
+            }
+        }
+        if stream {
+            stream_out(j, x0, R * L, stage);
         }
     }
+    if p.stream {
+        // Order the non-temporal stores before the band reports done.
+        _mm_sfence();
+    }
+}
+
+/// Low (`h` = 0) or high 8 lanes of `v`.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")]
+fn half(v: __m512, h: usize) -> __m256 {
+    if h == 0 { _mm512_castps512_ps256(v) } else { _mm512_extractf32x8_ps::<1>(v) }
+}
+
+/// Writes a staged run of `npx` whole pixels at `x0` with non-temporal stores, one per 64-byte
+/// line (the ragged ends as plain stores).
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")]
+fn stream_out(j: &RowJob, x0: usize, npx: usize, stage: &[f32]) {
+    let (dst, head, body) = stream_target(j, x0, npx);
+    let src = &stage[..dst.len()];
+    dst[..head].copy_from_slice(&src[..head]);
+    for i in (head..body).step_by(L) {
+        // SAFETY: i + 16 ≤ body ≤ n = src.len() = dst.len(); dst + head is 64-byte aligned and
+        // i − head a multiple of 16, so each store is 64-byte aligned as `vmovntps` requires.
+        unsafe { _mm512_stream_ps(dst.as_mut_ptr().add(i), _mm512_loadu_ps(src.as_ptr().add(i))) };
+    }
+    dst[body..].copy_from_slice(&src[body..]);
 }
 
 /// `vpermt2ps` index tables for the pixel-shuffle interleave, `[r=2: out k][r=3: out k, step]`.
@@ -182,7 +224,6 @@ fn activate_all(act: Activation, v: &mut [__m512]) {
 fn store_block<const C: usize, const R: usize>(j: &RowJob, cb: usize, x0: usize, acc: &[[__m512; R]; C]) {
     let p = j.p;
     let full = full_block(j, cb, x0);
-    let half = |v: __m512, h: usize| if h == 0 { _mm512_castps512_ps256(v) } else { _mm512_extractf32x8_ps::<1>(v) };
     match p.store {
         StoreMode::Contiguous if full && C.is_multiple_of(8) => {
             for g in 0..C / 8 {

@@ -27,3 +27,16 @@ pub(super) fn store_tile(j: &RowJob, cb: usize, ow0: usize, tile: &[f32], stride
 pub(super) fn full_block(j: &RowJob, cb: usize, ow0: usize) -> bool {
     (cb + 1) * j.p.c <= j.p.cout && ow0 + j.p.r * j.p.lanes <= j.p.ow
 }
+
+/// The output row slice a staged run of `npx` pixels goes to (pixels `x0..x0 + npx`), and the
+/// bounds `head..body` of its whole 64-byte lines (before: a ragged head, after: a ragged tail).
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))] // NEON stores element-wise only
+pub(super) fn stream_target<'o>(j: &RowJob, x0: usize, npx: usize) -> (&'o mut [f32], usize, usize) {
+    let n = npx * j.p.cout;
+    // SAFETY: streaming plans have a contiguous map with pixel stride Cout, so pixels
+    // x0..x0+npx of this band's row are the n elements from `pixel(x0)`, all this band's.
+    let dst = unsafe { j.out.slice(j.map.pixel(j.od, j.oh, x0), n) };
+    let head = dst.as_ptr().align_offset(64).min(n);
+    let body = head + (n - head) / 16 * 16;
+    (dst, head, body)
+}
