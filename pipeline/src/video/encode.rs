@@ -18,6 +18,9 @@ use super::colour::{Colour, Matrix, Range};
 use super::error::FfmpegContext;
 use super::stage::{PlaneMut, PlaneSink};
 
+/// Threads of the H.264 and VP9 encoders (see [`VideoEncoder::new`]).
+const ENCODER_THREADS: usize = 2;
+
 /// An output container, chosen by the file extension.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Container {
@@ -228,6 +231,16 @@ impl VideoEncoder {
         enc.set_width(w as u32);
         enc.set_height(h as u32);
         enc.set_format(pixel);
+        if matches!(container, Container::Mp4 | Container::WebM) {
+            // libavcodec gives API users one encoder thread; then every frame's encode ran alone
+            // on the calling thread between two upscales, leaving the other core idle. Frame
+            // threads (x264) and tile/row threads (VP9) overlap it with the next upscale.
+            enc.set_threading(codec::threading::Config {
+                kind: codec::threading::Type::Frame,
+                count: ENCODER_THREADS,
+                ..Default::default()
+            });
+        }
         enc.set_time_base(s.time_base);
         enc.set_frame_rate(s.frame_rate);
         let range = if pixel == Pixel::YUVJ444P || pixel == Pixel::RGB24 || s.colour.range == Range::Full {
