@@ -305,6 +305,34 @@ mod tests {
         }
     }
 
+    /// A grey (one-component) JPEG: FFmpeg's encoder cannot write one, Pillow (Debian's
+    /// python3-pil, as the DICOM tests use) can. Its decode is the luma, chroma neutral.
+    #[test]
+    fn grey_jpegs_decode_to_their_luma_with_neutral_chroma() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let (jpg, raw) = (dir.path().join("grey.jpg"), dir.path().join("grey.raw"));
+        let code = "import sys\nfrom PIL import Image\n\
+                    im = Image.new('L', (64, 48))\n\
+                    im.putdata([(x * 4 + y * 3 + (x * y) % 17) % 256 for y in range(48) for x in range(64)])\n\
+                    im.save(sys.argv[1], quality=95)\n\
+                    open(sys.argv[2], 'wb').write(Image.open(sys.argv[1]).tobytes())\n";
+        let out = std::process::Command::new("/usr/bin/python3")
+            .args(["-c", code])
+            .args([&jpg, &raw])
+            .output()
+            .unwrap_or_else(|e| panic!("running python3: {e}"));
+        assert!(out.status.success(), "Pillow: {}", String::from_utf8_lossy(&out.stderr));
+        let jpeg = std::fs::read(&jpg).unwrap_or_else(|e| panic!("{e}"));
+        let pillow = std::fs::read(&raw).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(pillow.len(), 64 * 48, "Pillow should have written one grey plane");
+        let mut dec = JpegDecoder::new(64, 48).unwrap_or_else(|e| panic!("{e}"));
+        let mut got = vec![0u8; dec.frame_len()];
+        dec.decode(&jpeg, &mut got).unwrap_or_else(|e| panic!("grey JPEG: {e}"));
+        let worst = got[..64 * 48].iter().zip(&pillow).map(|(a, b)| a.abs_diff(*b)).max().unwrap_or(0);
+        assert!(worst <= 2, "luma differs from Pillow's decode by up to {worst}");
+        assert!(got[64 * 48..].iter().all(|&c| c == 128), "chroma of a grey picture should be neutral");
+    }
+
     #[test]
     fn bad_pictures_are_typed_errors_and_the_decoder_recovers() {
         let (w, h) = (32, 16);
