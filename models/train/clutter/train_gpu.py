@@ -39,13 +39,7 @@ import torch.nn.functional as F
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from data import TRAIN_MOTIONS, load_raw  # noqa: E402
 from model import ClutterNet, count_params, primed  # noqa: E402
-
-
-def log(path, msg):
-    line = f"{time.strftime('%H:%M:%S')} {msg}"
-    print(line, flush=True)
-    with open(path, "a") as f:
-        f.write(line + "\n")
+from train import log  # noqa: E402
 
 
 def gen(args):

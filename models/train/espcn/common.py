@@ -45,3 +45,23 @@ def downscale(hr, scale):
 def bicubic_up(lr, scale):
     """The bicubic baseline (PyTorch/OpenCV cubic, a = -0.75)."""
     return F.interpolate(lr, scale_factor=scale, mode="bicubic", align_corners=False)
+
+
+def patch_candidates(planes, hr):
+    """Top-left corners (plane, y, x) of HR patches on a half-patch grid and their sampling
+    weights: mean |gradient| of the patch plus 10 % of the mean (wallpapers are full of flat
+    bokeh, but some flat patches must stay)."""
+    stride = hr // 2
+    cands, weights = [], []
+    for i, p in enumerate(planes):
+        g = np.abs(np.diff(p, axis=0))[:, :-1] + np.abs(np.diff(p, axis=1))[:-1, :]
+        ii = np.pad(g.astype(np.float64).cumsum(0).cumsum(1), ((1, 0), (1, 0)))
+        ys = np.arange(0, g.shape[0] - hr, stride)
+        xs = np.arange(0, g.shape[1] - hr, stride)
+        yy, xx = np.meshgrid(ys, xs, indexing="ij")
+        e = (ii[yy + hr, xx + hr] - ii[yy, xx + hr] - ii[yy + hr, xx] + ii[yy, xx]).ravel() / (hr * hr)
+        cands.append(np.stack([np.full(e.size, i), yy.ravel(), xx.ravel()], 1))
+        weights.append(e)
+    w = np.concatenate(weights)
+    w = w + 0.1 * w.mean()
+    return np.concatenate(cands), w / w.sum()

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from common import TRAIN_ROOT, Espcn, downscale
+from common import TRAIN_ROOT, Espcn, downscale, patch_candidates
 import evaluate
 import export
 
@@ -44,23 +44,8 @@ class Patches:
         self.planes = planes
         self.hr = hr_size
         self.rng = rng
-        stride = hr_size // 2
-        cands, weights = [], []
-        for i, p in enumerate(planes):
-            g = np.abs(np.diff(p, axis=0))[:, :-1] + np.abs(np.diff(p, axis=1))[:-1, :]
-            ii = np.pad(g.astype(np.float64).cumsum(0).cumsum(1), ((1, 0), (1, 0)))
-            ys = np.arange(0, g.shape[0] - hr_size, stride)
-            xs = np.arange(0, g.shape[1] - hr_size, stride)
-            yy, xx = np.meshgrid(ys, xs, indexing="ij")
-            e = ii[yy + hr_size, xx + hr_size] - ii[yy, xx + hr_size] - ii[yy + hr_size, xx] + ii[yy, xx]
-            e = e.ravel() / (hr_size * hr_size)
-            cands.append(np.stack([np.full(e.size, i), yy.ravel(), xx.ravel()], 1))
-            weights.append(e)
-        self.cands = np.concatenate(cands)
-        w = np.concatenate(weights)
-        w = w + 0.1 * w.mean()  # keep some flat patches
-        self.p = w / w.sum()
-        self.stride = stride
+        self.cands, self.p = patch_candidates(planes, hr_size)
+        self.stride = hr_size // 2
 
     def batch(self, n):
         idx = self.rng.choice(len(self.cands), size=n, p=self.p)

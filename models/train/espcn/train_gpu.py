@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import Espcn, downscale  # noqa: E402
+from common import Espcn, downscale, patch_candidates  # noqa: E402
 
 
 def log(msg):
@@ -57,24 +57,11 @@ class DevicePatches:
     def __init__(self, planes, hr, dev):
         self.hr, self.dev = hr, dev
         stride = hr // 2
-        offs, cands, weights, widths = [], [], [], []
-        off = 0
-        for i, p in enumerate(planes):
-            g = np.abs(np.diff(p, axis=0))[:, :-1] + np.abs(np.diff(p, axis=1))[:-1, :]
-            ii = np.pad(g.astype(np.float64).cumsum(0).cumsum(1), ((1, 0), (1, 0)))
-            ys = np.arange(0, g.shape[0] - hr, stride)
-            xs = np.arange(0, g.shape[1] - hr, stride)
-            yy, xx = np.meshgrid(ys, xs, indexing="ij")
-            e = (ii[yy + hr, xx + hr] - ii[yy, xx + hr] - ii[yy + hr, xx] + ii[yy, xx]).ravel() / (hr * hr)
-            cands.append(np.stack([np.full(e.size, i), yy.ravel(), xx.ravel()], 1))
-            weights.append(e)
-            offs.append(off)
-            widths.append(p.shape[1])
-            off += p.size
-        w = np.concatenate(weights)
-        w = w + 0.1 * w.mean()
-        self.p = torch.tensor(w / w.sum(), dtype=torch.float32, device=dev)
-        self.cands = torch.tensor(np.concatenate(cands), dtype=torch.long, device=dev)
+        cands, p = patch_candidates(planes, hr)
+        offs = np.cumsum([0] + [q.size for q in planes[:-1]])
+        widths = [q.shape[1] for q in planes]
+        self.p = torch.tensor(p, dtype=torch.float32, device=dev)
+        self.cands = torch.tensor(cands, dtype=torch.long, device=dev)
         self.heights = torch.tensor([p.shape[0] for p in planes], dtype=torch.long, device=dev)
         self.widths = torch.tensor(widths, dtype=torch.long, device=dev)
         self.offs = torch.tensor(offs, dtype=torch.long, device=dev)

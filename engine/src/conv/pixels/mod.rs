@@ -393,16 +393,7 @@ mod tests {
         for (i, (spec, dims)) in specs().iter().enumerate() {
             let g = ConvGeom::new("test", spec, dims).unwrap_or_else(|e| panic!("{e}"));
             let mut seed = 0x9e37_79b9_u32.wrapping_mul(i as u32 + 1);
-            let mut rnd = |n: usize| -> Vec<f32> {
-                (0..n)
-                    .map(|_| {
-                        seed ^= seed << 13;
-                        seed ^= seed >> 17;
-                        seed ^= seed << 5;
-                        (seed as f32 / u32::MAX as f32) * 2.0 - 1.0
-                    })
-                    .collect()
-            };
+            let mut rnd = |n: usize| uniform(&mut seed, n);
             let (x, w, b) = (rnd(g.input_len()), rnd(g.cout * g.cin * g.taps()), rnd(g.cout));
             for &(isa, shift) in &variants {
                 let p = PixelsPacked::new(isa, &g, &OutMap::for_geom(&g), &w, shift);
@@ -413,6 +404,18 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// `n` values uniform in [−1, 1) from a xorshift32 state (deterministic test data).
+    fn uniform(seed: &mut u32, n: usize) -> Vec<f32> {
+        (0..n)
+            .map(|_| {
+                *seed ^= *seed << 13;
+                *seed ^= *seed >> 17;
+                *seed ^= *seed << 5;
+                (*seed as f32 / u32::MAX as f32) * 2.0 - 1.0
+            })
+            .collect()
     }
 
     /// Streaming plans (staged transposes + non-temporal stores) agree with the reference for
@@ -431,16 +434,7 @@ mod tests {
             assert!(plan(&large).stream, "{isa}: ESPCN l1's 59 MB output should stream");
         }
         let mut seed = 0x2545_f491_u32;
-        let mut rnd = |n: usize| -> Vec<f32> {
-            (0..n)
-                .map(|_| {
-                    seed ^= seed << 13;
-                    seed ^= seed >> 17;
-                    seed ^= seed << 5;
-                    (seed as f32 / u32::MAX as f32) * 2.0 - 1.0
-                })
-                .collect()
-        };
+        let mut rnd = |n: usize| uniform(&mut seed, n);
         for &isa in &isas {
             for (cin, cout, k, act) in
                 [(1, 64, 5, Activation::Tanh), (1, 16, 3, Activation::Identity), (2, 8, 3, Activation::Relu)]

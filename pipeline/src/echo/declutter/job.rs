@@ -230,10 +230,12 @@ impl DeclutterJob {
                     Source::Video(_) => Sink::dicom_spool(out, (w, h), fps)?,
                     Source::Dicom(d) => {
                         let coding = if d.jpeg { DicomCoding::Jpeg } else { DicomCoding::Native };
-                        Sink::dicom(out, Some(&d.header), (w, h), info.frames.unwrap_or(0), fps, coding)?
+                        let frames = info.frames.unwrap_or(0);
+                        Sink::dicom(open_dicom(out, Some(&d.header), (w, h), frames, fps, coding)?, (w, h))
                     }
                     Source::Folder { .. } => {
-                        Sink::dicom(out, None, (w, h), info.frames.unwrap_or(0), fps, DicomCoding::Native)?
+                        let frames = info.frames.unwrap_or(0);
+                        Sink::dicom(open_dicom(out, None, (w, h), frames, fps, DicomCoding::Native)?, (w, h))
                     }
                 }
             }
@@ -411,16 +413,8 @@ fn dicom_io(source: std::io::Error) -> DeclutterError {
 }
 
 impl Sink {
-    fn dicom(
-        target: OutputTarget,
-        header: Option<&super::dicom::DicomHeader>,
-        size: (usize, usize),
-        frames: u64,
-        fps: f64,
-        coding: DicomCoding,
-    ) -> Result<Self, DeclutterError> {
-        let writer = open_dicom(target, header, size, frames, fps, coding)?;
-        Ok(Self::Dicom { writer: Box::new(writer), grey: vec![0; size.0 * size.1], size })
+    fn dicom(writer: DicomWriter, size: (usize, usize)) -> Self {
+        Self::Dicom { writer: Box::new(writer), grey: vec![0; size.0 * size.1], size }
     }
 
     fn dicom_spool(target: OutputTarget, size: (usize, usize), fps: f64) -> Result<Self, DeclutterError> {
