@@ -31,7 +31,7 @@ pub enum DeclutterFormat {
     /// H.264 in fragmented MP4.
     Mp4,
     /// Multi-frame grey DICOM (JPEG baseline for a JPEG DICOM input, else explicit VR little
-    /// endian); needs a DICOM or frame-archive input.
+    /// endian); from a video it is sent once the whole clip is filtered.
     Dcm,
 }
 
