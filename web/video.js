@@ -19,7 +19,10 @@ export function videoJob({ method = 'POST', path, params = {}, body = null, toke
     if (body) xhr.setRequestHeader('Content-Type', body.type || 'application/octet-stream');
     const uploadShare = body ? 0.2 : 0;
     let poll = null;
-    const stopPolling = () => { if (poll) { clearInterval(poll); poll = null; } };
+    // `ended` also stops a poll already in flight when the reply arrives: its late answer
+    // would otherwise move the bar back from 100 %.
+    let ended = false;
+    const stopPolling = () => { ended = true; if (poll) { clearInterval(poll); poll = null; } };
     xhr.upload.onprogress = (e) => {
       if (e.lengthComputable) progress(uploadShare * (e.loaded / e.total), 'Uploading…');
     };
@@ -36,6 +39,7 @@ export function videoJob({ method = 'POST', path, params = {}, body = null, toke
           });
           if (!r.ok) return;
           const s = await r.json();
+          if (ended) return;
           const total = s.frames_total || 0;
           const done = total ? Math.min(1, s.frames_done / total) : 0;
           progress(uploadShare + (1 - uploadShare) * done,
