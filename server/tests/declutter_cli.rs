@@ -5,7 +5,7 @@
 
 mod media;
 
-use media::{luma as grey_frames, p, tempdir, tool, video_stream as probe};
+use media::{luma as grey_frames, p, simulate_png, tempdir, tool, video_stream as probe};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -40,25 +40,7 @@ fn declutter_err(args: &[&str]) -> String {
 
 /// A simulated clip (`both` clutter) as PNG folders `cluttered/` and `mask/`.
 fn simulate(dir: &Path) -> PathBuf {
-    let size = SIDE.to_string();
-    let frames = FRAMES.to_string();
-    let out = sluice(&[
-        "simulate-echo",
-        "--out",
-        p(dir),
-        "--frames",
-        &frames,
-        "--size",
-        &size,
-        "--clutter",
-        "both",
-        "--seed",
-        "5",
-        "--format",
-        "png",
-    ]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    dir.join("clip_000005")
+    simulate_png(dir, SIDE, FRAMES, 5)
 }
 
 /// The grey bytes and size of a PNG.

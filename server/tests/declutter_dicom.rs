@@ -7,7 +7,7 @@
 
 mod media;
 
-use media::{entries, p, request, start, tempdir, tool, video_stream as probe};
+use media::{entries, p, request, simulate_png, start, tempdir, tool, video_stream as probe};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -66,25 +66,7 @@ fn read_back(dcm: &Path, frames: &Path) -> Value {
 
 /// A simulated 64×64 clip of 6 frames as a PNG folder.
 fn simulate(dir: &Path) -> PathBuf {
-    let size = SIDE.to_string();
-    let frames = FRAMES.to_string();
-    let out = sluice(&[
-        "simulate-echo",
-        "--out",
-        p(dir),
-        "--frames",
-        &frames,
-        "--size",
-        &size,
-        "--clutter",
-        "both",
-        "--seed",
-        "9",
-        "--format",
-        "png",
-    ]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    dir.join("clip_000009/cluttered")
+    simulate_png(dir, SIDE, FRAMES, 9).join("cluttered")
 }
 
 /// Every PNG of a folder in name order as grey bytes (concatenated).

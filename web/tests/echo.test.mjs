@@ -7,9 +7,8 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { writeFileSync } from 'node:fs';
-import { execFileSync } from 'node:child_process';
 import { connect } from 'node:net';
-import { startServer, tempDir, launchChromium, artifactsDir, canvasInk } from './support.mjs';
+import { startServer, tempDir, launchChromium, artifactsDir, canvasInk, downloadVideo } from './support.mjs';
 
 let dir, server;
 
@@ -94,12 +93,7 @@ test('echo tab: a simulated clip is filtered and shown in step with the clutter 
     assert.deepEqual(await page.evaluate(() => ['echo-before', 'echo-after'].map((id) => document.getElementById(id).paused)), [true, true]);
 
     // The filtered clip downloads as the grey WebM the server made.
-    const download = page.waitForEvent('download');
-    await page.getByRole('link', { name: 'Download the filtered clip (WebM)' }).click();
-    const saved = join(dir, 'filtered.webm');
-    await (await download).saveAs(saved);
-    const probe = JSON.parse(execFileSync('ffprobe', ['-v', 'error', '-count_frames', '-show_streams', '-of', 'json', saved]));
-    const v = probe.streams.find((s) => s.codec_type === 'video');
+    const v = await downloadVideo(page, 'Download the filtered clip (WebM)', join(dir, 'filtered.webm'));
     assert.deepEqual([v.codec_name, v.width, v.height, v.nb_read_frames], ['vp9', 128, 128, '48']);
     assert.deepEqual(pageErrors, []);
   } finally {

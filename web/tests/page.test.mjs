@@ -9,7 +9,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import {
   startServer, tempDir, writeWav, readWav, noisySpeech, denoiseWithCli, launchChromium, bestCorrelation, artifactsDir,
-  canvasInk,
+  canvasInk, downloadVideo,
 } from './support.mjs';
 
 const RATE = 48000;
@@ -186,12 +186,7 @@ test('video tab: upload, progress, before/after comparison slider, download', as
     await page.waitForFunction(() => document.getElementById('video-after').currentTime > 0.2, null, { timeout: 10_000 });
     await page.screenshot({ path: join(artifactsDir(), 'video-tab.png'), fullPage: true });
 
-    const download = page.waitForEvent('download');
-    await page.getByRole('link', { name: 'Download the upscaled video (WebM)' }).click();
-    const saved = join(dir, 'downloaded.webm');
-    await (await download).saveAs(saved);
-    const probe = JSON.parse(execFileSync('ffprobe', ['-v', 'error', '-count_frames', '-show_streams', '-of', 'json', saved]));
-    const v = probe.streams.find((s) => s.codec_type === 'video');
+    const v = await downloadVideo(page, 'Download the upscaled video (WebM)', join(dir, 'downloaded.webm'));
     assert.deepEqual([v.codec_name, v.width, v.height, v.nb_read_frames], ['vp9', 192, 128, '25']);
     assert.deepEqual(pageErrors, []);
   } finally {

@@ -197,3 +197,13 @@ export async function canvasInk(page, id) {
     return sum / (d.length / 4);
   }, id);
 }
+
+/** Clicks the download link named `linkName`, saves the file to `path` and returns ffprobe's
+ *  description of its video stream (frames counted). */
+export async function downloadVideo(page, linkName, path) {
+  const download = page.waitForEvent('download');
+  await page.getByRole('link', { name: linkName }).click();
+  await (await download).saveAs(path);
+  const probe = JSON.parse(execFileSync('ffprobe', ['-v', 'error', '-count_frames', '-show_streams', '-of', 'json', path]));
+  return probe.streams.find((s) => s.codec_type === 'video');
+}

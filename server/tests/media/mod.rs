@@ -23,6 +23,20 @@ pub fn p(path: &Path) -> &str {
     path.to_str().unwrap_or_else(|| panic!("non-UTF-8 path {}", path.display()))
 }
 
+/// `sluice simulate-echo` of one `size`×`size` clip of `frames` frames with `both` clutter as
+/// PNG folders (`cluttered/`, `clean/`, `mask/`) under `dir`; returns the clip's folder.
+pub fn simulate_png(dir: &Path, size: usize, frames: usize, seed: u64) -> std::path::PathBuf {
+    let (size, frames, seed_arg) = (size.to_string(), frames.to_string(), seed.to_string());
+    let args = ["simulate-echo", "--out", p(dir), "--frames", &frames, "--size", &size];
+    let out = Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .args(args)
+        .args(["--clutter", "both", "--seed", &seed_arg, "--format", "png"])
+        .output()
+        .unwrap_or_else(|e| panic!("running sluice: {e}"));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    dir.join(format!("clip_{seed:06}"))
+}
+
 /// Runs a tool, requiring success; returns stdout.
 pub fn tool(name: &str, args: &[&str]) -> Vec<u8> {
     let out = Command::new(name).args(args).output().unwrap_or_else(|e| panic!("running {name}: {e}"));
