@@ -32,6 +32,7 @@ TEST_PACKAGES=(
   python3-venv # scripts/tools.sh: venv for hadolint, kubernetes-validate, check-jsonschema, schemathesis
   alsa-utils   # /usr/share/sounds/alsa/*.wav: real speech for the WebSocket, loadtest and live-audio tests
   chromium     # scripts/web-tests.sh drives the web page in headless chromium
+  firefox-esr  # ... and in headless Firefox (web/tests/firefox.test.mjs)
   pulseaudio       # server/tests/live_pulse.rs: a real sound server with a null sink (no sound card)
   pulseaudio-utils # pactl (null sink set-up) and paplay (plays speech into the sink)
   ffmpeg       # server/tests/upscale_cli.rs makes its clips/images with the CLI and probes outputs with ffprobe

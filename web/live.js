@@ -53,6 +53,7 @@ export class LiveSession {
     this.ui = ui;
     this.ws = null;
     this.ctx = null;
+    this.ctxClosing = null;
     this.node = null;
     this.stream = null;
     this.ready = false;
@@ -203,7 +204,8 @@ export class LiveSession {
 
   finish() {
     if (this.stream) this.stream.getTracks().forEach((t) => t.stop());
-    if (this.ctx && this.ctx.state !== 'closed') this.ctx.close();
+    // close() settles later and a second call rejects (Firefox): close once, whoever asks first.
+    if (this.ctx && !this.ctxClosing) this.ctxClosing = this.ctx.close().catch(() => {});
     this.stream = null;
   }
 

@@ -2,12 +2,13 @@
 // and alignment by cross-correlation.
 
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import puppeteer from 'puppeteer-core';
 import { fft } from '../spectrogram.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -151,6 +152,58 @@ export async function launchChromium({ microphoneWav = null, denyMicrophone = fa
   return chromium.launch({ executablePath: process.env.SLUICE_CHROMIUM || '/usr/bin/chromium', args, ignoreDefaultArgs: ['--headless'] });
 }
 
+/**
+ * Debian's Firefox ESR, driven over WebDriver BiDi by puppeteer-core (Playwright drives only its
+ * own patched Firefox builds). Firefox has no WAV-file microphone: `microphone` names the
+ * PulseAudio source it captures (see nullSink), with prompts granted — or, with
+ * `denyMicrophone`, refused as by a user who blocks the site. Downloads land in `downloadDir`.
+ */
+export async function launchFirefox({ microphone = null, denyMicrophone = false, downloadDir = null } = {}) {
+  const prefs = {
+    'media.navigator.streams.fake': false,
+    'media.autoplay.default': 0, // allowed: the page plays the enhanced audio back
+  };
+  if (microphone) prefs['media.audio_loopback_dev'] = microphone;
+  if (denyMicrophone) prefs['permissions.default.microphone'] = 2;
+  else prefs['media.navigator.permission.disabled'] = true;
+  if (downloadDir) {
+    Object.assign(prefs, { 'browser.download.folderList': 2, 'browser.download.dir': downloadDir, 'browser.download.useDownloadDir': true });
+  }
+  return puppeteer.launch({
+    browser: 'firefox',
+    executablePath: process.env.SLUICE_FIREFOX || '/usr/bin/firefox-esr',
+    headless: true,
+    extraPrefsFirefox: prefs,
+  });
+}
+
+/** `pactl` with `args`, its trimmed output, or null when no PulseAudio server answers. */
+export function pactl(...args) {
+  try {
+    return execFileSync('pactl', args, { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * A mono 48 kHz PulseAudio null sink of the test's own (never a developer's real devices), or
+ * null when no PulseAudio server answers — a failure instead when SLUICE_REQUIRE_PULSE is set,
+ * as CI sets it. `close()` unloads it.
+ */
+export function nullSink(tag) {
+  if (pactl('info') === null) {
+    if (process.env.SLUICE_REQUIRE_PULSE) throw new Error('SLUICE_REQUIRE_PULSE is set but no PulseAudio server answers `pactl info`');
+    return null;
+  }
+  const name = `sluice_web_${tag}_${process.pid}`;
+  const module = pactl('load-module', 'module-null-sink', `sink_name=${name}`, 'rate=48000', 'channels=1',
+    `sink_properties=device.description=${name}`);
+  if (module === null) throw new Error('pactl load-module module-null-sink failed');
+  // Browsers list sources by description; PulseAudio describes a monitor as "Monitor of <sink>".
+  return { name, monitorDescription: `Monitor of ${name}`, close: () => pactl('unload-module', module) };
+}
+
 function nextPow2(n) { let p = 1; while (p < n) p <<= 1; return p; }
 
 /**
@@ -169,12 +222,15 @@ export function bestCorrelation(a, b, maxLag) {
   }
   fft(ar, ai);
   const cumA = prefixEnergy(a), cumB = prefixEnergy(b);
+  const totalA = cumA[a.length], totalB = cumB[b.length];
   let best = { corr: -1, lag: 0 };
   for (let lag = -maxLag; lag <= maxLag; lag++) {
     const xc = ar[(lag + n) % n] / n; // Σ a[i+lag] b[i]
     const i0 = Math.max(0, -lag), i1 = Math.min(b.length, a.length - lag);
     if (i1 - i0 < 4800) continue;
     const ea = cumA[i1 + lag] - cumA[i0 + lag], eb = cumB[i1] - cumB[i0];
+    // An overlap of near silence would divide FFT rounding noise by almost nothing.
+    if (ea < 0.25 * totalA || eb < 0.25 * totalB) continue;
     const corr = xc / Math.sqrt(ea * eb + 1e-20);
     if (corr > best.corr) best = { corr, lag };
   }
@@ -206,4 +262,23 @@ export async function downloadVideo(page, linkName, path) {
   await (await download).saveAs(path);
   const probe = JSON.parse(execFileSync('ffprobe', ['-v', 'error', '-count_frames', '-show_streams', '-of', 'json', path]));
   return probe.streams.find((s) => s.codec_type === 'video');
+}
+
+/**
+ * Waits up to `timeoutMs` for a finished download in `dir` and returns its path. Firefox creates
+ * the file empty, writes `<name>.part` and renames it over the file at the end: finished means a
+ * non-empty file with no `.part` beside it and the same size on two looks in a row.
+ */
+export async function waitForDownload(dir, timeoutMs = 20_000) {
+  const deadline = Date.now() + timeoutMs;
+  let last = null;
+  for (;;) {
+    const names = readdirSync(dir);
+    const name = names.find((n) => !n.endsWith('.part') && !names.includes(`${n}.part`));
+    const size = name ? statSync(join(dir, name)).size : 0;
+    if (size > 0 && last && last.name === name && last.size === size) return join(dir, name);
+    last = { name, size };
+    if (Date.now() > deadline) throw new Error(`no download finished in ${dir} (${names.join(', ') || 'empty'})`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
 }
