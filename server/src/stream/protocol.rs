@@ -3,6 +3,7 @@
 //!
 //! Every `*_samples` count is in samples per channel (frames), at the stream's own rate.
 
+use bytes::BufMut;
 use serde::{Deserialize, Serialize};
 
 /// Close codes the server ends a session with.
@@ -90,16 +91,16 @@ impl SampleFormat {
     }
 
     /// Appends `samples` encoded (16-bit: scaled by 32768, rounded, clipped).
-    pub fn encode(self, samples: &[f32], out: &mut Vec<u8>) {
+    pub fn encode(self, samples: &[f32], out: &mut impl BufMut) {
         match self {
             Self::S16le => {
                 for &s in samples {
-                    out.extend_from_slice(&quantize_s16(s).to_le_bytes());
+                    out.put_i16_le(quantize_s16(s));
                 }
             }
             Self::F32le => {
                 for &s in samples {
-                    out.extend_from_slice(&s.to_le_bytes());
+                    out.put_f32_le(s);
                 }
             }
         }

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use sluice_models::dfn3::Dfn3Model;
 use sluice_pipeline::denoise::{BatchStream, HopBatch};
 use tokio::sync::mpsc::{self, error::TryRecvError, error::TrySendError};
@@ -37,6 +37,8 @@ const BEHIND_STATS_EVERY: Duration = Duration::from_millis(250);
 const DECODE_FRAMES: usize = 4_096;
 /// Encoded output a stream may hold back (client not reading) before it stops pulling input.
 const PENDING_MAX_BYTES: usize = 1 << 20;
+/// Output buffer grown at a time: 16 KiB holds 17 mono 16-bit hops.
+const PENDING_BLOCK: usize = 16 << 10;
 
 /// Socket → worker.
 #[derive(Debug)]
@@ -95,7 +97,10 @@ struct Slot {
     flush_left: Option<usize>,
     out_limit: Option<u64>,
     /// Encoded output not yet handed to the session.
-    pending: Vec<u8>,
+    /// Encoded output not yet handed over. Hops are split off its front as `Bytes` that share
+    /// one allocation, which `reserve` reuses once the session has written them all: no
+    /// allocation per hop.
+    pending: BytesMut,
     /// Frames that may still be processed ahead of real time.
     credit: f64,
     credit_max: f64,
@@ -131,7 +136,7 @@ impl Slot {
             sent: 0,
             flush_left: None,
             out_limit: None,
-            pending: Vec::new(),
+            pending: BytesMut::new(),
             credit: credit_max,
             credit_max,
             lsnr_sum: 0.0,
@@ -219,7 +224,12 @@ impl Slot {
         let nch = self.config.channels;
         let frames = (out.len() / nch) as u64;
         let keep = self.out_limit.map_or(frames, |l| frames.min(l.saturating_sub(self.sent)));
-        self.config.format.encode(&out[..keep as usize * nch], &mut self.pending);
+        let samples = &out[..keep as usize * nch];
+        let need = samples.len() * self.config.format.bytes();
+        if self.pending.capacity() - self.pending.len() < need {
+            self.pending.reserve(need.max(PENDING_BLOCK));
+        }
+        self.config.format.encode(samples, &mut self.pending);
         self.sent += keep;
         self.lsnr_sum += f64::from(self.stream.lsnr());
         self.lsnr_n += 1;
@@ -232,11 +242,10 @@ impl Slot {
             return;
         }
         if !self.pending.is_empty() {
-            let bytes = Bytes::from(std::mem::take(&mut self.pending));
-            match self.output.try_send(Output::Pcm(bytes)) {
-                Ok(()) => {}
-                Err(TrySendError::Full(Output::Pcm(b))) => self.pending = b.into(),
-                Err(_) => return self.finished = true,
+            match self.output.try_reserve() {
+                Ok(permit) => permit.send(Output::Pcm(self.pending.split().freeze())),
+                Err(TrySendError::Full(())) => {}
+                Err(TrySendError::Closed(())) => return self.finished = true,
             }
         }
         let behind = self.queue_seconds() > BEHIND_SECS && self.credit >= self.stream.unit_frames() as f64;
