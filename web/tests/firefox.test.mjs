@@ -3,33 +3,17 @@
 // microphone message, and the audio-file and video tabs. page.test.mjs covers the same page in
 // Chromium; this file is what makes "works in Firefox" a tested claim.
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { writeFileSync, mkdtempSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { execFileSync, spawn } from 'node:child_process';
 import {
-  startServer, tempDir, writeWav, readWav, noisySpeech, denoiseWithCli, launchFirefox, nullSink, bestCorrelation,
-  artifactsDir, canvasInk, waitForDownload,
+  launchFirefox, nullSink, artifactsDir, canvasInk, waitForDownload, speechServerSuite, assertLiveRoundTrip, assertSameWav,
 } from './support.mjs';
 
-const RATE = 48000;
-let dir, noisyPath, reference, server;
-
-before(async () => {
-  dir = tempDir();
-  noisyPath = join(dir, 'noisy.wav');
-  writeWav(noisyPath, noisySpeech(), RATE);
-  reference = denoiseWithCli(noisyPath, join(dir, 'reference.wav'));
-  server = await startServer();
-});
-
-after(async () => {
-  if (server) {
-    await server.stop();
-    writeFileSync(join(artifactsDir(), 'firefox-server.log'), server.log());
-  }
-});
+const ctx = speechServerSuite('firefox-server.log');
+const RATE = ctx.rate;
 
 /** The element named `name` in role `role` (the accessibility tree, as a screen reader finds it). */
 function byRole(page, role, name) {
@@ -54,13 +38,13 @@ test('firefox: live tab, a PulseAudio microphone comes back enhanced like `sluic
     const page = await browser.newPage();
     const pageErrors = [];
     page.on('pageerror', (e) => pageErrors.push(String(e.stack || e)));
-    await page.goto(server.url);
+    await page.goto(ctx.server.url);
     await byRole(page, 'button', 'Start microphone').click();
     await waitFor(page, () => document.getElementById('live-status').textContent.startsWith('Live'), 20_000, 'live-status');
     // Play the noisy speech into the sink whose monitor is Firefox's microphone, then let the
     // last of it come back.
     await new Promise((ok, fail) => {
-      const p = spawn('paplay', [`--device=${sink.name}`, noisyPath], { stdio: 'ignore' });
+      const p = spawn('paplay', [`--device=${sink.name}`, ctx.noisyPath], { stdio: 'ignore' });
       p.on('error', fail);
       p.on('exit', (code) => (code === 0 ? ok() : fail(new Error(`paplay exited ${code}`))));
     });
@@ -70,18 +54,11 @@ test('firefox: live tab, a PulseAudio microphone comes back enhanced like `sluic
     await byRole(page, 'button', 'Stop').click();
     await waitFor(page, () => document.getElementById('live-status').textContent === 'Stopped.', 10_000, 'live-status');
 
-    const enhanced = Float32Array.from(await page.evaluate(() => Array.from(window.sluice.live.recording())), (s) => s / 32768);
-    const sent = Float32Array.from(await page.evaluate(() => Array.from(window.sluice.live.sentRecording())), (s) => s / 32768);
-    // The microphone heard the WAV (through PulseAudio and Firefox's capture path)...
-    const mic = bestCorrelation(sent, readWav(noisyPath).samples, sent.length);
-    assert.ok(mic.corr >= 0.5, `the microphone did not hear the WAV: correlation ${mic.corr.toFixed(3)}`);
-    // ...and the server's answer is `sluice denoise` of what the page sent.
-    const sentPath = join(dir, 'firefox-sent.wav');
-    writeWav(sentPath, sent, RATE);
-    const expected = denoiseWithCli(sentPath, join(dir, 'firefox-sent-denoised.wav'));
-    const { corr, lag } = bestCorrelation(enhanced, expected, 2 * RATE);
-    console.log(`firefox live: server vs sluice denoise ${corr.toFixed(4)} at lag ${lag}; microphone vs WAV ${mic.corr.toFixed(4)}`);
-    assert.ok(corr >= 0.9, `correlation with sluice denoise of the sent audio ${corr.toFixed(3)} at lag ${lag}`);
+    const received = await page.evaluate(() => Array.from(window.sluice.live.recording()));
+    const sent = await page.evaluate(() => Array.from(window.sluice.live.sentRecording()));
+    // The microphone heard the WAV (through PulseAudio and Firefox's capture path), and the
+    // server's answer is `sluice denoise` of what the page sent.
+    assertLiveRoundTrip(ctx, 'firefox-live', sent, received);
 
     const columns = await page.evaluate(() => [window.sluice.specIn.columns, window.sluice.specOut.columns]);
     assert.ok(columns[0] > 100 && columns[1] > 100, `spectrogram columns ${columns}`);
@@ -100,7 +77,7 @@ test('firefox: live tab, a denied microphone says so', async () => {
   const browser = await launchFirefox({ denyMicrophone: true });
   try {
     const page = await browser.newPage();
-    await page.goto(server.url);
+    await page.goto(ctx.server.url);
     await byRole(page, 'button', 'Start microphone').click();
     await waitFor(page, () => document.getElementById('live-status').classList.contains('error'), 10_000, 'live-status');
     assert.match(await page.$eval('#live-status', (e) => e.textContent), /Microphone access was denied/);
@@ -111,14 +88,14 @@ test('firefox: live tab, a denied microphone says so', async () => {
 });
 
 test('firefox: file tab, upload, progress, before/after pictures, download', async () => {
-  const downloads = mkdtempSync(join(dir, 'downloads-'));
+  const downloads = mkdtempSync(join(ctx.dir, 'downloads-'));
   const browser = await launchFirefox({ downloadDir: downloads });
   try {
     const page = await browser.newPage();
-    await page.goto(server.url);
+    await page.goto(ctx.server.url);
     await byRole(page, 'tab', 'Audio file').click();
     const input = await page.waitForSelector('#file-input');
-    await input.uploadFile(noisyPath);
+    await input.uploadFile(ctx.noisyPath);
     await byRole(page, 'button', 'Enhance').click();
     await waitFor(page, () => document.getElementById('file-status').textContent.startsWith('Done'), 60_000, 'file-status');
     assert.equal(await page.$eval('#file-progress', (p) => p.value), 1);
@@ -128,27 +105,23 @@ test('firefox: file tab, upload, progress, before/after pictures, download', asy
 
     await byRole(page, 'link', 'Download the enhanced WAV').click();
     const saved = await waitForDownload(downloads);
-    const got = readWav(saved).samples;
-    assert.equal(got.length, reference.length, 'same length as sluice denoise');
-    let maxDiff = 0;
-    for (let i = 0; i < got.length; i++) maxDiff = Math.max(maxDiff, Math.abs(got[i] - reference[i]));
-    assert.ok(maxDiff <= 2 / 32768, `downloaded WAV differs from sluice denoise by ${maxDiff}`);
+    assertSameWav(saved, ctx.reference);
   } finally {
     await browser.close();
   }
 });
 
 test('firefox: video tab, upload, both videos play, comparison slider, download', async () => {
-  const clip = join(dir, 'firefox-clip.webm');
+  const clip = join(ctx.dir, 'firefox-clip.webm');
   execFileSync('ffmpeg', ['-y', '-v', 'error', '-nostdin', '-f', 'lavfi', '-i', 'testsrc2=s=96x64:r=25:d=1',
     '-c:v', 'libvpx-vp9', '-deadline', 'realtime', '-pix_fmt', 'yuv420p', clip]);
-  const downloads = mkdtempSync(join(dir, 'downloads-'));
+  const downloads = mkdtempSync(join(ctx.dir, 'downloads-'));
   const browser = await launchFirefox({ downloadDir: downloads });
   try {
     const page = await browser.newPage();
     const pageErrors = [];
     page.on('pageerror', (e) => pageErrors.push(String(e.stack || e)));
-    await page.goto(server.url);
+    await page.goto(ctx.server.url);
     await byRole(page, 'tab', 'Video').click();
     const input = await page.waitForSelector('#video-input');
     await input.uploadFile(clip);
@@ -185,7 +158,7 @@ test('firefox: echo tab, a simulated clip is filtered, both clips seek and play 
     const page = await browser.newPage();
     const pageErrors = [];
     page.on('pageerror', (e) => pageErrors.push(String(e.stack || e)));
-    await page.goto(server.url);
+    await page.goto(ctx.server.url);
     await byRole(page, 'tab', 'Echo').click();
     await byRole(page, 'button', 'Try a simulated clip').click();
     await waitFor(page, () => document.getElementById('echo-status').textContent.startsWith('Done:'), 120_000, 'echo-status');

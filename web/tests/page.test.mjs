@@ -2,44 +2,28 @@
 // the live tab with a WAV as the fake microphone, the file and video tabs, and the failure messages.
 // Run with `npm test` in web/tests after building the workspace (scripts/test.sh does both).
 
-import { test, before, after } from 'node:test';
+import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import {
-  startServer, tempDir, writeWav, readWav, noisySpeech, denoiseWithCli, launchChromium, bestCorrelation, artifactsDir,
-  canvasInk, downloadVideo,
+  startServer, launchChromium, artifactsDir, canvasInk, downloadVideo, speechServerSuite, assertLiveRoundTrip, assertSameWav,
 } from './support.mjs';
 
-const RATE = 48000;
-let dir, noisyPath, reference, server;
-
-before(async () => {
-  dir = tempDir();
-  noisyPath = join(dir, 'noisy.wav');
-  writeWav(noisyPath, noisySpeech(), RATE);
-  reference = denoiseWithCli(noisyPath, join(dir, 'reference.wav'));
-  server = await startServer();
-});
-
-after(async () => {
-  if (server) {
-    await server.stop();
-    writeFileSync(join(artifactsDir(), 'server.log'), server.log());
-  }
-});
+const ctx = speechServerSuite('server.log');
+const RATE = ctx.rate;
 
 test('live tab: the browser microphone comes back enhanced like `sluice denoise`', async () => {
-  const browser = await launchChromium({ microphoneWav: noisyPath });
+  const browser = await launchChromium({ microphoneWav: ctx.noisyPath });
   try {
     const page = await browser.newPage();
     const pageErrors = [];
     page.on('pageerror', (e) => pageErrors.push(String(e.stack || e)));
-    await page.goto(server.url);
+    await page.goto(ctx.server.url);
     await page.getByRole('button', { name: 'Start microphone' }).click();
     await page.waitForFunction(() => document.getElementById('live-status').textContent.startsWith('Live'), null, { timeout: 20_000 });
-    const seconds = reference.length / RATE;
+    const seconds = ctx.reference.length / RATE;
     // The fake microphone plays the file once; wait until it has all come back.
     await page.waitForFunction(
       (n) => window.sluice.live && window.sluice.live.received >= n, Math.round((seconds + 0.5) * RATE), { timeout: (seconds + 20) * 1000 },
@@ -50,21 +34,11 @@ test('live tab: the browser microphone comes back enhanced like `sluice denoise`
       .catch(async (e) => { throw new Error(`${e.message}; status: ${await page.locator('#live-status').textContent()}`); });
 
     const received = await page.evaluate(() => Array.from(window.sluice.live.recording()));
-    const enhanced = Float32Array.from(received, (s) => s / 32768);
     // Chromium's fake microphone plays the WAV on a wall clock and, on a loaded machine, can
     // skip or repeat a little of it: the server is judged on what the page really sent, which
     // must itself be the WAV (looser bound), and `sluice denoise` of that must match.
-    const sentPcm = await page.evaluate(() => Array.from(window.sluice.live.sentRecording()));
-    const sent = Float32Array.from(sentPcm, (s) => s / 32768);
-    const mic = bestCorrelation(sent, readWav(noisyPath).samples, 2 * RATE);
-    assert.ok(mic.corr >= 0.5, `the microphone did not play the WAV: correlation ${mic.corr.toFixed(3)}`);
-    const sentPath = join(dir, 'sent.wav');
-    writeWav(sentPath, sent, RATE);
-    const expected = denoiseWithCli(sentPath, join(dir, 'sent-denoised.wav'));
-    const { corr, lag } = bestCorrelation(enhanced, expected, 2 * RATE);
-    console.log(`live: server vs sluice denoise ${corr.toFixed(4)} at lag ${lag}; microphone vs WAV ${mic.corr.toFixed(4)}`);
-    assert.ok(corr >= 0.9, `correlation with sluice denoise of the sent audio ${corr.toFixed(3)} at lag ${lag} `
-      + `(microphone vs WAV ${mic.corr.toFixed(3)})`);
+    const sent = await page.evaluate(() => Array.from(window.sluice.live.sentRecording()));
+    assertLiveRoundTrip(ctx, 'live', sent, received);
 
     const columns = await page.evaluate(() => [window.sluice.specIn.columns, window.sluice.specOut.columns]);
     assert.ok(columns[0] > 100 && columns[1] > 100, `spectrogram columns ${columns}`);
@@ -83,10 +57,10 @@ test('file tab: upload, progress, before/after players and pictures, download', 
   const browser = await launchChromium();
   try {
     const page = await browser.newPage();
-    await page.goto(server.url);
+    await page.goto(ctx.server.url);
     await page.getByRole('tab', { name: 'Audio file' }).press('Enter');
     await page.getByRole('tab', { name: 'Audio file' }).click();
-    await page.getByLabel('Audio file (WAV, FLAC, Ogg Vorbis, MP3)').setInputFiles(noisyPath);
+    await page.getByLabel('Audio file (WAV, FLAC, Ogg Vorbis, MP3)').setInputFiles(ctx.noisyPath);
     await page.getByRole('button', { name: 'Enhance' }).click();
     await page.waitForFunction(() => document.getElementById('file-status').textContent.startsWith('Done'), null, { timeout: 60_000 });
     assert.equal(await page.locator('#file-progress').evaluate((p) => p.value), 1);
@@ -96,13 +70,9 @@ test('file tab: upload, progress, before/after players and pictures, download', 
 
     const download = page.waitForEvent('download');
     await page.getByRole('link', { name: 'Download the enhanced WAV' }).click();
-    const saved = join(dir, 'downloaded.wav');
+    const saved = join(ctx.dir, 'downloaded.wav');
     await (await download).saveAs(saved);
-    const got = readWav(saved).samples;
-    assert.equal(got.length, reference.length, 'same length as sluice denoise');
-    let maxDiff = 0;
-    for (let i = 0; i < got.length; i++) maxDiff = Math.max(maxDiff, Math.abs(got[i] - reference[i]));
-    assert.ok(maxDiff <= 2 / 32768, `downloaded WAV differs from sluice denoise by ${maxDiff}`);
+    assertSameWav(saved, ctx.reference);
   } finally {
     await browser.close();
   }
@@ -112,7 +82,7 @@ test('live tab: a denied microphone says so', async () => {
   const browser = await launchChromium({ denyMicrophone: true });
   try {
     const page = await browser.newPage();
-    await page.goto(server.url);
+    await page.goto(ctx.server.url);
     await page.getByRole('button', { name: 'Start microphone' }).click();
     await page.waitForFunction(() => document.getElementById('live-status').classList.contains('error'), null, { timeout: 10_000 });
     assert.match(await page.locator('#live-status').textContent(), /Microphone access was denied/);
@@ -124,7 +94,7 @@ test('live tab: a denied microphone says so', async () => {
 
 test('live tab: a server at capacity says so', async () => {
   const full = await startServer(['--max-streams', '1']);
-  const browser = await launchChromium({ microphoneWav: noisyPath });
+  const browser = await launchChromium({ microphoneWav: ctx.noisyPath });
   try {
     const first = await browser.newPage();
     await first.goto(full.url);
@@ -144,12 +114,12 @@ test('live tab: a server at capacity says so', async () => {
 
 // Keep the generated input next to the screenshots for whoever looks at a failure.
 after(() => {
-  try { writeFileSync(join(artifactsDir(), 'noisy-input.wav'), readFileSync(noisyPath)); } catch { /* best effort */ }
+  try { writeFileSync(join(artifactsDir(), 'noisy-input.wav'), readFileSync(ctx.noisyPath)); } catch { /* best effort */ }
 });
 
 test('video tab: upload, progress, before/after comparison slider, download', async () => {
   // A 96×64, 25 fps, 1 s VP9 test pattern (a codec every Chromium build plays).
-  const clip = join(dir, 'clip.webm');
+  const clip = join(ctx.dir, 'clip.webm');
   execFileSync('ffmpeg', ['-y', '-v', 'error', '-nostdin', '-f', 'lavfi', '-i', 'testsrc2=s=96x64:r=25:d=1',
     '-c:v', 'libvpx-vp9', '-deadline', 'realtime', '-pix_fmt', 'yuv420p', clip]);
   const browser = await launchChromium();
@@ -157,7 +127,7 @@ test('video tab: upload, progress, before/after comparison slider, download', as
     const page = await browser.newPage();
     const pageErrors = [];
     page.on('pageerror', (e) => pageErrors.push(String(e.stack || e)));
-    await page.goto(server.url);
+    await page.goto(ctx.server.url);
     await page.getByRole('tab', { name: 'Video' }).click();
     await page.getByLabel('Video file (MP4, WebM, MKV, …)').setInputFiles(clip);
     await page.getByLabel('Enlarge').selectOption('2');
@@ -186,7 +156,7 @@ test('video tab: upload, progress, before/after comparison slider, download', as
     await page.waitForFunction(() => document.getElementById('video-after').currentTime > 0.2, null, { timeout: 10_000 });
     await page.screenshot({ path: join(artifactsDir(), 'video-tab.png'), fullPage: true });
 
-    const v = await downloadVideo(page, 'Download the upscaled video (WebM)', join(dir, 'downloaded.webm'));
+    const v = await downloadVideo(page, 'Download the upscaled video (WebM)', join(ctx.dir, 'downloaded.webm'));
     assert.deepEqual([v.codec_name, v.width, v.height, v.nb_read_frames], ['vp9', 192, 128, '25']);
     assert.deepEqual(pageErrors, []);
   } finally {
@@ -195,12 +165,12 @@ test('video tab: upload, progress, before/after comparison slider, download', as
 });
 
 test('video tab: a file that is not a video gets a clear message', async () => {
-  const notVideo = join(dir, 'notes.txt');
+  const notVideo = join(ctx.dir, 'notes.txt');
   writeFileSync(notVideo, 'not a video');
   const browser = await launchChromium();
   try {
     const page = await browser.newPage();
-    await page.goto(server.url);
+    await page.goto(ctx.server.url);
     await page.getByRole('tab', { name: 'Video' }).click();
     await page.getByLabel('Video file (MP4, WebM, MKV, …)').setInputFiles(notVideo);
     await page.getByRole('button', { name: 'Upscale' }).click();

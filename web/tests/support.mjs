@@ -9,6 +9,8 @@ import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import puppeteer from 'puppeteer-core';
+import { before, after } from 'node:test';
+import assert from 'node:assert/strict';
 import { fft } from '../spectrogram.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -281,4 +283,56 @@ export async function waitForDownload(dir, timeoutMs = 20_000) {
     if (Date.now() > deadline) throw new Error(`no download finished in ${dir} (${names.join(', ') || 'empty'})`);
     await new Promise((r) => setTimeout(r, 200));
   }
+}
+
+/**
+ * Registers the shared set-up of a page-test file: a temp dir with the noisy speech WAV, its
+ * `sluice denoise` reference and a running server (log saved as `<logName>` among the artifacts
+ * at the end). The returned object's fields are filled in before the first test.
+ */
+export function speechServerSuite(logName) {
+  const ctx = { rate: 48000, dir: null, noisyPath: null, reference: null, server: null };
+  before(async () => {
+    ctx.dir = tempDir();
+    ctx.noisyPath = join(ctx.dir, 'noisy.wav');
+    writeWav(ctx.noisyPath, noisySpeech(), ctx.rate);
+    ctx.reference = denoiseWithCli(ctx.noisyPath, join(ctx.dir, 'reference.wav'));
+    ctx.server = await startServer();
+  });
+  after(async () => {
+    if (ctx.server) {
+      await ctx.server.stop();
+      writeFileSync(join(artifactsDir(), logName), ctx.server.log());
+    }
+  });
+  return ctx;
+}
+
+/**
+ * Judges a live round trip: `sent` (what the page sent, 16-bit) must be the noisy WAV heard
+ * through the browser's microphone (correlation >= `micMin`), and `received` (what came back)
+ * must correlate >= 0.9 with `sluice denoise` of `sent`. Returns both correlations.
+ */
+export function assertLiveRoundTrip(ctx, tag, sentPcm, receivedPcm, micMin = 0.5) {
+  const sent = Float32Array.from(sentPcm, (s) => s / 32768);
+  const enhanced = Float32Array.from(receivedPcm, (s) => s / 32768);
+  const mic = bestCorrelation(sent, readWav(ctx.noisyPath).samples, Math.max(2 * ctx.rate, sent.length));
+  assert.ok(mic.corr >= micMin, `the microphone did not play the WAV: correlation ${mic.corr.toFixed(3)}`);
+  const sentPath = join(ctx.dir, `${tag}-sent.wav`);
+  writeWav(sentPath, sent, ctx.rate);
+  const expected = denoiseWithCli(sentPath, join(ctx.dir, `${tag}-sent-denoised.wav`));
+  const { corr, lag } = bestCorrelation(enhanced, expected, 2 * ctx.rate);
+  console.log(`${tag}: server vs sluice denoise ${corr.toFixed(4)} at lag ${lag}; microphone vs WAV ${mic.corr.toFixed(4)}`);
+  assert.ok(corr >= 0.9, `correlation with sluice denoise of the sent audio ${corr.toFixed(3)} at lag ${lag} `
+    + `(microphone vs WAV ${mic.corr.toFixed(3)})`);
+  return { mic: mic.corr, corr };
+}
+
+/** The downloaded WAV at `path` is `reference` (the same length, within 2 LSB). */
+export function assertSameWav(path, reference) {
+  const got = readWav(path).samples;
+  assert.equal(got.length, reference.length, 'same length as sluice denoise');
+  let maxDiff = 0;
+  for (let i = 0; i < got.length; i++) maxDiff = Math.max(maxDiff, Math.abs(got[i] - reference[i]));
+  assert.ok(maxDiff <= 2 / 32768, `downloaded WAV differs from sluice denoise by ${maxDiff}`);
 }
