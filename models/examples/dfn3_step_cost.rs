@@ -3,10 +3,12 @@
 //!
 //! `cargo run --release -p sluice-models --example dfn3_step_cost` (`SLUICE_ISA` picks the tier).
 //!
-//! The last lines imitate a live worker (12 of 40 states per call, a 1 ms pause between calls).
-//! On the 2-core VM here (2026-11-26): 86–87 µs per stream-hop with no pause, 98–138 µs with a
-//! pause whether the thread sleeps or spins on `yield_now` — what a tick-driven worker pays on
-//! top of the hot loops, and most of the gap between these figures and the server's ≈ 150 µs.
+//! The last lines imitate a live worker (12 of 40 states per call) and what happens between its
+//! calls. On the 2-core VM here, quiet (2026-11-26): 83–90 µs per stream-hop back to back; 89–107
+//! with a 1 ms pause, whether the thread sleeps, yields or spins in user space (so it is not the
+//! halted core); 118–128 when 64 MiB of other memory traffic pushes the weights and states out of
+//! every cache between calls. The server's workers (≈ 125–150 µs per hop, DSP included) sit near
+//! that last line: the I/O threads, the load generator and the other worker run between ticks.
 
 use std::error::Error;
 use std::time::Instant;
@@ -75,7 +77,8 @@ fn main() -> Result<(), Box<dyn Error>> {
     let mut batch = model.new_batch(per_call);
     let erb_b: Vec<f32> = (0..per_call).flat_map(|i| erb[i % BLOCK].clone()).collect();
     let spec_b: Vec<f32> = (0..per_call).flat_map(|i| spec[i % BLOCK].clone()).collect();
-    for (sleep_us, spin) in [(0u64, false), (1000, false), (1000, true)] {
+    let mut evict = vec![0u8; 64 << 20];
+    for (sleep_us, spin) in [(0u64, 0u8), (1000, 0), (1000, 1), (1000, 2), (0, 3)] {
         let calls = 400;
         let mut busy = std::time::Duration::ZERO;
         for _ in 0..calls {
@@ -85,11 +88,22 @@ fn main() -> Result<(), Box<dyn Error>> {
             busy += t.elapsed();
             states.extend(group);
             let pause = std::time::Duration::from_micros(sleep_us);
-            if spin {
+            if spin == 1 {
                 // Waiting by yielding keeps the core awake (no halt, no clock-down).
                 let until = Instant::now() + pause;
                 while Instant::now() < until {
                     std::thread::yield_now();
+                }
+            } else if spin == 2 {
+                // Spinning in user space: no kernel entry at all.
+                let until = Instant::now() + pause;
+                while Instant::now() < until {
+                    std::hint::spin_loop();
+                }
+            } else if spin == 3 {
+                // Other work between calls pushes the weights out of every cache level.
+                for (i, b) in evict.iter_mut().enumerate().step_by(64) {
+                    *b = b.wrapping_add(i as u8);
                 }
             } else if sleep_us > 0 {
                 std::thread::sleep(pause);
@@ -97,7 +111,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         }
         println!(
             "step_many, {per_call} of {streams} streams rotating, {sleep_us} µs {} between calls, {isa}: {:.1} µs per stream-hop",
-            if spin { "yielding" } else { "asleep" },
+            ["asleep", "yielding", "spinning", "caches evicted"][spin as usize],
             busy.as_secs_f64() * 1e6 / (calls * per_call) as f64
         );
     }
