@@ -219,8 +219,9 @@ impl Frames {
         on_frame: &mut dyn FnMut(u64),
     ) -> Result<(), VideoError> {
         while let Some(frame) = decoder.receive()? {
-            self.times.push_back((frame.pts.map(|t| t - self.shift), frame.duration));
+            let (pts, duration) = (frame.pts.map(|t| t - self.shift), frame.duration);
             stage.submit(frame.planes)?;
+            self.times.push_back((pts, duration));
             self.decoded += 1;
             if stage.pending() == UpscaleStage::DEPTH {
                 self.encode_oldest(stage, encoder, out, on_frame)?;
