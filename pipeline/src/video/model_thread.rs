@@ -2,8 +2,9 @@
 //! finishes frames (decode, colour conversion, chroma, encode) while the model upscales.
 //!
 //! Work that ran on the caller between two upscales left the second core idle for about a
-//! sixth of an ESPCN file pass; overlapping it gave 5–12 % more frames per second on 2 cores
-//! (426×240 → 720p and 640×360 → 1080p, ×3).
+//! sixth of an ESPCN file pass; overlapping it gave 5–15 % more frames per second on 2 cores
+//! with x264 (426×240 → 720p and 640×360 → 1080p, ×3), less with VP9, whose row threads
+//! already filled some of the gaps.
 //! Buffers cycle: the caller fills a [`LumaJob`]'s input, sends it, and gets the same job back
 //! with its output, in order; at most [`ModelThread::DEPTH`] jobs are in flight and nothing is
 //! allocated per frame.
