@@ -1,5 +1,6 @@
 //! The per-frame upscale stage allocates nothing once built (the bicubic model builds its
-//! resizer on the first frame): a counting global allocator watches `UpscaleStage::process`.
+//! resizer on the first frame): a counting global allocator watches `UpscaleStage::process` and
+//! the pipelined `submit`/`complete`, model thread included.
 
 mod counting;
 
@@ -43,6 +44,23 @@ fn upscale_stage_allocates_nothing_per_frame() {
             }
         });
         assert_eq!(allocs, 0, "{out_sub:?} {rotation:?}");
+        // Pipelined as the file pass drives it: frame n+1 submitted before frame n completes.
+        let allocs = count(|| {
+            let chroma = Plane { data: &c, stride: input.chroma.0, width: input.chroma.0, height: input.chroma.1 };
+            let luma = Plane { data: &y, stride: w, width: w, height: h };
+            for _ in 0..10 {
+                stage.submit([luma, chroma, chroma]).unwrap_or_else(|e| panic!("{e}"));
+                if stage.pending() == UpscaleStage::DEPTH {
+                    let mut sink = [
+                        PlaneMut { data: &mut oy, stride: ol.0, width: ol.0, height: ol.1 },
+                        PlaneMut { data: &mut ocb, stride: oc.0, width: oc.0, height: oc.1 },
+                        PlaneMut { data: &mut ocr, stride: oc.0, width: oc.0, height: oc.1 },
+                    ];
+                    stage.complete(&mut sink).unwrap_or_else(|e| panic!("{e}"));
+                }
+            }
+        });
+        assert_eq!(allocs, 0, "pipelined {out_sub:?} {rotation:?}");
         // The frame was really written: luma in the legal limited range, not all black.
         assert!(oy.iter().all(|v| (16..=235).contains(v)) && oy.iter().any(|v| *v > 100));
     }

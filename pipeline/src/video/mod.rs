@@ -9,6 +9,7 @@
 //! | separable bicubic, the `bicubic` model | [`bicubic`] |
 //! | the `espcn` model | [`espcn`] |
 //! | the model seam | [`LumaUpscaler`] |
+//! | the model on its own thread | [`model_thread`] |
 //! | one frame ×N | [`stage`] |
 //! | an opened input file, end-of-file checks | [`source`] |
 //! | packets → planar frames | [`decode`] |
@@ -28,6 +29,7 @@ pub mod encode;
 mod error;
 pub mod espcn;
 pub mod jpeg;
+pub mod model_thread;
 pub mod source;
 pub mod stage;
 pub mod transcode;

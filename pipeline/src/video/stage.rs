@@ -3,11 +3,13 @@
 //!
 //! Works on borrowed 8-bit planes with strides, so it reads FFmpeg frames (or raw I420 from a
 //! socket) in place; every buffer is allocated in [`UpscaleStage::new`] and
-//! [`UpscaleStage::process`] allocates nothing (a model may on a size change).
+//! [`UpscaleStage::process`] allocates nothing (a model may on a size change). The luma model
+//! runs on its own thread, so a caller may overlap one frame's upscale with its other work.
 
 use super::VideoError;
 use super::bicubic::Bicubic;
 use super::colour::Colour;
+use super::model_thread::{LumaJob, ModelThread};
 use super::upscaler::LumaUpscaler;
 
 /// A read-only 8-bit plane: `height` rows of `width` samples, `stride` bytes apart.
@@ -205,22 +207,33 @@ fn store(src: &[f32], (w, h): (usize, usize), dst: &mut PlaneMut<'_>, rot: Rotat
 }
 
 /// Upscales planar Y'CbCr frames of one layout.
+///
+/// The luma model runs on a [`ModelThread`]: [`UpscaleStage::submit`] hands a frame over and
+/// [`UpscaleStage::complete`] writes the oldest one out, so a caller that submits frame n+1
+/// before completing frame n keeps both cores busy. [`UpscaleStage::process`] does both.
 pub struct UpscaleStage {
-    upscaler: Box<dyn LumaUpscaler>,
+    model: ModelThread,
     colour: Colour,
     input: FrameLayout,
     output: FrameLayout,
     chroma: Bicubic,
-    luma_in: Vec<f32>,
-    luma_out: Vec<f32>,
-    chroma_in: Vec<f32>,
+    /// Jobs not at the model (every job starts here).
+    free: Vec<LumaJob>,
+    /// Each slot's input Cb and Cr, kept until the frame completes; slot = frame number mod depth.
+    chroma_in: [[Vec<f32>; 2]; ModelThread::DEPTH],
+    /// Slot of the next frame submitted.
+    next_slot: usize,
     chroma_out: Vec<f32>,
     rotation: Rotation,
 }
 
 impl UpscaleStage {
+    /// Frames that may be pending at once.
+    pub const DEPTH: usize = ModelThread::DEPTH;
+
     /// A stage from `input` to `output` planes (output luma must be the input's × the
     /// upscaler's factor; output chroma may be any size, e.g. full size for RGB output).
+    /// Starts the model's thread.
     pub fn new(
         upscaler: Box<dyn LumaUpscaler>,
         colour: Colour,
@@ -235,15 +248,25 @@ impl UpscaleStage {
             )));
         }
         let chroma = Bicubic::new(input.chroma, output.chroma)?;
+        let (w, h) = input.luma;
+        let free = (0..ModelThread::DEPTH)
+            .map(|_| LumaJob {
+                input: vec![0.0; w * h],
+                output: vec![0.0; output.luma.0 * output.luma.1],
+                width: w,
+                height: h,
+            })
+            .collect();
+        let plane = || vec![0.0; input.chroma.0 * input.chroma.1];
         Ok(Self {
-            upscaler,
+            model: ModelThread::spawn(upscaler)?,
             colour,
             input,
             output,
             chroma,
-            luma_in: vec![0.0; input.luma.0 * input.luma.1],
-            luma_out: vec![0.0; output.luma.0 * output.luma.1],
-            chroma_in: vec![0.0; input.chroma.0 * input.chroma.1],
+            free,
+            chroma_in: std::array::from_fn(|_| [plane(), plane()]),
+            next_slot: 0,
             chroma_out: vec![0.0; output.chroma.0 * output.chroma.1],
             rotation: Rotation::None,
         })
@@ -272,38 +295,80 @@ impl UpscaleStage {
 
     /// The luma model's name.
     pub fn model_name(&self) -> &'static str {
-        self.upscaler.name()
+        self.model.name()
     }
 
-    /// Upscales one frame: `src` = [Y, Cb, Cr] → the sink's planes.
+    /// Frames submitted and not yet completed (at most [`UpscaleStage::DEPTH`]).
+    pub fn pending(&self) -> usize {
+        self.model.in_flight()
+    }
+
+    /// Upscales one frame: `src` = [Y, Cb, Cr] → the sink's planes. Needs no frame pending.
     pub fn process(&mut self, src: [Plane<'_>; 3], dst: &mut dyn PlaneSink) -> Result<(), VideoError> {
+        if self.pending() > 0 {
+            return Err(VideoError::InvalidConfig("process() called with submitted frames pending".into()));
+        }
+        self.submit(src)?;
+        self.complete(dst).map(|_| ())
+    }
+
+    /// Reads one frame (`src` = [Y, Cb, Cr]) and starts its luma upscale; the frame comes out
+    /// of [`UpscaleStage::complete`], in submission order. Refused when
+    /// [`UpscaleStage::DEPTH`] frames are pending.
+    pub fn submit(&mut self, src: [Plane<'_>; 3]) -> Result<(), VideoError> {
         let [y, cb, cr] = src;
         y.check("input Y", self.input.luma)?;
         cb.check("input Cb", self.input.chroma)?;
         cr.check("input Cr", self.input.chroma)?;
-
-        let c = self.colour;
-        let (offset, scale) = c.luma_affine();
-        for (row, out) in y.rows().zip(self.luma_in.chunks_exact_mut(self.input.luma.0)) {
+        let Some(mut job) = self.free.pop() else {
+            return Err(VideoError::InvalidConfig(format!(
+                "{} frames already pending: complete one before submitting another",
+                Self::DEPTH
+            )));
+        };
+        let (offset, scale) = self.colour.luma_affine();
+        for (row, out) in y.rows().zip(job.input.chunks_exact_mut(self.input.luma.0)) {
             for (o, v) in out.iter_mut().zip(row) {
                 *o = ((f32::from(*v) - offset) * scale).clamp(0.0, 1.0);
             }
         }
-        let (w, h) = self.input.luma;
-        self.upscaler.upscale(&self.luma_in, w, h, &mut self.luma_out)?;
-        let rot = self.rotation;
-        let mut oy = dst.plane(0);
-        oy.check("output Y", rot.apply(self.output.luma))?;
-        let inv = 1.0 / scale;
-        store(&self.luma_out, self.output.luma, &mut oy, rot, |v| (v.clamp(0.0, 1.0) * inv + offset + 0.5) as u8);
-        let (lo, hi) = c.range.chroma_bounds();
-        for (k, plane) in [(1, cb), (2, cr)] {
-            for (row, o) in plane.rows().zip(self.chroma_in.chunks_exact_mut(self.input.chroma.0)) {
+        // On failure the job went down with the thread: nothing more can be upscaled anyway.
+        self.model.send(job)?;
+        let slot = self.next_slot;
+        self.next_slot = (slot + 1) % Self::DEPTH;
+        for (plane, stash) in [cb, cr].into_iter().zip(&mut self.chroma_in[slot]) {
+            for (row, o) in plane.rows().zip(stash.chunks_exact_mut(self.input.chroma.0)) {
                 for (o, v) in o.iter_mut().zip(row) {
                     *o = f32::from(*v);
                 }
             }
-            self.chroma.resize(&self.chroma_in, &mut self.chroma_out)?;
+        }
+        Ok(())
+    }
+
+    /// Waits for the oldest pending frame and writes it into `dst`; `Ok(false)` when none is
+    /// pending. A model error on that frame is returned here (the frame is dropped).
+    pub fn complete(&mut self, dst: &mut dyn PlaneSink) -> Result<bool, VideoError> {
+        let pending = self.pending();
+        let Some(done) = self.model.receive()? else { return Ok(false) };
+        let slot = (self.next_slot + Self::DEPTH - pending) % Self::DEPTH;
+        let job = done.job;
+        let written = done.result.and_then(|()| self.write(&job.output, slot, dst));
+        self.free.push(job);
+        written.map(|()| true)
+    }
+
+    /// Stores the upscaled luma and upscales and stores slot `slot`'s chroma.
+    fn write(&mut self, luma: &[f32], slot: usize, dst: &mut dyn PlaneSink) -> Result<(), VideoError> {
+        let (offset, scale) = self.colour.luma_affine();
+        let rot = self.rotation;
+        let mut oy = dst.plane(0);
+        oy.check("output Y", rot.apply(self.output.luma))?;
+        let inv = 1.0 / scale;
+        store(luma, self.output.luma, &mut oy, rot, |v| (v.clamp(0.0, 1.0) * inv + offset + 0.5) as u8);
+        let (lo, hi) = self.colour.range.chroma_bounds();
+        for k in [1, 2] {
+            self.chroma.resize(&self.chroma_in[slot][k - 1], &mut self.chroma_out)?;
             let mut out = dst.plane(k);
             out.check(if k == 1 { "output Cb" } else { "output Cr" }, rot.apply(self.output.chroma))?;
             store(&self.chroma_out, self.output.chroma, &mut out, rot, |v| (v.clamp(lo, hi) + 0.5) as u8);
@@ -430,6 +495,65 @@ mod tests {
         }
         assert_eq!(Rotation::from_degrees(-90), Rotation::Cw270);
         assert_eq!(Rotation::from_degrees(45), Rotation::None);
+    }
+
+    /// Submits a 4×2 4:2:0 frame of luma `v`, Cb `v + 1`, Cr `v + 2`.
+    fn submit_flat(stage: &mut UpscaleStage, v: u8) -> Result<(), VideoError> {
+        let (y, cb, cr) = ([v; 8], [v + 1; 2], [v + 2; 2]);
+        stage.submit([
+            Plane { data: &y, stride: 4, width: 4, height: 2 },
+            Plane { data: &cb, stride: 2, width: 2, height: 1 },
+            Plane { data: &cr, stride: 2, width: 2, height: 1 },
+        ])
+    }
+
+    /// Completes the oldest 4×2 frame: (last Y, last Cb, last Cr), or `None` when none was pending.
+    fn complete_flat(stage: &mut UpscaleStage) -> Option<(u8, u8, u8)> {
+        let (mut oy, mut ocb, mut ocr) = ([0u8; 8], [0u8; 2], [0u8; 2]);
+        let mut sink = [
+            PlaneMut { data: &mut oy, stride: 4, width: 4, height: 2 },
+            PlaneMut { data: &mut ocb, stride: 2, width: 2, height: 1 },
+            PlaneMut { data: &mut ocr, stride: 2, width: 2, height: 1 },
+        ];
+        let done = stage.complete(&mut sink).unwrap_or_else(|e| panic!("{e}"));
+        done.then(|| (oy[7], ocb[1], ocr[1]))
+    }
+
+    #[test]
+    fn submitted_frames_complete_in_order_and_depth_is_enforced() {
+        let layout = FrameLayout::subsampled(4, 2, 1, 1);
+        let colour = Colour { matrix: Matrix::Bt601, range: Range::Full };
+        let mut stage = UpscaleStage::new(Box::new(Identity), colour, layout, layout).unwrap_or_else(|e| panic!("{e}"));
+        // Keep the stage full for a while: frames come out in submission order, chroma included.
+        let mut seen = Vec::new();
+        for v in (10..100).step_by(10) {
+            submit_flat(&mut stage, v).unwrap_or_else(|e| panic!("{e}"));
+            if stage.pending() == UpscaleStage::DEPTH {
+                assert!(submit_flat(&mut stage, 1).is_err(), "a frame beyond the depth must be refused");
+                seen.extend(complete_flat(&mut stage));
+            }
+        }
+        let (y, c) = ([5u8; 8], [6u8; 2]);
+        let planes = [
+            Plane { data: &y, stride: 4, width: 4, height: 2 },
+            Plane { data: &c, stride: 2, width: 2, height: 1 },
+            Plane { data: &c, stride: 2, width: 2, height: 1 },
+        ];
+        let (mut oy, mut ocb, mut ocr) = ([0u8; 8], [0u8; 2], [0u8; 2]);
+        let mut sink = [
+            PlaneMut { data: &mut oy, stride: 4, width: 4, height: 2 },
+            PlaneMut { data: &mut ocb, stride: 2, width: 2, height: 1 },
+            PlaneMut { data: &mut ocr, stride: 2, width: 2, height: 1 },
+        ];
+        assert!(stage.process(planes, &mut sink).is_err(), "process with a frame pending");
+        while let Some(f) = complete_flat(&mut stage) {
+            seen.push(f);
+        }
+        let want: Vec<_> = (10..100).step_by(10).map(|v| (v, v + 1, v + 2)).collect();
+        assert_eq!(seen, want);
+        assert_eq!(stage.pending(), 0);
+        stage.process(planes, &mut sink).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((oy[0], ocb[0], ocr[0]), (5, 6, 6));
     }
 
     #[test]

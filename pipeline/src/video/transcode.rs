@@ -1,7 +1,8 @@
 //! [`UpscaleJob`]: the whole file pass — demux, decode, upscale, encode, mux — packet by packet,
-//! so memory stays bounded (one decoded and one upscaled frame plus codec queues) whatever the
-//! length.
+//! so memory stays bounded (one decoded frame, two frames in the stage, codec queues) whatever
+//! the length.
 
+use std::collections::VecDeque;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -136,8 +137,7 @@ impl UpscaleJob {
         };
         out.write_header()?;
 
-        let shift = self.source.shift();
-        let mut frames = 0u64;
+        let mut frames = Frames::new(self.source.shift());
         let mut video_packets = 0u64;
         let mut packet = Packet::empty();
         let mut read_error = None;
@@ -155,18 +155,10 @@ impl UpscaleJob {
             if index == self.source.video_index {
                 video_packets += 1;
                 self.source.decoder.send(&packet);
-                frames += upscale_ready(
-                    &mut self.source.decoder,
-                    &mut stage,
-                    &mut encoder,
-                    &mut out,
-                    shift,
-                    frames,
-                    on_frame,
-                )?;
+                frames.upscale_ready(&mut self.source.decoder, &mut stage, &mut encoder, &mut out, on_frame)?;
                 // Inputs that do not announce their length (an animated GIF) are caught here.
-                if container.is_image() && frames > 1 {
-                    return Err(VideoError::ImageNeedsOneFrame { frames });
+                if container.is_image() && frames.decoded > 1 {
+                    return Err(VideoError::ImageNeedsOneFrame { frames: frames.decoded });
                 }
             } else if Some(index) == self.source.audio_index
                 && let Some(a) = &mut audio
@@ -175,7 +167,9 @@ impl UpscaleJob {
             }
         }
         self.source.decoder.send_eof()?;
-        frames += upscale_ready(&mut self.source.decoder, &mut stage, &mut encoder, &mut out, shift, frames, on_frame)?;
+        frames.upscale_ready(&mut self.source.decoder, &mut stage, &mut encoder, &mut out, on_frame)?;
+        while frames.encode_oldest(&mut stage, &mut encoder, &mut out, on_frame)? {}
+        let frames = frames.encoded;
         self.source.check_end(frames, video_packets, read_error)?;
         encoder.finish(&mut out)?;
         if let Some(a) = &mut audio {
@@ -195,25 +189,64 @@ impl UpscaleJob {
     }
 }
 
-/// Upscales and encodes every frame the decoder has ready; returns how many.
-fn upscale_ready(
-    decoder: &mut VideoDecoder,
-    stage: &mut UpscaleStage,
-    encoder: &mut VideoEncoder,
-    out: &mut Output,
+/// Frames between the decoder and the encoder. The stage upscales frame n+1's luma on its
+/// own thread while frame n's chroma, store and encode run here (and the decoder works on
+/// n+2), so both cores stay busy; at most [`UpscaleStage::DEPTH`] frames are in the stage.
+struct Frames {
+    /// Timestamp shift of the input (see `VideoSource::shift`).
     shift: i64,
-    done: u64,
-    on_frame: &mut dyn FnMut(u64),
-) -> Result<u64, VideoError> {
-    let mut n = 0;
-    while let Some(frame) = decoder.receive()? {
-        let (pts, duration) = (frame.pts.map(|t| t - shift), frame.duration);
-        stage.process(frame.planes, encoder)?;
-        encoder.encode(pts, duration, out)?;
-        n += 1;
-        on_frame(done + n);
+    /// Frames handed to the stage.
+    decoded: u64,
+    /// Frames written to the encoder.
+    encoded: u64,
+    /// (pts, duration) of the frames in the stage, oldest first.
+    times: VecDeque<(Option<i64>, Option<i64>)>,
+}
+
+impl Frames {
+    fn new(shift: i64) -> Self {
+        Self { shift, decoded: 0, encoded: 0, times: VecDeque::with_capacity(UpscaleStage::DEPTH) }
     }
-    Ok(n)
+
+    /// Submits every frame the decoder has ready, encoding the oldest whenever the stage is
+    /// full (after the new frame is on its way, so the two overlap).
+    fn upscale_ready(
+        &mut self,
+        decoder: &mut VideoDecoder,
+        stage: &mut UpscaleStage,
+        encoder: &mut VideoEncoder,
+        out: &mut Output,
+        on_frame: &mut dyn FnMut(u64),
+    ) -> Result<(), VideoError> {
+        while let Some(frame) = decoder.receive()? {
+            let (pts, duration) = (frame.pts.map(|t| t - self.shift), frame.duration);
+            stage.submit(frame.planes)?;
+            self.times.push_back((pts, duration));
+            self.decoded += 1;
+            if stage.pending() == UpscaleStage::DEPTH {
+                self.encode_oldest(stage, encoder, out, on_frame)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Completes and encodes the oldest frame in the stage; `false` when there is none.
+    fn encode_oldest(
+        &mut self,
+        stage: &mut UpscaleStage,
+        encoder: &mut VideoEncoder,
+        out: &mut Output,
+        on_frame: &mut dyn FnMut(u64),
+    ) -> Result<bool, VideoError> {
+        if !stage.complete(encoder)? {
+            return Ok(false);
+        }
+        let (pts, duration) = self.times.pop_front().unwrap_or_default();
+        encoder.encode(pts, duration, out)?;
+        self.encoded += 1;
+        on_frame(self.encoded);
+        Ok(true)
+    }
 }
 
 /// Refuses empty inputs and outputs beyond [`MAX_OUTPUT`] (either orientation).
