@@ -137,7 +137,12 @@ test('video tab: upload, progress, before/after comparison slider, download', as
     assert.equal(await page.locator('#video-progress').evaluate((p) => p.value), 1);
 
     // Both videos load; the upscaled one is twice the size and as long.
-    await page.waitForFunction(() => ['video-before', 'video-after'].every((id) => document.getElementById(id).readyState >= 2),
+    // The upscaled WebM was muxed into a stream, so it has no duration field: Chromium reports
+    // Infinity until its demuxer has found the last cluster (a moment later, on a busy machine).
+    await page.waitForFunction(() => ['video-before', 'video-after'].every((id) => {
+      const v = document.getElementById(id);
+      return v.readyState >= 2 && Number.isFinite(v.duration);
+    }),
       null, { timeout: 20_000 });
     const dims = await page.evaluate(() => ['video-before', 'video-after'].map((id) => {
       const v = document.getElementById(id);
