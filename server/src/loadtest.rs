@@ -15,10 +15,8 @@ use std::time::{Duration, Instant};
 use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::Message;
 
+use crate::stream::READ_BUFFER;
 use crate::stream::protocol::{SampleFormat, ServerMessage};
-
-/// WebSocket read buffer of each stream (a few hops of 10 ms).
-const READ_BUFFER: usize = 16 << 10;
 
 /// Most streams one run may open.
 pub const MAX_STREAMS: usize = 2_000;
@@ -162,8 +160,6 @@ async fn one_stream(cfg: Arc<LoadtestConfig>, pcm: Arc<Vec<u8>>, index: usize) -
         Some(t) => format!("{}?token={t}", cfg.url),
         None => cfg.url.clone(),
     };
-    // A small read buffer: tungstenite zero-fills the free part of it before every socket
-    // read, so the 128 KiB default costs a 128 KiB memset per 2 KB hop received.
     let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default().read_buffer_size(READ_BUFFER);
     let (ws, _) = tokio_tungstenite::connect_async_with_config(url, Some(config), true)
         .await

@@ -43,9 +43,10 @@ use capacity::Capacity;
 use limits::StreamLimits;
 use worker::{Job, WorkerHandle};
 
-/// WebSocket read buffer per stream: several 10 ms hops of any format (bigger messages take
-/// more reads).
-const READ_BUFFER: usize = 16 << 10;
+/// WebSocket read buffer per stream, server and load generator alike: several 10 ms hops of
+/// any format (bigger messages take more reads). tungstenite zero-fills its free part before
+/// every socket read, so the 128 KiB default cost a 128 KiB memset per hop.
+pub(crate) const READ_BUFFER: usize = 16 << 10;
 
 /// Why the live-audio service could not start.
 #[derive(Debug, thiserror::Error)]
@@ -223,9 +224,8 @@ pub async fn stream_route(
         Err(rejection) => return rejection.into_response(),
     };
     let l = &svc.limits;
-    // The read buffer holds a few hops: tungstenite zero-fills its free part before every
-    // socket read, and at the 128 KiB default that memset was a quarter of the I/O thread's
-    // time with 80 live streams.
+    // A small read buffer (see READ_BUFFER): at the 128 KiB default its memset was a quarter of
+    // the I/O thread's time with 80 live streams.
     let ws = ws
         .read_buffer_size(READ_BUFFER)
         .max_message_size(l.max_message)

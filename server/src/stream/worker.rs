@@ -96,8 +96,7 @@ struct Slot {
     /// (received + latency).
     flush_left: Option<usize>,
     out_limit: Option<u64>,
-    /// Encoded output not yet handed to the session.
-    /// Encoded output not yet handed over. Hops are split off its front as `Bytes` that share
+    /// Encoded output not yet handed to the session. Hops are split off its front as `Bytes` that share
     /// one allocation, which `reserve` reuses once the session has written them all: no
     /// allocation per hop.
     pending: BytesMut,
