@@ -11,7 +11,7 @@
 //! that last line: the I/O threads, the load generator and the other worker run between ticks.
 
 use std::error::Error;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use sluice_engine::Isa;
 use sluice_models::dfn3::{Dfn3Model, Dfn3Weights};
@@ -78,42 +78,75 @@ fn main() -> Result<(), Box<dyn Error>> {
     let erb_b: Vec<f32> = (0..per_call).flat_map(|i| erb[i % BLOCK].clone()).collect();
     let spec_b: Vec<f32> = (0..per_call).flat_map(|i| spec[i % BLOCK].clone()).collect();
     let mut evict = vec![0u8; 64 << 20];
-    for (sleep_us, spin) in [(0u64, 0u8), (1000, 0), (1000, 1), (1000, 2), (0, 3)] {
+    for gap in [Gap::Nothing, Gap::Sleep, Gap::Yield, Gap::Spin, Gap::Evict] {
         let calls = 400;
-        let mut busy = std::time::Duration::ZERO;
+        let mut busy = Duration::ZERO;
         for _ in 0..calls {
             let mut group: Vec<_> = states.drain(..per_call).collect();
             let t = Instant::now();
             model.step_many(&mut group, &mut batch, &erb_b, &spec_b, &mut outs)?;
             busy += t.elapsed();
             states.extend(group);
-            let pause = std::time::Duration::from_micros(sleep_us);
-            if spin == 1 {
-                // Waiting by yielding keeps the core awake (no halt, no clock-down).
-                let until = Instant::now() + pause;
-                while Instant::now() < until {
-                    std::thread::yield_now();
-                }
-            } else if spin == 2 {
-                // Spinning in user space: no kernel entry at all.
-                let until = Instant::now() + pause;
-                while Instant::now() < until {
-                    std::hint::spin_loop();
-                }
-            } else if spin == 3 {
-                // Other work between calls pushes the weights out of every cache level.
-                for (i, b) in evict.iter_mut().enumerate().step_by(64) {
-                    *b = b.wrapping_add(i as u8);
-                }
-            } else if sleep_us > 0 {
-                std::thread::sleep(pause);
-            }
+            gap.pass(&mut evict);
         }
         println!(
-            "step_many, {per_call} of {streams} streams rotating, {sleep_us} µs {} between calls, {isa}: {:.1} µs per stream-hop",
-            ["asleep", "yielding", "spinning", "caches evicted"][spin as usize],
+            "step_many, {per_call} of {streams} streams rotating, {} between calls, {isa}: {:.1} µs per stream-hop",
+            gap.name(),
             busy.as_secs_f64() * 1e6 / (calls * per_call) as f64
         );
     }
     Ok(())
+}
+
+/// What the live-worker imitation does between two batch calls.
+#[derive(Clone, Copy)]
+enum Gap {
+    /// Calls back to back.
+    Nothing,
+    /// A worker's wait for its next tick: asleep (the core may halt).
+    Sleep,
+    /// The same wait yielding to the scheduler (the core stays awake).
+    Yield,
+    /// The same wait spinning in user space (no kernel entry at all).
+    Spin,
+    /// Other work that pushes the weights and states out of every cache level.
+    Evict,
+}
+
+/// How long a worker waits between ticks in the imitation.
+const PAUSE: Duration = Duration::from_millis(1);
+
+impl Gap {
+    fn name(self) -> &'static str {
+        match self {
+            Gap::Nothing => "nothing",
+            Gap::Sleep => "1 ms asleep",
+            Gap::Yield => "1 ms yielding",
+            Gap::Spin => "1 ms spinning",
+            Gap::Evict => "64 MiB of other memory traffic",
+        }
+    }
+
+    fn pass(self, evict: &mut [u8]) {
+        let until = Instant::now() + PAUSE;
+        match self {
+            Gap::Nothing => {}
+            Gap::Sleep => std::thread::sleep(PAUSE),
+            Gap::Yield => {
+                while Instant::now() < until {
+                    std::thread::yield_now();
+                }
+            }
+            Gap::Spin => {
+                while Instant::now() < until {
+                    std::hint::spin_loop();
+                }
+            }
+            Gap::Evict => {
+                for (i, b) in evict.iter_mut().enumerate().step_by(64) {
+                    *b = b.wrapping_add(i as u8);
+                }
+            }
+        }
+    }
 }
