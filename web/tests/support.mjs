@@ -180,7 +180,7 @@ export async function launchFirefox({ microphone = null, denyMicrophone = false,
 }
 
 /** `pactl` with `args`, its trimmed output, or null when no PulseAudio server answers. */
-export function pactl(...args) {
+function pactl(...args) {
   try {
     return execFileSync('pactl', args, { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
   } catch {
