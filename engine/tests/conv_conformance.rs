@@ -97,13 +97,13 @@ fn edge_shapes_every_tier() {
     }
 }
 
-/// On this CPU's vector tiers the wide layers run channels-in-lanes and depthwise layers run the
-/// depthwise kernel.
+/// On this CPU's vector tiers the wide layers run channels-in-lanes (ESPCN l2 Winograd on
+/// AVX-512) and depthwise layers run the depthwise kernel.
 #[test]
 fn wide_layers_choose_lanes() {
     let w = |s: &ConvSpec| vec![0.1; s.weight_len()];
     let cases = [
-        (ConvSpec::new(64, 32, &[3, 3]).same_padding().activation(Activation::Tanh), vec![360, 640], "lanes"),
+        (ConvSpec::new(64, 32, &[3, 3]).same_padding().activation(Activation::Tanh), vec![360, 640], "winograd"),
         (ConvSpec::new(16, 16, &[3, 3, 3]).same_padding(), vec![16, 128, 128], "lanes"),
         (ConvSpec::new(64, 64, &[1, 3]).padding(&[0, 1], &[0, 1]).groups(64), vec![1, 96], "depthwise"),
         (ConvSpec::new(64, 64, &[1, 3]).stride(&[1, 2]).groups(64), vec![1, 96], "depthwise"),
@@ -111,9 +111,35 @@ fn wide_layers_choose_lanes() {
     for isa in tiers() {
         for (spec, dims, want) in &cases {
             let plan = Conv::with_isa(isa, spec, dims, &w(spec), None).unwrap_or_else(|e| panic!("{e}"));
-            let want = if isa == Isa::Scalar { "reference" } else { want };
+            let want = match (isa, *want) {
+                (Isa::Scalar, _) => "reference",
+                (Isa::Avx512, w) => w,
+                (_, "winograd") => "lanes",
+                (_, w) => w,
+            };
             assert_eq!(plan.kernel_name(), want, "{isa} {spec:?}");
         }
+    }
+}
+
+/// Winograd F(2×2, 3×3) through the public API: odd and even sizes, paddings, channel counts
+/// of one, two and three vectors, several images, and 2 threads whose bands split tile rows.
+#[test]
+fn winograd_layers_match_definition() {
+    if !Isa::Avx512.is_supported() {
+        return;
+    }
+    let acts = [Activation::Identity, Activation::Relu, Activation::Tanh, Activation::Sigmoid];
+    let (one, two) = (Threads::single(), Threads::new(2).unwrap_or_else(|e| panic!("{e}")));
+    let mut r = rng(2024);
+    for case in 0..12 {
+        let cin = 16 * r.random_range(2..=5);
+        let cout = 16 * r.random_range(1..=3);
+        let pad = [r.random_range(0..=2), r.random_range(0..=2)];
+        let dims = vec![r.random_range(5..=13), r.random_range(18..=70)];
+        let spec = ConvSpec::new(cin, cout, &[3, 3]).padding(&pad, &pad).activation(acts[case % 4]);
+        let threads = if case % 2 == 0 { &two } else { &one };
+        assert_eq!(check(Isa::Avx512, &spec, &dims, threads, 500 + case as u64), "winograd", "{spec:?} {dims:?}");
     }
 }
 

@@ -10,6 +10,7 @@ mod lanes;
 mod pixels;
 mod reference;
 mod spec;
+mod winograd;
 
 pub(crate) use geom::{ConvGeom, OutMap};
 pub use spec::ConvSpec;
@@ -32,6 +33,8 @@ pub(crate) enum ConvKernel {
     Depthwise(depthwise::DwPacked),
     /// Pixels in lanes, sliding-window shifts (family B): Cin = 1 and small-Cout layers.
     Pixels(pixels::PixelsPacked),
+    /// Winograd F(2×2, 3×3): wide 3×3 stride-1 layers on AVX-512.
+    Winograd(winograd::WinoPacked),
 }
 
 impl ConvKernel {
@@ -41,6 +44,7 @@ impl ConvKernel {
             ConvKernel::Lanes(_) => "lanes",
             ConvKernel::Depthwise(_) => "depthwise",
             ConvKernel::Pixels(_) => "pixels",
+            ConvKernel::Winograd(_) => "winograd",
         }
     }
 
@@ -49,6 +53,7 @@ impl ConvKernel {
         match self {
             ConvKernel::Reference(_) | ConvKernel::Lanes(_) | ConvKernel::Depthwise(_) => 0,
             ConvKernel::Pixels(k) => k.scratch_per_band(),
+            ConvKernel::Winograd(k) => k.scratch_per_band(),
         }
     }
 }
@@ -188,6 +193,7 @@ impl Conv {
             ConvKernel::Lanes(k) => k.run_rows(&self.geom, &self.bias, self.act, input, out, map, rows),
             ConvKernel::Depthwise(k) => k.run_rows(&self.geom, &self.bias, self.act, input, out, map, rows),
             ConvKernel::Pixels(k) => k.run_rows(&self.geom, &self.bias, self.act, input, out, map, rows, scratch),
+            ConvKernel::Winograd(k) => k.run_rows(&self.geom, &self.bias, self.act, input, out, map, rows, scratch),
         }
     }
 }
@@ -196,6 +202,9 @@ impl Conv {
 fn choose_kernel(isa: Isa, geom: &ConvGeom, map: &OutMap, weights: &[f32]) -> ConvKernel {
     if depthwise::supports(isa, geom) {
         return ConvKernel::Depthwise(depthwise::DwPacked::new(isa, geom, weights));
+    }
+    if winograd::supports(isa, geom, map) {
+        return ConvKernel::Winograd(winograd::WinoPacked::new(geom, weights));
     }
     if let Some(k) = pixels::PixelsPacked::select(isa, geom, map, weights) {
         return ConvKernel::Pixels(k);
