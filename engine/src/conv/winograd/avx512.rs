@@ -1,7 +1,7 @@
 //! AVX-512 stages of Winograd F(2×2, 3×3): 16 channels per zmm in the transforms, a
 //! 12-tile × 32-channel register block (24 accumulators) in the GEMMs.
 
-use super::{CHUNK, MR, WinoPacked, XI};
+use super::{CHUNK, MR, WinoPacked, XI, plane};
 use crate::activation::Activation;
 use crate::conv::geom::{ConvGeom, OutMap};
 use crate::outptr::OutPtr;
@@ -23,14 +23,14 @@ pub(super) struct Job<'a> {
 }
 
 /// One chunk: tiles `t0..t0 + n` of the tile row whose top output row is `oh`, writing the
-/// output rows in `keep`. `v` holds `XI·CHUNK·Cin` floats and `m` `XI·CHUNK·Cout`.
+/// output rows in `keep`. `v` holds `XI·plane(Cin)` floats and `m` `XI·plane(Cout)`.
 ///
 /// # Safety
 /// The CPU has AVX-512 F/BW/DQ/VL; `n ≤ CHUNK`; `keep` are rows of this band.
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")]
 pub(super) unsafe fn chunk(j: &Job, oh: usize, keep: Range<usize>, t0: usize, n: usize, v: &mut [f32], m: &mut [f32]) {
     let p = j.p;
-    assert!(n <= CHUNK && v.len() >= XI * CHUNK * p.cin && m.len() >= XI * CHUNK * p.cout);
+    assert!(n <= CHUNK && v.len() >= XI * plane(p.cin) && m.len() >= XI * plane(p.cout));
     input_transform(j, oh, t0, n, v);
     let rows = n.div_ceil(MR) * MR;
     if p.nv == 2 {
@@ -43,56 +43,68 @@ pub(super) unsafe fn chunk(j: &Job, oh: usize, keep: Range<usize>, t0: usize, n:
 
 /// `V[ξ][t][ci] = (Bᵀ d B)[ξ]` for each tile's 4×4 patch `d`, zeros for padding and for the
 /// rows up to the next multiple of MR past `n` (the GEMM reads them).
+///
+/// Bᵀ first combines the patch's 4 rows column by column, then the columns. The two input rows
+/// the next tile row adds are prefetched column by column, a whole tile row ahead.
+#[inline(never)]
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")]
 fn input_transform(j: &Job, oh: usize, t0: usize, n: usize, v: &mut [f32]) {
     let (g, cin) = (j.g, j.p.cin);
     let [_, ih_n, iw_n] = g.in_dims;
     let (pt, pl) = (g.pad[1], g.pad[2]);
-    // Offsets of the patch's 4 input rows, `None` in the padding.
-    let rows: [Option<usize>; 4] = std::array::from_fn(|dy| {
-        let ih = (oh + dy).checked_sub(pt)?;
-        (ih < ih_n).then_some(ih * iw_n * cin)
-    });
-    let all_rows = rows.iter().all(Option::is_some);
-    let zero = _mm512_setzero_ps();
-    let stride = CHUNK * cin; // between ξ planes
-    for t in 0..n.div_ceil(MR) * MR {
-        let dst = t * cin;
-        if t >= n {
-            for xi in 0..XI {
-                v[xi * stride + dst..][..cin].fill(0.0);
-            }
-            continue;
+    let row_len = iw_n * cin;
+    // The patch's 4 input rows, `None` in the padding; then the 2 rows the next tile row adds.
+    let row =
+        |dy: usize| (oh + dy).checked_sub(pt).filter(|&ih| ih < ih_n).map(|ih| &j.input[ih * row_len..][..row_len]);
+    let rows: [Option<&[f32]>; 4] = std::array::from_fn(row);
+    let ahead: [Option<&[f32]>; 2] = std::array::from_fn(|i| row(4 + i));
+    let stride = plane(cin);
+    let padded = n.div_ceil(MR) * MR;
+    for t in n..padded {
+        for xi in 0..XI {
+            v[xi * stride + t * cin..][..cin].fill(0.0);
         }
-        let iw0 = (2 * (t0 + t)) as isize - pl as isize;
-        let inside = all_rows && iw0 >= 0 && iw0 as usize + 4 <= iw_n;
+    }
+    // Bᵀ over rows for input column `x` (zero outside the image), channels cg..cg + 16.
+    let column = |x: isize, cg: usize| -> [__m512; 4] {
+        let d: [__m512; 4] = std::array::from_fn(|dy| match rows[dy] {
+            Some(r) if x >= 0 && (x as usize) < iw_n => {
+                let at = x as usize * cin + cg;
+                // SAFETY: at + 16 ≤ (x + 1)·cin ≤ row_len = r.len(), as cg + 16 ≤ cin.
+                unsafe { _mm512_loadu_ps(r.as_ptr().add(at)) }
+            }
+            _ => _mm512_setzero_ps(),
+        });
+        [_mm512_sub_ps(d[0], d[2]), _mm512_add_ps(d[1], d[2]), _mm512_sub_ps(d[2], d[1]), _mm512_sub_ps(d[1], d[3])]
+    };
+    let x0 = (2 * t0) as isize - pl as isize;
+    for t in 0..n {
+        let x = x0 + 2 * t as isize;
+        // Tile by tile, all channels: each ξ plane gets 4·Cin contiguous bytes per tile, whole
+        // cache lines, instead of one line per pass over the chunk.
         for cg in (0..cin).step_by(L) {
-            let mut d = [[zero; 4]; 4];
-            for (dy, row) in rows.iter().enumerate() {
-                let Some(ro) = *row else { continue };
-                for (dx, e) in d[dy].iter_mut().enumerate() {
-                    let iw = iw0 + dx as isize;
-                    if inside || (iw >= 0 && (iw as usize) < iw_n) {
-                        let at = ro + iw as usize * cin + cg;
-                        // SAFETY: row `ro` and column iw are inside the image, cg + 16 ≤ cin.
-                        *e = unsafe { _mm512_loadu_ps(j.input[at..at + L].as_ptr()) };
-                    }
+            let c: [[__m512; 4]; 4] = std::array::from_fn(|dx| column(x + dx as isize, cg));
+            // (Bᵀ d) B: combine the 4 columns of each combined row r.
+            for r in 0..4 {
+                let out = [
+                    _mm512_sub_ps(c[0][r], c[2][r]),
+                    _mm512_add_ps(c[1][r], c[2][r]),
+                    _mm512_sub_ps(c[2][r], c[1][r]),
+                    _mm512_sub_ps(c[1][r], c[3][r]),
+                ];
+                for (k, y) in out.into_iter().enumerate() {
+                    let at = (r * 4 + k) * stride + t * cin + cg;
+                    // SAFETY: ξ < 16, t < CHUNK and cg + 16 ≤ cin: inside v (checked by `chunk`).
+                    unsafe { _mm512_storeu_ps(v.as_mut_ptr().add(at), y) };
                 }
             }
-            // Bᵀ d: combine rows.
-            let w: [[__m512; 4]; 4] = std::array::from_fn(|c| {
-                let (d0, d1, d2, d3) = (d[0][c], d[1][c], d[2][c], d[3][c]);
-                [_mm512_sub_ps(d0, d2), _mm512_add_ps(d1, d2), _mm512_sub_ps(d2, d1), _mm512_sub_ps(d1, d3)]
-            });
-            // (Bᵀ d) B: combine columns; w[c][r] is row r, column c.
-            let [w0, w1, w2, w3] = w;
-            for r in 0..4 {
-                let (c0, c1, c2, c3) = (w0[r], w1[r], w2[r], w3[r]);
-                let out = [_mm512_sub_ps(c0, c2), _mm512_add_ps(c1, c2), _mm512_sub_ps(c2, c1), _mm512_sub_ps(c1, c3)];
-                for (c, x) in out.into_iter().enumerate() {
-                    let at = (r * 4 + c) * stride + dst + cg;
-                    // SAFETY: ξ < 16, t < CHUNK, cg + 16 ≤ cin: inside v (checked by `chunk`).
-                    unsafe { _mm512_storeu_ps(v[at..at + L].as_mut_ptr(), x) };
+        }
+        for r in ahead.iter().flatten() {
+            for dx in 2..4 {
+                let at = (x + dx).clamp(0, iw_n as isize - 1) as usize * cin;
+                for line in (0..cin).step_by(L) {
+                    // Into L2: the next tile row reads it in about 1/180 of a 360-row frame.
+                    _mm_prefetch::<_MM_HINT_T1>(r[at + line..].as_ptr().cast());
                 }
             }
         }
@@ -101,11 +113,12 @@ fn input_transform(j: &Job, oh: usize, t0: usize, n: usize, v: &mut [f32]) {
 
 /// `M[ξ][t][co] = Σ_ci V[ξ][t][ci]·U[ξ][ci][co]` for tiles `0..rows` (a multiple of MR).
 #[allow(clippy::needless_range_loop)] // acc[i][k] pairs two indices; iterators would obscure the blocking
+#[inline(never)]
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")]
 fn gemm<const NV: usize>(p: &WinoPacked, rows: usize, v: &[f32], m: &mut [f32]) {
     let (cin, cout, nr) = (p.cin, p.cout, L * NV);
     for xi in 0..XI {
-        let a = &v[xi * CHUNK * cin..][..CHUNK * cin];
+        let a = &v[xi * plane(cin)..][..CHUNK * cin];
         for nb in 0..p.nblocks {
             let b = &p.u[(xi * p.nblocks + nb) * cin * nr..][..cin * nr];
             for i0 in (0..rows).step_by(MR) {
@@ -125,7 +138,7 @@ fn gemm<const NV: usize>(p: &WinoPacked, rows: usize, v: &[f32], m: &mut [f32]) 
                 }
                 for i in 0..MR {
                     for q in 0..NV {
-                        let at = (xi * CHUNK + i0 + i) * cout + nb * nr + q * L;
+                        let at = xi * plane(cout) + (i0 + i) * cout + nb * nr + q * L;
                         // SAFETY: ξ < 16, i0 + i < rows ≤ CHUNK, nb·nr + nr ≤ cout: inside m.
                         unsafe { _mm512_storeu_ps(m[at..at + L].as_mut_ptr(), acc[i][q]) };
                     }
@@ -137,11 +150,12 @@ fn gemm<const NV: usize>(p: &WinoPacked, rows: usize, v: &[f32], m: &mut [f32]) 
 
 /// `Y = Aᵀ M A` per tile (A = [[1,0],[1,1],[1,−1],[0,−1]]), plus bias and activation, stored
 /// for the pixels inside the output and rows in `keep`.
+#[inline(never)]
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")]
 fn output_transform(j: &Job, keep: Range<usize>, oh: usize, t0: usize, n: usize, m: &[f32]) {
     let cout = j.p.cout;
     let ow_n = j.g.out_dims[2];
-    let stride = CHUNK * cout;
+    let stride = plane(cout);
     for t in 0..n {
         let ow0 = 2 * (t0 + t);
         for cg in (0..cout).step_by(L) {

@@ -7,7 +7,8 @@
 //! The transforms' coefficients are 0, ±1 and ±½, so the rounding stays at the direct
 //! kernels' level (the tests hold it to the same tolerance against the reference).
 //!
-//! Work goes by pairs of output rows, in chunks of [`CHUNK`] tiles along W, all in L2:
+//! Work goes by pairs of output rows, in chunks of [`CHUNK`] tiles along W, all in L2, strip by
+//! strip down the band:
 //! 1. input transform: each tile's 4×4×Cin patch → `V[ξ][tile][ci]` for the 16 ξ (adds only);
 //! 2. 16 small GEMMs `M[ξ] = V[ξ] · U[ξ]`, with `U = G g Gᵀ` packed at plan time;
 //! 3. output transform `M` → 2×2 pixels, then bias, activation and the stores.
@@ -25,12 +26,20 @@ use crate::outptr::OutPtr;
 use std::ops::Range;
 
 /// Tiles per chunk along W: a multiple of [`MR`], small enough that a chunk's `V` and `M`
-/// (16·CHUNK·(Cin + Cout) floats, 288 KiB for 64→32) stay in L2.
+/// (about 16·CHUNK·(Cin + Cout) floats, 288 KiB for 64→32) stay in L2.
 pub(super) const CHUNK: usize = 48;
 /// Tiles (GEMM rows) per register block.
 pub(super) const MR: usize = 12;
 /// Winograd points of F(2×2, 3×3).
 pub(super) const XI: usize = 16;
+
+/// Floats between consecutive ξ planes of a chunk buffer with `ch` channels per tile. One
+/// cache line more than the plane itself: at 12 KiB (64 channels) the 16 planes would share
+/// L1 sets 4 KiB apart, and each tile's 16 stores (loads, in the output transform) would
+/// evict one another.
+pub(super) const fn plane(ch: usize) -> usize {
+    CHUNK * ch + 16
+}
 
 /// Whether the plan should use Winograd: the AVX-512 tier, a 2-D 3×3 stride-1 undilated
 /// ungrouped conv without pixel shuffle into contiguous channels, channel counts in whole
@@ -91,7 +100,7 @@ impl WinoPacked {
 
     /// Scratch floats one band needs: a chunk's `V` and `M`, plus alignment slack.
     pub fn scratch_per_band(&self) -> usize {
-        XI * CHUNK * (self.cin + self.cout) + 32
+        XI * (plane(self.cin) + plane(self.cout)) + 32
     }
 
     /// Computes output rows `rows` of one image. A pair of rows is one tile row; a band that
@@ -111,20 +120,21 @@ impl WinoPacked {
         #[cfg(target_arch = "x86_64")]
         {
             let skip = scratch.as_ptr().align_offset(64).min(16);
-            let (v, rest) = scratch[skip..].split_at_mut(XI * CHUNK * self.cin);
+            let (v, rest) = scratch[skip..].split_at_mut(XI * plane(self.cin));
             let skip = rest.as_ptr().align_offset(64).min(16);
-            let m = &mut rest[skip..skip + XI * CHUNK * self.cout];
+            let m = &mut rest[skip..skip + XI * plane(self.cout)];
             let job = avx512::Job { p: self, g, bias, act, input, out, map };
-            let mut oh = rows.start;
-            while oh < rows.end {
-                let keep = oh..rows.end.min(oh + 2);
-                for t0 in (0..self.tiles_w).step_by(CHUNK) {
-                    let n = CHUNK.min(self.tiles_w - t0);
+            // Down the band one column strip of CHUNK tiles at a time: the next tile row reuses
+            // two of the strip's four input rows while they are still in L1/L2, so each input
+            // row comes from memory once.
+            for t0 in (0..self.tiles_w).step_by(CHUNK) {
+                let n = CHUNK.min(self.tiles_w - t0);
+                for oh in rows.clone().step_by(2) {
+                    let keep = oh..rows.end.min(oh + 2);
                     // SAFETY: plans use Winograd only on the AVX-512 tier (`supports`), which
                     // `Isa::require` confirmed; `v` and `m` hold a chunk, as sized above.
-                    unsafe { avx512::chunk(&job, oh, keep.clone(), t0, n, v, m) };
+                    unsafe { avx512::chunk(&job, oh, keep, t0, n, v, m) };
                 }
-                oh += 2;
             }
         }
         #[cfg(not(target_arch = "x86_64"))]
