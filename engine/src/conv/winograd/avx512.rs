@@ -83,14 +83,14 @@ fn input_transform(j: &Job, oh: usize, t0: usize, n: usize, v: &mut [f32]) {
         // Tile by tile, all channels: each ξ plane gets 4·Cin contiguous bytes per tile, whole
         // cache lines, instead of one line per pass over the chunk.
         for cg in (0..cin).step_by(L) {
-            let c: [[__m512; 4]; 4] = std::array::from_fn(|dx| column(x + dx as isize, cg));
+            let [c0, c1, c2, c3]: [[__m512; 4]; 4] = std::array::from_fn(|dx| column(x + dx as isize, cg));
             // (Bᵀ d) B: combine the 4 columns of each combined row r.
             for r in 0..4 {
                 let out = [
-                    _mm512_sub_ps(c[0][r], c[2][r]),
-                    _mm512_add_ps(c[1][r], c[2][r]),
-                    _mm512_sub_ps(c[2][r], c[1][r]),
-                    _mm512_sub_ps(c[1][r], c[3][r]),
+                    _mm512_sub_ps(c0[r], c2[r]),
+                    _mm512_add_ps(c1[r], c2[r]),
+                    _mm512_sub_ps(c2[r], c1[r]),
+                    _mm512_sub_ps(c1[r], c3[r]),
                 ];
                 for (k, y) in out.into_iter().enumerate() {
                     let at = (r * 4 + k) * stride + t * cin + cg;
