@@ -1,7 +1,10 @@
-//! AVX-512 stages of Winograd F(2×2, 3×3): 16 channels per zmm in the transforms, a
-//! 12-tile × 32-channel register block (24 accumulators) in the GEMMs.
+//! AVX-512 stages of Winograd F(m×m, 3×3), m = 2 or 4: 16 channels per zmm in the
+//! transforms, a 12-tile × 32-channel register block (24 accumulators) in the GEMMs.
+//!
+//! The transforms work on fixed 6-vector columns whatever m is (F(2,3) uses the first 4), so
+//! one body serves both sizes; the unused lanes are constants the compiler drops.
 
-use super::{CHUNK, MR, WinoPacked, XI, plane};
+use super::{MR, WinoPacked, plane};
 use crate::activation::Activation;
 use crate::conv::geom::{ConvGeom, OutMap};
 use crate::outptr::OutPtr;
@@ -23,51 +26,121 @@ pub(super) struct Job<'a> {
 }
 
 /// One chunk: tiles `t0..t0 + n` of the tile row whose top output row is `oh`, writing the
-/// output rows in `keep`. `v` holds `XI·plane(Cin)` floats and `m` `XI·plane(Cout)`.
+/// output rows in `keep`. `v` holds `ξ·plane(Cin)` floats and `m` `ξ·plane(Cout)`.
 ///
 /// # Safety
-/// The CPU has AVX-512 F/BW/DQ/VL; `n ≤ CHUNK`; `keep` are rows of this band.
+/// The CPU has AVX-512 F/BW/DQ/VL; `n ≤` the plan's chunk; `keep` are rows of this band.
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")]
 pub(super) unsafe fn chunk(j: &Job, oh: usize, keep: Range<usize>, t0: usize, n: usize, v: &mut [f32], m: &mut [f32]) {
     let p = j.p;
-    assert!(n <= CHUNK && v.len() >= XI * plane(p.cin) && m.len() >= XI * plane(p.cout));
-    input_transform(j, oh, t0, n, v);
+    let xi = p.points();
+    assert!(n <= p.chunk && v.len() >= xi * plane(p.chunk, p.cin) && m.len() >= xi * plane(p.chunk, p.cout));
     let rows = n.div_ceil(MR) * MR;
-    if p.nv == 2 {
-        gemm::<2>(p, rows, v, m);
-    } else {
-        gemm::<1>(p, rows, v, m);
+    match (p.m, p.nv) {
+        (2, 2) => {
+            input_transform::<2>(j, oh, t0, n, v);
+            gemm::<2>(p, rows, v, m);
+            output_transform::<2>(j, keep, oh, t0, n, m);
+        }
+        (2, _) => {
+            input_transform::<2>(j, oh, t0, n, v);
+            gemm::<1>(p, rows, v, m);
+            output_transform::<2>(j, keep, oh, t0, n, m);
+        }
+        (_, 2) => {
+            input_transform::<4>(j, oh, t0, n, v);
+            gemm::<2>(p, rows, v, m);
+            output_transform::<4>(j, keep, oh, t0, n, m);
+        }
+        _ => {
+            input_transform::<4>(j, oh, t0, n, v);
+            gemm::<1>(p, rows, v, m);
+            output_transform::<4>(j, keep, oh, t0, n, m);
+        }
     }
-    output_transform(j, keep, oh, t0, n, m);
 }
 
-/// `V[ξ][t][ci] = (Bᵀ d B)[ξ]` for each tile's 4×4 patch `d`, zeros for padding and for the
+/// `Bᵀ d` for one column of a patch (`M + 2` entries used).
+/// F(2,3): Bᵀ = [[1,0,−1,0],[0,1,1,0],[0,−1,1,0],[0,1,0,−1]].
+/// F(4,3): Bᵀ = [[4,0,−5,0,1,0],[0,−4,−4,1,1,0],[0,4,−4,−1,1,0],[0,−2,−1,2,1,0],[0,2,−1,−2,1,0],
+/// [0,4,0,−5,0,1]], in 12 operations.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")]
+fn bt<const M: usize>(d: [__m512; 6]) -> [__m512; 6] {
+    let z = _mm512_setzero_ps();
+    if M == 2 {
+        return [
+            _mm512_sub_ps(d[0], d[2]),
+            _mm512_add_ps(d[1], d[2]),
+            _mm512_sub_ps(d[2], d[1]),
+            _mm512_sub_ps(d[1], d[3]),
+            z,
+            z,
+        ];
+    }
+    let (four, five, two) = (_mm512_set1_ps(4.0), _mm512_set1_ps(5.0), _mm512_set1_ps(2.0));
+    let a = _mm512_fnmadd_ps(four, d[2], d[4]); // d4 − 4d2
+    let b = _mm512_fnmadd_ps(four, d[1], d[3]); // d3 − 4d1
+    let c = _mm512_sub_ps(d[4], d[2]);
+    let s = _mm512_sub_ps(d[3], d[1]);
+    [
+        _mm512_fmadd_ps(four, d[0], _mm512_fnmadd_ps(five, d[2], d[4])),
+        _mm512_add_ps(a, b),
+        _mm512_sub_ps(a, b),
+        _mm512_fmadd_ps(two, s, c),
+        _mm512_fnmadd_ps(two, s, c),
+        _mm512_fmadd_ps(four, d[1], _mm512_fnmadd_ps(five, d[3], d[5])),
+    ]
+}
+
+/// `Aᵀ m` for one column of a transformed tile (`M` outputs).
+/// F(2,3): Aᵀ = [[1,1,1,0],[0,1,−1,−1]].
+/// F(4,3): Aᵀ = [[1,1,1,1,1,0],[0,1,−1,2,−2,0],[0,1,1,4,4,0],[0,1,−1,8,−8,1]], in 10 operations.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")]
+fn at<const M: usize>(m: [__m512; 6]) -> [__m512; 4] {
+    let z = _mm512_setzero_ps();
+    if M == 2 {
+        let y0 = _mm512_add_ps(_mm512_add_ps(m[0], m[1]), m[2]);
+        let y1 = _mm512_sub_ps(_mm512_sub_ps(m[1], m[2]), m[3]);
+        return [y0, y1, z, z];
+    }
+    let (p, q) = (_mm512_add_ps(m[1], m[2]), _mm512_sub_ps(m[1], m[2]));
+    let (r, s) = (_mm512_add_ps(m[3], m[4]), _mm512_sub_ps(m[3], m[4]));
+    [
+        _mm512_add_ps(_mm512_add_ps(m[0], p), r),
+        _mm512_fmadd_ps(_mm512_set1_ps(2.0), s, q),
+        _mm512_fmadd_ps(_mm512_set1_ps(4.0), r, p),
+        _mm512_add_ps(_mm512_fmadd_ps(_mm512_set1_ps(8.0), s, q), m[5]),
+    ]
+}
+
+/// `V[ξ][t][ci] = (Bᵀ d B)[ξ]` for each tile's (M+2)² patch `d`, zeros for padding and for the
 /// rows up to the next multiple of MR past `n` (the GEMM reads them).
 ///
-/// Bᵀ first combines the patch's 4 rows column by column, then the columns. The two input rows
-/// the next tile row adds are prefetched column by column, a whole tile row ahead.
+/// Bᵀ first combines the patch's rows column by column, then the columns. (Software prefetch
+/// of the rows the next tile row adds measured no gain: strip-mining keeps them in L2.)
+#[allow(clippy::needless_range_loop)] // cols[c][r] / s[c][dy] transpose a tile; indices say which way
 #[inline(never)]
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")]
-fn input_transform(j: &Job, oh: usize, t0: usize, n: usize, v: &mut [f32]) {
-    let (g, cin) = (j.g, j.p.cin);
+fn input_transform<const M: usize>(j: &Job, oh: usize, t0: usize, n: usize, v: &mut [f32]) {
+    let (g, cin, p) = (j.g, j.p.cin, M + 2);
     let [_, ih_n, iw_n] = g.in_dims;
     let (pt, pl) = (g.pad[1], g.pad[2]);
     let row_len = iw_n * cin;
-    // The patch's 4 input rows, `None` in the padding; then the 2 rows the next tile row adds.
+    // The patch's rows, `None` in the padding (and past M + 2).
     let row =
         |dy: usize| (oh + dy).checked_sub(pt).filter(|&ih| ih < ih_n).map(|ih| &j.input[ih * row_len..][..row_len]);
-    let rows: [Option<&[f32]>; 4] = std::array::from_fn(row);
-    let ahead: [Option<&[f32]>; 2] = std::array::from_fn(|i| row(4 + i));
-    let stride = plane(cin);
-    let padded = n.div_ceil(MR) * MR;
-    for t in n..padded {
-        for xi in 0..XI {
+    let rows: [Option<&[f32]>; 6] = std::array::from_fn(|dy| if dy < p { row(dy) } else { None });
+    let stride = plane(j.p.chunk, cin);
+    for t in n..n.div_ceil(MR) * MR {
+        for xi in 0..p * p {
             v[xi * stride + t * cin..][..cin].fill(0.0);
         }
     }
     // Bᵀ over rows for input column `x` (zero outside the image), channels cg..cg + 16.
-    let column = |x: isize, cg: usize| -> [__m512; 4] {
-        let d: [__m512; 4] = std::array::from_fn(|dy| match rows[dy] {
+    let column = |x: isize, cg: usize| -> [__m512; 6] {
+        let d: [__m512; 6] = std::array::from_fn(|dy| match rows[dy] {
             Some(r) if x >= 0 && (x as usize) < iw_n => {
                 let at = x as usize * cin + cg;
                 // SAFETY: at + 16 ≤ (x + 1)·cin ≤ row_len = r.len(), as cg + 16 ≤ cin.
@@ -75,36 +148,48 @@ fn input_transform(j: &Job, oh: usize, t0: usize, n: usize, v: &mut [f32]) {
             }
             _ => _mm512_setzero_ps(),
         });
-        [_mm512_sub_ps(d[0], d[2]), _mm512_add_ps(d[1], d[2]), _mm512_sub_ps(d[2], d[1]), _mm512_sub_ps(d[1], d[3])]
+        bt::<M>(d)
     };
-    let x0 = (2 * t0) as isize - pl as isize;
+    // Interior tiles (every row and column inside the image) load without checks.
+    let all_rows = rows.iter().take(p).all(Option::is_some);
+    let base: [*const f32; 6] = std::array::from_fn(|dy| rows[dy].map_or(std::ptr::null(), <[f32]>::as_ptr));
+    let x0 = (M * t0) as isize - pl as isize;
     for t in 0..n {
-        let x = x0 + 2 * t as isize;
+        let x = x0 + (M * t) as isize;
+        let inside = all_rows && x >= 0 && x as usize + p <= iw_n;
         // Tile by tile, all channels: each ξ plane gets 4·Cin contiguous bytes per tile, whole
         // cache lines, instead of one line per pass over the chunk.
         for cg in (0..cin).step_by(L) {
-            let [c0, c1, c2, c3]: [[__m512; 4]; 4] = std::array::from_fn(|dx| column(x + dx as isize, cg));
-            // (Bᵀ d) B: combine the 4 columns of each combined row r.
-            for r in 0..4 {
-                let out = [
-                    _mm512_sub_ps(c0[r], c2[r]),
-                    _mm512_add_ps(c1[r], c2[r]),
-                    _mm512_sub_ps(c2[r], c1[r]),
-                    _mm512_sub_ps(c1[r], c3[r]),
-                ];
-                for (k, y) in out.into_iter().enumerate() {
-                    let at = (r * 4 + k) * stride + t * cin + cg;
-                    // SAFETY: ξ < 16, t < CHUNK and cg + 16 ≤ cin: inside v (checked by `chunk`).
-                    unsafe { _mm512_storeu_ps(v.as_mut_ptr().add(at), y) };
-                }
-            }
-        }
-        for r in ahead.iter().flatten() {
-            for dx in 2..4 {
-                let at = (x + dx).clamp(0, iw_n as isize - 1) as usize * cin;
-                for line in (0..cin).step_by(L) {
-                    // Into L2: the next tile row reads it in about 1/180 of a 360-row frame.
-                    _mm_prefetch::<_MM_HINT_T1>(r[at + line..].as_ptr().cast());
+            let cols: [[__m512; 6]; 6] = if inside {
+                let at = x as usize * cin + cg;
+                std::array::from_fn(|dx| {
+                    if dx >= p {
+                        return [_mm512_setzero_ps(); 6];
+                    }
+                    bt::<M>(std::array::from_fn(|dy| {
+                        if dy >= p {
+                            return _mm512_setzero_ps();
+                        }
+                        // SAFETY: rows 0..p exist (`all_rows`) and columns x..x+p are inside
+                        // the row (`inside`), so at + dx·cin + 16 ≤ row_len.
+                        unsafe { _mm512_loadu_ps(base[dy].add(at + dx * cin)) }
+                    }))
+                })
+            } else {
+                std::array::from_fn(|dx| if dx < p { column(x + dx as isize, cg) } else { [_mm512_setzero_ps(); 6] })
+            };
+            // (Bᵀ d) B: combine the columns of each combined row r. ξ = r·p + c runs in order,
+            // so one pointer steps through the planes (36 precomputed addresses spilled).
+            let mut dst = v[t * cin + cg..].as_mut_ptr();
+            for r in 0..p {
+                let out = bt::<M>(std::array::from_fn(|c| cols[c][r]));
+                for y in out.into_iter().take(p) {
+                    // SAFETY: plane ξ < p² at ξ·stride + t·cin + cg, cg + 16 ≤ cin: inside v
+                    // (checked by `chunk`); after the last store `dst` is one plane past, unused.
+                    unsafe {
+                        _mm512_storeu_ps(dst, y);
+                        dst = dst.wrapping_add(stride);
+                    }
                 }
             }
         }
@@ -117,8 +202,8 @@ fn input_transform(j: &Job, oh: usize, t0: usize, n: usize, v: &mut [f32]) {
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")]
 fn gemm<const NV: usize>(p: &WinoPacked, rows: usize, v: &[f32], m: &mut [f32]) {
     let (cin, cout, nr) = (p.cin, p.cout, L * NV);
-    for xi in 0..XI {
-        let a = &v[xi * plane(cin)..][..CHUNK * cin];
+    for xi in 0..p.points() {
+        let a = &v[xi * plane(p.chunk, cin)..][..p.chunk * cin];
         for nb in 0..p.nblocks {
             let b = &p.u[(xi * p.nblocks + nb) * cin * nr..][..cin * nr];
             for i0 in (0..rows).step_by(MR) {
@@ -138,8 +223,8 @@ fn gemm<const NV: usize>(p: &WinoPacked, rows: usize, v: &[f32], m: &mut [f32]) 
                 }
                 for i in 0..MR {
                     for q in 0..NV {
-                        let at = xi * plane(cout) + (i0 + i) * cout + nb * nr + q * L;
-                        // SAFETY: ξ < 16, i0 + i < rows ≤ CHUNK, nb·nr + nr ≤ cout: inside m.
+                        let at = xi * plane(p.chunk, cout) + (i0 + i) * cout + nb * nr + q * L;
+                        // SAFETY: ξ < p², i0 + i < rows ≤ chunk, nb·nr + nr ≤ cout: inside m.
                         unsafe { _mm512_storeu_ps(m[at..at + L].as_mut_ptr(), acc[i][q]) };
                     }
                 }
@@ -148,39 +233,40 @@ fn gemm<const NV: usize>(p: &WinoPacked, rows: usize, v: &[f32], m: &mut [f32]) 
     }
 }
 
-/// `Y = Aᵀ M A` per tile (A = [[1,0],[1,1],[1,−1],[0,−1]]), plus bias and activation, stored
-/// for the pixels inside the output and rows in `keep`.
+/// `Y = Aᵀ M A` per tile, plus bias and activation, stored for the pixels inside the output
+/// and rows in `keep`.
+#[allow(clippy::needless_range_loop)] // cols[c][r] / s[c][dy] transpose a tile; indices say which way
 #[inline(never)]
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")]
-fn output_transform(j: &Job, keep: Range<usize>, oh: usize, t0: usize, n: usize, m: &[f32]) {
-    let cout = j.p.cout;
+fn output_transform<const M: usize>(j: &Job, keep: Range<usize>, oh: usize, t0: usize, n: usize, m: &[f32]) {
+    let (cout, p) = (j.p.cout, M + 2);
     let ow_n = j.g.out_dims[2];
-    let stride = plane(cout);
+    let stride = plane(j.p.chunk, cout);
     for t in 0..n {
-        let ow0 = 2 * (t0 + t);
+        let ow0 = M * (t0 + t);
         for cg in (0..cout).step_by(L) {
-            let mv: [__m512; XI] = std::array::from_fn(|xi| {
-                let at = xi * stride + t * cout + cg;
-                // SAFETY: inside m, as the GEMM wrote it.
-                unsafe { _mm512_loadu_ps(m[at..at + L].as_ptr()) }
+            let src = m[t * cout + cg..].as_ptr();
+            let mv: [__m512; 36] = std::array::from_fn(|xi| {
+                if xi >= p * p {
+                    return _mm512_setzero_ps();
+                }
+                // SAFETY: plane ξ < p² of tile t, channels cg..cg + 16: inside m (checked by
+                // `chunk`), as the GEMM wrote it.
+                unsafe { _mm512_loadu_ps(src.add(xi * stride)) }
             });
-            let add3 = |a: __m512, b: __m512, c: __m512| _mm512_add_ps(_mm512_add_ps(a, b), c);
-            let dif3 = |a: __m512, b: __m512, c: __m512| _mm512_sub_ps(_mm512_sub_ps(a, b), c);
-            // Rows of M (ξ = 4·r + c) into the two output rows.
-            let s0: [__m512; 4] = std::array::from_fn(|c| add3(mv[c], mv[4 + c], mv[8 + c]));
-            let s1: [__m512; 4] = std::array::from_fn(|c| dif3(mv[4 + c], mv[8 + c], mv[12 + c]));
+            // Columns of M (ξ = p·r + c) into M output rows each, then each output row's columns.
+            let s: [[__m512; 4]; 6] = std::array::from_fn(|c| {
+                at::<M>(std::array::from_fn(|r| if r < p && c < p { mv[r * p + c] } else { _mm512_setzero_ps() }))
+            });
             // SAFETY: cg + 16 ≤ cout = bias.len().
             let b = unsafe { _mm512_loadu_ps(j.bias[cg..cg + L].as_ptr()) };
-            let y = [
-                [add3(s0[0], s0[1], s0[2]), dif3(s0[1], s0[2], s0[3])],
-                [add3(s1[0], s1[1], s1[2]), dif3(s1[1], s1[2], s1[3])],
-            ];
-            for (dy, yr) in y.iter().enumerate() {
+            for dy in 0..M {
                 let row = oh + dy;
                 if !keep.contains(&row) {
                     continue;
                 }
-                for (dx, &val) in yr.iter().enumerate() {
+                let y = at::<M>(std::array::from_fn(|c| s[c][dy]));
+                for (dx, &val) in y.iter().take(M).enumerate() {
                     let ow = ow0 + dx;
                     if ow < ow_n {
                         let o = j.map.pixel(0, row, ow) + cg;
