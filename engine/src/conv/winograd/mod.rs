@@ -122,8 +122,8 @@ impl WinoPacked {
         self.points() * (plane(self.chunk, self.cin) + plane(self.chunk, self.cout)) + 32
     }
 
-    /// Computes output rows `rows` of one image. m rows are one tile row; a band that starts or
-    /// ends inside a tile row computes it and writes only its own rows.
+    /// Computes output rows `rows` of one image. Tile rows are m rows on the image's grid; a
+    /// band that starts or ends inside one computes it and writes only its own rows.
     #[allow(clippy::too_many_arguments)] // the kernel contract: geometry, data, destination, band
     pub fn run_rows(
         &self,
@@ -148,8 +148,10 @@ impl WinoPacked {
             // row comes from memory once.
             for t0 in (0..self.tiles_w).step_by(self.chunk) {
                 let n = self.chunk.min(self.tiles_w - t0);
-                for oh in rows.clone().step_by(self.m) {
-                    let keep = oh..rows.end.min(oh + self.m);
+                // Tile rows on the image's grid (not the band's), so results do not depend on
+                // how the rows were split between threads.
+                for oh in (rows.start - rows.start % self.m..rows.end).step_by(self.m) {
+                    let keep = oh.max(rows.start)..rows.end.min(oh + self.m);
                     // SAFETY: plans use Winograd only on the AVX-512 tier (`supports`), which
                     // `Isa::require` confirmed; `v` and `m` hold a chunk, as sized above.
                     unsafe { avx512::chunk(&job, oh, keep, t0, n, v, m) };
@@ -300,6 +302,7 @@ mod tests {
             assert!(supports(Isa::Avx512, &g, &map), "{spec:?} {hw:?}");
             let mut want = vec![f32::NAN; g.output_len()];
             RefPacked::new(&g, &w).run_rows(&g, &b, act, &x, OutPtr::new(&mut want), &map, 0..g.rows());
+            let mut whole = Vec::new();
             // Band boundaries: none, one inside the first tile row, two splitting tile rows.
             for (m, cuts) in [2, 4].into_iter().flat_map(|m| [(m, &[][..]), (m, &[1]), (m, &[3, 4]), (m, &[2, 7])]) {
                 let p = WinoPacked::with_tile(&g, &w, m);
@@ -309,6 +312,12 @@ mod tests {
                 let edges: Vec<usize> = std::iter::once(0).chain(inner).chain([g.rows()]).collect();
                 for band in edges.windows(2) {
                     p.run_rows(&g, &b, act, &x, OutPtr::new(&mut got), &map, band[0]..band[1], &mut scratch);
+                }
+                // Every split gives the same bits: tile rows sit on the image's grid.
+                if cuts.is_empty() {
+                    whole = got.clone();
+                } else {
+                    assert!(got.iter().zip(&whole).all(|(a, b)| a.to_bits() == b.to_bits()), "F({m},3) {cuts:?}");
                 }
                 // Inputs and weights in ±1: outputs reach ~10, F(4,3) rounds to ~1e-5 of that.
                 let tol = 2e-5 * (cin * 9) as f32;
