@@ -15,8 +15,19 @@ to 8-bit grey levels (what a display or file gets):
 Targets (issue 7): mae_in reduced >= 60 % vs the input, leakage <= 1.0, coherency no worse than
 the input's, CNR restored towards the clean clip.
 
+--smooth SPEC (repeatable) also scores the output with the network's correction c = output - input
+smoothed causally over time, per pixel, before clipping and rounding (the network runs once per
+clip; every SPEC is scored on the same output, next to the unsmoothed one):
+  ema:A         s[0] = c[0], s[t] = A*c[t] + (1-A)*s[t-1]          (0 < A <= 1; A = 1 is no smoothing)
+  mean:K        s[t] = mean of c[t-K+1..t] (fewer at the start)     (K >= 1)
+  ema:A@G       like ema:A, but only where |c[t]| >= G grey levels; elsewhere s[t] = c[t]
+  avg:A         like ema:A with the weight max(A, 1/(t+1)): the running mean of all corrections so
+                far until 1/(t+1) falls to A, then an EMA (0 <= A <= 1; avg:0 = running mean)
+--cache DIR keeps the network's raw outputs (one .npy per clip) so that later runs with other
+--smooth settings skip the network (ms_per_frame is then 0 for cached clips).
+
     python evaluate.py --data /var/cache/sluice/train/clutter/data \
-        --checkpoint /var/cache/sluice/train/clutter/checkpoint.pt [--json out.json]
+        --checkpoint /var/cache/sluice/train/clutter/checkpoint.pt [--smooth ema:0.3] [--json out.json]
 """
 
 import argparse
@@ -70,37 +81,103 @@ def clip_metrics(x, clean, mask):
     }
 
 
+def parse_smooth(spec):
+    """`ema:A`, `mean:K`, `ema:A@G` or `avg:A` -> (kind, param, gate in [0,1] units); ValueError otherwise."""
+    kind, _, arg = spec.partition(":")
+    if kind == "avg":
+        a = float(arg)
+        if not 0.0 <= a <= 1.0:
+            raise ValueError(f"bad smoothing {spec!r}: avg:A needs 0 <= A <= 1")
+        return ("avg", a, 0.0)
+    if kind == "ema":
+        a, _, g = arg.partition("@")
+        a = float(a)
+        gate = float(g) / 255.0 if g else 0.0
+        if not 0.0 < a <= 1.0 or gate < 0.0:
+            raise ValueError(f"bad smoothing {spec!r}: ema:A needs 0 < A <= 1, @G >= 0")
+        return ("ema", a, gate)
+    if kind == "mean":
+        k = int(arg)
+        if k < 1:
+            raise ValueError(f"bad smoothing {spec!r}: mean:K needs K >= 1")
+        return ("mean", k, 0.0)
+    raise ValueError(f"bad smoothing {spec!r}: expected ema:A, ema:A@G, avg:A or mean:K")
+
+
+def smooth_correction(c, smooth):
+    """Causal per-pixel smoothing of the correction c (T, H, W) over t; see --smooth."""
+    kind, p, gate = smooth
+    s = np.empty_like(c)
+    if kind == "ema":
+        s[0] = c[0]
+        for t in range(1, len(c)):
+            e = p * c[t] + (1.0 - p) * s[t - 1]
+            s[t] = np.where(np.abs(c[t]) >= gate, e, c[t]) if gate > 0 else e
+    elif kind == "avg":
+        s[0] = c[0]
+        for t in range(1, len(c)):
+            a = max(p, 1.0 / (t + 1))
+            s[t] = a * c[t] + (1.0 - a) * s[t - 1]
+    else:
+        csum = np.cumsum(c.astype(np.float64), axis=0)
+        for t in range(len(c)):
+            lo = t - p
+            s[t] = (csum[t] - (csum[lo] if lo >= 0 else 0.0)) / (t - max(lo, -1))
+    return s
+
+
 def mean_of(rows, key):
     v = [r[key] for r in rows if r.get(key) is not None]
     return float(np.mean(v)) if v else None
 
 
-def evaluate_split(model, files, prime=0):
-    per = {"input": [], "filtered": []}
-    cnrs = {"clean": [], "input": [], "filtered": []}
+def network_output(model, x, prime, cache, path):
+    """The network's raw output for clip x and the seconds it took (0 when read from the cache)."""
+    cached = os.path.join(cache, f"{os.path.basename(os.path.dirname(path))}_{os.path.basename(path)}"
+                          f".prime{prime}.npy") if cache else None
+    if cached and os.path.exists(cached):
+        return np.load(cached), 0.0
+    with torch.no_grad():
+        t0 = time.perf_counter()
+        y = primed(model, torch.from_numpy(x)[None, None], prime)[0, 0].numpy()
+        seconds = time.perf_counter() - t0
+    if cached:
+        np.save(cached, y)
+    return y, seconds
+
+
+def evaluate_split(model, files, prime=0, smooths=(), cache=None):
+    """Metrics of the input and the filtered clip per split; with `smooths` (spec strings), also
+    of the output with each smoothing of the correction, as `filtered[spec]`."""
+    names = ["filtered"] + [f"filtered[{spec}]" for spec in smooths]
+    parsed = [parse_smooth(spec) for spec in smooths]
+    per = {name: [] for name in ["input"] + names}
+    cnrs = {name: [] for name in ["clean", "input"] + names}
     seconds, frames = 0.0, 0
     for path in files:
         clip, _ = load_clip(path)
         x, clean, mask, labels = clip["cluttered"], clip["clean"], clip["mask"], clip["labels"]
-        with torch.no_grad():
-            t0 = time.perf_counter()
-            y = primed(model, torch.from_numpy(x)[None, None], prime)[0, 0].numpy()
-            seconds += time.perf_counter() - t0
-            frames += len(x)
-        y = np.rint(np.clip(y, 0.0, 1.0) * 255.0) / 255.0
+        y, sec = network_output(model, x, prime, cache, path)
+        seconds += sec
+        frames += len(x) if sec > 0 else 0
+        outs = [y] + [x + smooth_correction(y - x, p) for p in parsed]
+        outs = [np.rint(np.clip(o, 0.0, 1.0) * 255.0) / 255.0 for o in outs]
         per["input"].append(clip_metrics(x, clean, mask))
-        per["filtered"].append(clip_metrics(y, clean, mask))
-        c = [cnr(a, mask, labels) for a in (clean, x, y)]
+        for name, o in zip(names, outs):
+            per[name].append(clip_metrics(o, clean, mask))
+        c = [cnr(a, mask, labels) for a in [clean, x] + outs]
         if all(v is not None for v in c):
-            for k, v in zip(("clean", "input", "filtered"), c):
+            for k, v in zip(cnrs, c):
                 cnrs[k].append(v)
     out = {name: {k: mean_of(rows, k) for k in rows[0]} for name, rows in per.items()}
     out["cnr"] = {k: (float(np.mean(v)) if v else None) for k, v in cnrs.items()}
     out["cnr_clips"] = len(cnrs["clean"])
     out["clips"] = len(files)
     out["ms_per_frame"] = 1e3 * seconds / max(frames, 1)
-    i, f = out["input"]["mae_in"], out["filtered"]["mae_in"]
-    out["mae_in_reduction"] = (1.0 - f / i) if i else None
+    i = out["input"]["mae_in"]
+    out["mae_in_reduction"] = (1.0 - out["filtered"]["mae_in"] / i) if i else None
+    out["mae_in_reduction_smoothed"] = {spec: (1.0 - out[name]["mae_in"] / i) if i else None
+                                        for spec, name in zip(smooths, names[1:])}
     return out
 
 
@@ -112,12 +189,22 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--prime", type=int, help="frames of priming (default: the checkpoint's, else 0)")
     ap.add_argument("--limit", type=int, default=0, help="at most this many clips per split (0 = all)")
+    ap.add_argument("--smooth", action="append", default=[], metavar="SPEC",
+                    help="also score with the correction smoothed causally: ema:A, ema:A@G, avg:A, mean:K (repeatable)")
+    ap.add_argument("--cache", help="directory for the network's raw outputs, reused by later runs")
     args = ap.parse_args()
+    for spec in args.smooth:
+        try:
+            parse_smooth(spec)
+        except ValueError as e:
+            ap.error(str(e))
+    if args.cache:
+        os.makedirs(args.cache, exist_ok=True)
     torch.set_num_threads(args.threads)
     model, step = load_model(args.checkpoint)
     state = torch.load(args.checkpoint, weights_only=False, map_location="cpu")
     prime = state.get("config", {}).get("prime", 0) if args.prime is None else args.prime
-    results = {"checkpoint": args.checkpoint, "step": step, "prime": prime}
+    results = {"checkpoint": args.checkpoint, "step": step, "prime": prime, "smooth": args.smooth}
     for split in ("test-seeds", "test-motion"):
         files = list_split(args.data, split)
         if args.limit:
@@ -125,7 +212,7 @@ def main():
         if not files:
             print(f"{split}: no clips", file=sys.stderr)
             continue
-        r = evaluate_split(model, files, prime)
+        r = evaluate_split(model, files, prime, args.smooth, args.cache)
         results[split] = r
         print(f"== {split} ({r['clips']} clips, step {step})")
         for key in ("mae_all", "mae_in", "mae_out", "psnr", "ssim", "coherency"):
@@ -137,6 +224,16 @@ def main():
             print(f"  CNR in mask ({r['cnr_clips']} clips): clean {c['clean']:.3f} input {c['input']:.3f} "
                   f"filtered {c['filtered']:.3f}")
         print(f"  {r['ms_per_frame']:.1f} ms/frame (PyTorch, whole clip)")
+        if args.smooth:
+            print(f"  {'smoothing':14s} {'mae_in':>7s} {'reduct.':>7s} {'mae_out':>7s} {'coher.':>7s} "
+                  f"{'psnr':>6s} {'ssim':>6s} {'CNR':>6s}")
+            for spec in [None] + args.smooth:
+                f = r["filtered" if spec is None else f"filtered[{spec}]"]
+                red = r["mae_in_reduction"] if spec is None else r["mae_in_reduction_smoothed"][spec]
+                cn = c["filtered" if spec is None else f"filtered[{spec}]"]
+                print(f"  {spec or 'none':14s} {f['mae_in']:7.3f} {100 * (red or 0):6.1f}% {f['mae_out']:7.3f} "
+                      f"{f['coherency']:7.4f} {f['psnr']:6.2f} {f['ssim']:6.4f} "
+                      f"{(cn if cn is not None else float('nan')):6.3f}")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=2)
