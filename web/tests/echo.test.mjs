@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
-import { startServer, tempDir, launchChromium, artifactsDir, canvasInk, downloadVideo } from './support.mjs';
+import { startServer, tempDir, removeTempDir, launchChromium, artifactsDir, canvasInk, downloadVideo } from './support.mjs';
 
 let dir, server;
 
@@ -22,6 +22,7 @@ after(async () => {
     await server.stop();
     writeFileSync(join(artifactsDir(), 'echo-server.log'), server.log());
   }
+  removeTempDir(dir);
 });
 
 /** Seeks with the page's Position slider to `fraction` of the clip; resolves once the difference view shows that frame. */

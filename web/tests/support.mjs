@@ -2,7 +2,7 @@
 // and alignment by cross-correlation.
 
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync, mkdirSync, readdirSync, statSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, dirname, resolve } from 'node:path';
@@ -22,8 +22,14 @@ export function sluiceBinary() {
   return process.env.SLUICE_BIN || join(target, 'debug', 'sluice');
 }
 
+/** A fresh temp dir for one test file's WAVs and downloads; `removeTempDir` deletes it after. */
 export function tempDir() {
   return mkdtempSync(join(tmpdir(), 'sluice-web-'));
+}
+
+/** Deletes a `tempDir` (logs and screenshots live among the artifacts, not here). */
+export function removeTempDir(dir) {
+  if (dir) rmSync(dir, { recursive: true, force: true });
 }
 
 /** Where screenshots go: $SLUICE_ARTIFACTS, else web/tests/artifacts. */
@@ -329,6 +335,7 @@ export function speechServerSuite(logName) {
       await ctx.server.stop();
       writeFileSync(join(artifactsDir(), logName), ctx.server.log());
     }
+    removeTempDir(ctx.dir);
   });
   return ctx;
 }
