@@ -98,7 +98,7 @@ fn edge_shapes_every_tier() {
 }
 
 /// On this CPU's vector tiers the wide layers run channels-in-lanes (ESPCN l2 Winograd on
-/// AVX-512) and depthwise layers run the depthwise kernel.
+/// AVX-512 and AVX2) and depthwise layers run the depthwise kernel.
 #[test]
 fn wide_layers_choose_lanes() {
     let w = |s: &ConvSpec| vec![0.1; s.weight_len()];
@@ -113,7 +113,7 @@ fn wide_layers_choose_lanes() {
             let plan = Conv::with_isa(isa, spec, dims, &w(spec), None).unwrap_or_else(|e| panic!("{e}"));
             let want = match (isa, *want) {
                 (Isa::Scalar, _) => "reference",
-                (Isa::Avx512, w) => w,
+                (Isa::Avx512 | Isa::Avx2, w) => w,
                 (_, "winograd") => "lanes",
                 (_, w) => w,
             };
@@ -128,13 +128,11 @@ fn wide_layers_choose_lanes() {
 /// is 5× the direct kernels' (both scale with √taps, the size of a sum of ±1 products).
 #[test]
 fn winograd_layers_match_definition() {
-    if !Isa::Avx512.is_supported() {
-        return;
-    }
     let acts = [Activation::Identity, Activation::Relu, Activation::Tanh, Activation::Sigmoid];
     let (one, two) = (Threads::single(), Threads::new(2).unwrap_or_else(|e| panic!("{e}")));
     let mut r = rng(2024);
-    for case in 0..12 {
+    let vector_tiers = tiers().into_iter().filter(|i| matches!(i, Isa::Avx512 | Isa::Avx2));
+    for (case, isa) in (0..12).flat_map(|c| vector_tiers.clone().map(move |i| (c, i))) {
         let cin = 16 * r.random_range(2..=5);
         let cout = 16 * r.random_range(1..=3);
         let pad = [r.random_range(0..=2), r.random_range(0..=2)];
@@ -143,8 +141,8 @@ fn winograd_layers_match_definition() {
         let threads = if case % 2 == 0 { &two } else { &one };
         let in_len = dims[0] * dims[1] * cin;
         let (x, w, b) = (rand_vec(&mut r, 2 * in_len), rand_vec(&mut r, spec.weight_len()), rand_vec(&mut r, cout));
-        let plan = Conv::with_isa(Isa::Avx512, &spec, &dims, &w, Some(&b)).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(plan.kernel_name(), "winograd", "{spec:?} {dims:?}");
+        let plan = Conv::with_isa(isa, &spec, &dims, &w, Some(&b)).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(plan.kernel_name(), "winograd", "{isa} {spec:?} {dims:?}");
         let mut out = vec![f32::NAN; 2 * plan.output_len()];
         let mut scratch = vec![0.0; plan.scratch_len(threads)];
         plan.run(&x, &mut out, &mut scratch, threads).unwrap_or_else(|e| panic!("{e}"));
@@ -152,7 +150,7 @@ fn winograd_layers_match_definition() {
             let (want, _) = conv_ref(&spec, &dims, &x[img * in_len..][..in_len], &w, Some(&b));
             let got = &out[img * plan.output_len()..][..plan.output_len()];
             let atol = 1e-5 * ((cin * 9) as f64).sqrt();
-            assert_close(&format!("{spec:?} {dims:?} img {img}"), got, &want, atol, 1e-5);
+            assert_close(&format!("{isa} {spec:?} {dims:?} img {img}"), got, &want, atol, 1e-5);
         }
     }
 }

@@ -204,7 +204,7 @@ fn choose_kernel(isa: Isa, geom: &ConvGeom, map: &OutMap, weights: &[f32]) -> Co
         return ConvKernel::Depthwise(depthwise::DwPacked::new(isa, geom, weights));
     }
     if winograd::supports(isa, geom, map) {
-        return ConvKernel::Winograd(winograd::WinoPacked::new(geom, weights));
+        return ConvKernel::Winograd(winograd::WinoPacked::new(isa, geom, weights));
     }
     if let Some(k) = pixels::PixelsPacked::select(isa, geom, map, weights) {
         return ConvKernel::Pixels(k);

@@ -1,281 +1,71 @@
-//! AVX-512 stages of Winograd F(m×m, 3×3), m = 2 or 4: 16 channels per zmm in the
-//! transforms, a 12-tile × 32-channel register block (24 accumulators) in the GEMMs.
-//!
-//! The transforms work on fixed 6-vector columns whatever m is (F(2,3) uses the first 4), so
-//! one body serves both sizes; the unused lanes are constants the compiler drops.
+//! AVX-512 Winograd stages: 16 channels per zmm, a 12-tile × 32-channel GEMM block (24
+//! accumulators of the 32 registers).
 
-use super::{MR, WinoPacked, plane};
+use super::tier::winograd_tier;
+use super::{WinoPacked, plane};
 use crate::activation::Activation;
 use crate::conv::geom::{ConvGeom, OutMap};
 use crate::outptr::OutPtr;
-use crate::vmath::avx512::activate;
 use std::arch::x86_64::*;
 use std::ops::Range;
 
+type V = __m512;
 const L: usize = 16;
+/// Tiles per GEMM register block.
+const MR: usize = 12;
 
-/// What every chunk of one image shares.
-pub(super) struct Job<'a> {
-    pub p: &'a WinoPacked,
-    pub g: &'a ConvGeom,
-    pub bias: &'a [f32],
-    pub act: Activation,
-    pub input: &'a [f32],
-    pub out: OutPtr,
-    pub map: &'a OutMap,
+winograd_tier!("avx512f,avx512bw,avx512dq,avx512vl,avx2,fma");
+
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")]
+fn add(a: V, b: V) -> V {
+    _mm512_add_ps(a, b)
 }
-
-/// One chunk: tiles `t0..t0 + n` of the tile row whose top output row is `oh`, writing the
-/// output rows in `keep`. `v` holds `ξ·plane(Cin)` floats and `m` `ξ·plane(Cout)`.
-///
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")]
+fn sub(a: V, b: V) -> V {
+    _mm512_sub_ps(a, b)
+}
+/// a·b + c
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")]
+fn fmadd(a: V, b: V, c: V) -> V {
+    _mm512_fmadd_ps(a, b, c)
+}
+/// c − a·b
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")]
+fn fnmadd(a: V, b: V, c: V) -> V {
+    _mm512_fnmadd_ps(a, b, c)
+}
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")]
+fn set1(x: f32) -> V {
+    _mm512_set1_ps(x)
+}
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")]
+fn zero() -> V {
+    _mm512_setzero_ps()
+}
 /// # Safety
-/// The CPU has AVX-512 F/BW/DQ/VL; `n ≤` the plan's chunk; `keep` are rows of this band.
-#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")]
-pub(super) unsafe fn chunk(j: &Job, oh: usize, keep: Range<usize>, t0: usize, n: usize, v: &mut [f32], m: &mut [f32]) {
-    let p = j.p;
-    let xi = p.points();
-    assert!(n <= p.chunk && v.len() >= xi * plane(p.chunk, p.cin) && m.len() >= xi * plane(p.chunk, p.cout));
-    let rows = n.div_ceil(MR) * MR;
-    match (p.m, p.nv) {
-        (2, 2) => {
-            input_transform::<2>(j, oh, t0, n, v);
-            gemm::<2>(p, rows, v, m);
-            output_transform::<2>(j, keep, oh, t0, n, m);
-        }
-        (2, _) => {
-            input_transform::<2>(j, oh, t0, n, v);
-            gemm::<1>(p, rows, v, m);
-            output_transform::<2>(j, keep, oh, t0, n, m);
-        }
-        (_, 2) => {
-            input_transform::<4>(j, oh, t0, n, v);
-            gemm::<2>(p, rows, v, m);
-            output_transform::<4>(j, keep, oh, t0, n, m);
-        }
-        _ => {
-            input_transform::<4>(j, oh, t0, n, v);
-            gemm::<1>(p, rows, v, m);
-            output_transform::<4>(j, keep, oh, t0, n, m);
-        }
-    }
-}
-
-/// `Bᵀ d` for one column of a patch (`M + 2` entries used).
-/// F(2,3): Bᵀ = [[1,0,−1,0],[0,1,1,0],[0,−1,1,0],[0,1,0,−1]].
-/// F(4,3): Bᵀ = [[4,0,−5,0,1,0],[0,−4,−4,1,1,0],[0,4,−4,−1,1,0],[0,−2,−1,2,1,0],[0,2,−1,−2,1,0],
-/// [0,4,0,−5,0,1]], in 12 operations.
+/// `p..p + L` is readable.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")]
-fn bt<const M: usize>(d: [__m512; 6]) -> [__m512; 6] {
-    let z = _mm512_setzero_ps();
-    if M == 2 {
-        return [
-            _mm512_sub_ps(d[0], d[2]),
-            _mm512_add_ps(d[1], d[2]),
-            _mm512_sub_ps(d[2], d[1]),
-            _mm512_sub_ps(d[1], d[3]),
-            z,
-            z,
-        ];
-    }
-    let (four, five, two) = (_mm512_set1_ps(4.0), _mm512_set1_ps(5.0), _mm512_set1_ps(2.0));
-    let a = _mm512_fnmadd_ps(four, d[2], d[4]); // d4 − 4d2
-    let b = _mm512_fnmadd_ps(four, d[1], d[3]); // d3 − 4d1
-    let c = _mm512_sub_ps(d[4], d[2]);
-    let s = _mm512_sub_ps(d[3], d[1]);
-    [
-        _mm512_fmadd_ps(four, d[0], _mm512_fnmadd_ps(five, d[2], d[4])),
-        _mm512_add_ps(a, b),
-        _mm512_sub_ps(a, b),
-        _mm512_fmadd_ps(two, s, c),
-        _mm512_fnmadd_ps(two, s, c),
-        _mm512_fmadd_ps(four, d[1], _mm512_fnmadd_ps(five, d[3], d[5])),
-    ]
+unsafe fn load(p: *const f32) -> V {
+    // SAFETY: guaranteed by the caller.
+    unsafe { _mm512_loadu_ps(p) }
 }
-
-/// `Aᵀ m` for one column of a transformed tile (`M` outputs).
-/// F(2,3): Aᵀ = [[1,1,1,0],[0,1,−1,−1]].
-/// F(4,3): Aᵀ = [[1,1,1,1,1,0],[0,1,−1,2,−2,0],[0,1,1,4,4,0],[0,1,−1,8,−8,1]], in 10 operations.
+/// # Safety
+/// `p..p + L` is writable and the caller's.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")]
-fn at<const M: usize>(m: [__m512; 6]) -> [__m512; 4] {
-    let z = _mm512_setzero_ps();
-    if M == 2 {
-        let y0 = _mm512_add_ps(_mm512_add_ps(m[0], m[1]), m[2]);
-        let y1 = _mm512_sub_ps(_mm512_sub_ps(m[1], m[2]), m[3]);
-        return [y0, y1, z, z];
-    }
-    let (p, q) = (_mm512_add_ps(m[1], m[2]), _mm512_sub_ps(m[1], m[2]));
-    let (r, s) = (_mm512_add_ps(m[3], m[4]), _mm512_sub_ps(m[3], m[4]));
-    [
-        _mm512_add_ps(_mm512_add_ps(m[0], p), r),
-        _mm512_fmadd_ps(_mm512_set1_ps(2.0), s, q),
-        _mm512_fmadd_ps(_mm512_set1_ps(4.0), r, p),
-        _mm512_add_ps(_mm512_fmadd_ps(_mm512_set1_ps(8.0), s, q), m[5]),
-    ]
+unsafe fn store(p: *mut f32, v: V) {
+    // SAFETY: guaranteed by the caller.
+    unsafe { _mm512_storeu_ps(p, v) }
 }
-
-/// `V[ξ][t][ci] = (Bᵀ d B)[ξ]` for each tile's (M+2)² patch `d`, zeros for padding and for the
-/// rows up to the next multiple of MR past `n` (the GEMM reads them).
-///
-/// Bᵀ first combines the patch's rows column by column, then the columns. (Software prefetch
-/// of the rows the next tile row adds measured no gain: strip-mining keeps them in L2.)
-#[allow(clippy::needless_range_loop)] // cols[c][r] / s[c][dy] transpose a tile; indices say which way
-#[inline(never)]
+#[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")]
-fn input_transform<const M: usize>(j: &Job, oh: usize, t0: usize, n: usize, v: &mut [f32]) {
-    let (g, cin, p) = (j.g, j.p.cin, M + 2);
-    let [_, ih_n, iw_n] = g.in_dims;
-    let (pt, pl) = (g.pad[1], g.pad[2]);
-    let row_len = iw_n * cin;
-    // The patch's rows, `None` in the padding (and past M + 2).
-    let row =
-        |dy: usize| (oh + dy).checked_sub(pt).filter(|&ih| ih < ih_n).map(|ih| &j.input[ih * row_len..][..row_len]);
-    let rows: [Option<&[f32]>; 6] = std::array::from_fn(|dy| if dy < p { row(dy) } else { None });
-    let stride = plane(j.p.chunk, cin);
-    for t in n..n.div_ceil(MR) * MR {
-        for xi in 0..p * p {
-            v[xi * stride + t * cin..][..cin].fill(0.0);
-        }
-    }
-    // Bᵀ over rows for input column `x` (zero outside the image), channels cg..cg + 16.
-    let column = |x: isize, cg: usize| -> [__m512; 6] {
-        let d: [__m512; 6] = std::array::from_fn(|dy| match rows[dy] {
-            Some(r) if x >= 0 && (x as usize) < iw_n => {
-                let at = x as usize * cin + cg;
-                // SAFETY: at + 16 ≤ (x + 1)·cin ≤ row_len = r.len(), as cg + 16 ≤ cin.
-                unsafe { _mm512_loadu_ps(r.as_ptr().add(at)) }
-            }
-            _ => _mm512_setzero_ps(),
-        });
-        bt::<M>(d)
-    };
-    // Interior tiles (every row and column inside the image) load without checks.
-    let all_rows = rows.iter().take(p).all(Option::is_some);
-    let base: [*const f32; 6] = std::array::from_fn(|dy| rows[dy].map_or(std::ptr::null(), <[f32]>::as_ptr));
-    let x0 = (M * t0) as isize - pl as isize;
-    for t in 0..n {
-        let x = x0 + (M * t) as isize;
-        let inside = all_rows && x >= 0 && x as usize + p <= iw_n;
-        // Tile by tile, all channels: each ξ plane gets 4·Cin contiguous bytes per tile, whole
-        // cache lines, instead of one line per pass over the chunk.
-        for cg in (0..cin).step_by(L) {
-            let cols: [[__m512; 6]; 6] = if inside {
-                let at = x as usize * cin + cg;
-                std::array::from_fn(|dx| {
-                    if dx >= p {
-                        return [_mm512_setzero_ps(); 6];
-                    }
-                    bt::<M>(std::array::from_fn(|dy| {
-                        if dy >= p {
-                            return _mm512_setzero_ps();
-                        }
-                        // SAFETY: rows 0..p exist (`all_rows`) and columns x..x+p are inside
-                        // the row (`inside`), so at + dx·cin + 16 ≤ row_len.
-                        unsafe { _mm512_loadu_ps(base[dy].add(at + dx * cin)) }
-                    }))
-                })
-            } else {
-                std::array::from_fn(|dx| if dx < p { column(x + dx as isize, cg) } else { [_mm512_setzero_ps(); 6] })
-            };
-            // (Bᵀ d) B: combine the columns of each combined row r. ξ = r·p + c runs in order,
-            // so one pointer steps through the planes (36 precomputed addresses spilled).
-            let mut dst = v[t * cin + cg..].as_mut_ptr();
-            for r in 0..p {
-                let out = bt::<M>(std::array::from_fn(|c| cols[c][r]));
-                for y in out.into_iter().take(p) {
-                    // SAFETY: plane ξ < p² at ξ·stride + t·cin + cg, cg + 16 ≤ cin: inside v
-                    // (checked by `chunk`); after the last store `dst` is one plane past, unused.
-                    unsafe {
-                        _mm512_storeu_ps(dst, y);
-                        dst = dst.wrapping_add(stride);
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// `M[ξ][t][co] = Σ_ci V[ξ][t][ci]·U[ξ][ci][co]` for tiles `0..rows` (a multiple of MR).
-#[allow(clippy::needless_range_loop)] // acc[i][k] pairs two indices; iterators would obscure the blocking
-#[inline(never)]
-#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")]
-fn gemm<const NV: usize>(p: &WinoPacked, rows: usize, v: &[f32], m: &mut [f32]) {
-    let (cin, cout, nr) = (p.cin, p.cout, L * NV);
-    for xi in 0..p.points() {
-        let a = &v[xi * plane(p.chunk, cin)..][..p.chunk * cin];
-        for nb in 0..p.nblocks {
-            let b = &p.u[(xi * p.nblocks + nb) * cin * nr..][..cin * nr];
-            for i0 in (0..rows).step_by(MR) {
-                let a = &a[i0 * cin..][..MR * cin];
-                let mut acc = [[_mm512_setzero_ps(); NV]; MR];
-                for k in 0..cin {
-                    // SAFETY: k·nr + (NV − 1)·16 + 16 ≤ cin·nr = b.len().
-                    let bv: [__m512; NV] =
-                        std::array::from_fn(|q| unsafe { _mm512_loadu_ps(b.as_ptr().add(k * nr + q * L)) });
-                    for i in 0..MR {
-                        // SAFETY: i·cin + k < MR·cin = a.len().
-                        let av = _mm512_set1_ps(unsafe { *a.get_unchecked(i * cin + k) });
-                        for q in 0..NV {
-                            acc[i][q] = _mm512_fmadd_ps(av, bv[q], acc[i][q]);
-                        }
-                    }
-                }
-                for i in 0..MR {
-                    for q in 0..NV {
-                        let at = xi * plane(p.chunk, cout) + (i0 + i) * cout + nb * nr + q * L;
-                        // SAFETY: ξ < p², i0 + i < rows ≤ chunk, nb·nr + nr ≤ cout: inside m.
-                        unsafe { _mm512_storeu_ps(m[at..at + L].as_mut_ptr(), acc[i][q]) };
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// `Y = Aᵀ M A` per tile, plus bias and activation, stored for the pixels inside the output
-/// and rows in `keep`.
-#[allow(clippy::needless_range_loop)] // cols[c][r] / s[c][dy] transpose a tile; indices say which way
-#[inline(never)]
-#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")]
-fn output_transform<const M: usize>(j: &Job, keep: Range<usize>, oh: usize, t0: usize, n: usize, m: &[f32]) {
-    let (cout, p) = (j.p.cout, M + 2);
-    let ow_n = j.g.out_dims[2];
-    let stride = plane(j.p.chunk, cout);
-    for t in 0..n {
-        let ow0 = M * (t0 + t);
-        for cg in (0..cout).step_by(L) {
-            let src = m[t * cout + cg..].as_ptr();
-            let mv: [__m512; 36] = std::array::from_fn(|xi| {
-                if xi >= p * p {
-                    return _mm512_setzero_ps();
-                }
-                // SAFETY: plane ξ < p² of tile t, channels cg..cg + 16: inside m (checked by
-                // `chunk`), as the GEMM wrote it.
-                unsafe { _mm512_loadu_ps(src.add(xi * stride)) }
-            });
-            // Columns of M (ξ = p·r + c) into M output rows each, then each output row's columns.
-            let s: [[__m512; 4]; 6] = std::array::from_fn(|c| {
-                at::<M>(std::array::from_fn(|r| if r < p && c < p { mv[r * p + c] } else { _mm512_setzero_ps() }))
-            });
-            // SAFETY: cg + 16 ≤ cout = bias.len().
-            let b = unsafe { _mm512_loadu_ps(j.bias[cg..cg + L].as_ptr()) };
-            for dy in 0..M {
-                let row = oh + dy;
-                if !keep.contains(&row) {
-                    continue;
-                }
-                let y = at::<M>(std::array::from_fn(|c| s[c][dy]));
-                for (dx, &val) in y.iter().take(M).enumerate() {
-                    let ow = ow0 + dx;
-                    if ow < ow_n {
-                        let o = j.map.pixel(0, row, ow) + cg;
-                        // SAFETY: pixel (row, ow) is inside the output and in this band's rows;
-                        // channels cg..cg+16 ≤ cout are contiguous (`supports` requires it).
-                        unsafe { _mm512_storeu_ps(j.out.at(o), activate(j.act, _mm512_add_ps(val, b))) };
-                    }
-                }
-            }
-        }
-    }
+fn act(a: Activation, v: V) -> V {
+    crate::vmath::avx512::activate(a, v)
 }

@@ -17,11 +17,15 @@
 //! 2. (m+2)² small GEMMs `M[ξ] = V[ξ] · U[ξ]`, with `U = G g Gᵀ` packed at plan time;
 //! 3. output transform `M` → m×m pixels, then bias, activation and the stores.
 //!
-//! Only the AVX-512 tier has it (on Zen 4 the direct AVX2 kernels are the fallback); the
-//! scalar reference kernel is what the tests compare it with.
+//! The AVX-512 and AVX2 tiers have it (one body, `tier.rs`); NEON and scalar plans use the
+//! direct kernels. The scalar reference kernel is what the tests compare it with.
 
 #[cfg(target_arch = "x86_64")]
+mod avx2;
+#[cfg(target_arch = "x86_64")]
 mod avx512;
+#[cfg(target_arch = "x86_64")]
+mod tier;
 
 use super::geom::{ConvGeom, OutMap};
 use crate::activation::Activation;
@@ -29,11 +33,10 @@ use crate::isa::Isa;
 use crate::outptr::OutPtr;
 use std::ops::Range;
 
-/// Output columns per chunk: 48 F(2,3) or 24 F(4,3) tiles, both multiples of [`MR`], and a
-/// chunk's `V` and `M` (288 / 330 KiB for 64→32) stay in L2.
+/// Output columns per chunk: 48 F(2,3) or 24 F(4,3) tiles, multiples of every tier's GEMM
+/// block (12 tiles on AVX-512, 6 on AVX2), and a chunk's `V` and `M` (288 / 330 KiB for 64→32)
+/// stay in L2.
 const CHUNK_COLUMNS: usize = 96;
-/// Tiles (GEMM rows) per register block.
-pub(super) const MR: usize = 12;
 
 /// Floats between consecutive ξ planes of a chunk buffer with `chunk` tiles of `ch` channels.
 /// One cache line more than the plane itself: at 12 KiB (64 channels) the planes would share
@@ -43,12 +46,12 @@ pub(super) const fn plane(chunk: usize, ch: usize) -> usize {
     chunk * ch + 16
 }
 
-/// Whether the plan should use Winograd: the AVX-512 tier, a 2-D 3×3 stride-1 undilated
+/// Whether the plan should use Winograd: an x86 vector tier, a 2-D 3×3 stride-1 undilated
 /// ungrouped conv without pixel shuffle into contiguous channels, channel counts in whole
 /// vectors, and enough channels and pixels that the transforms pay for themselves (DFN3's and
 /// the clutter filter's convs do not qualify).
 pub(crate) fn supports(isa: Isa, g: &ConvGeom, map: &OutMap) -> bool {
-    isa == Isa::Avx512
+    matches!(isa, Isa::Avx512 | Isa::Avx2)
         && g.kernel == [1, 3, 3]
         && g.stride == [1, 1, 1]
         && g.dilation == [1, 1, 1]
@@ -67,15 +70,18 @@ pub(crate) fn supports(isa: Isa, g: &ConvGeom, map: &OutMap) -> bool {
 /// A plan's transformed weights and blocking.
 #[derive(Debug, Clone)]
 pub(crate) struct WinoPacked {
+    /// AVX-512 or AVX2.
+    pub(super) isa: Isa,
     /// Output tile size: F(m×m, 3×3).
     pub(super) m: usize,
     pub(super) cin: usize,
     pub(super) cout: usize,
-    /// Vectors (16 channels each) per GEMM column block: 2 when Cout is a multiple of 32.
+    /// Vectors (L channels each: 16 on AVX-512, 8 on AVX2) per GEMM column block: 2 when Cout
+    /// is a multiple of 2·L.
     pub(super) nv: usize,
-    /// Column blocks of 16·nv output channels.
+    /// Column blocks of L·nv output channels.
     pub(super) nblocks: usize,
-    /// `U = G g Gᵀ` as `[ξ][nb][ci][16·nv]`.
+    /// `U = G g Gᵀ` as `[ξ][nb][ci][L·nv]`.
     pub(super) u: Vec<f32>,
     /// Tiles along W (⌈OW / m⌉) and per chunk.
     pub(super) tiles_w: usize,
@@ -85,16 +91,17 @@ pub(crate) struct WinoPacked {
 impl WinoPacked {
     /// Transforms and packs `weights` (`[Cout][Cin][1][3][3]`) with the tile size the output
     /// suits.
-    pub fn new(g: &ConvGeom, weights: &[f32]) -> Self {
+    pub fn new(isa: Isa, g: &ConvGeom, weights: &[f32]) -> Self {
         let m = if g.out_dims[1] >= 8 && g.out_dims[2] >= 32 { 4 } else { 2 };
-        Self::with_tile(g, weights, m)
+        Self::with_tile(isa, g, weights, m)
     }
 
-    /// Packs for F(m×m, 3×3), m = 2 or 4.
-    pub(super) fn with_tile(g: &ConvGeom, weights: &[f32], m: usize) -> Self {
+    /// Packs for F(m×m, 3×3), m = 2 or 4, on `isa` (AVX-512 or AVX2).
+    pub(super) fn with_tile(isa: Isa, g: &ConvGeom, weights: &[f32], m: usize) -> Self {
         let (cin, cout) = (g.cin, g.cout);
-        let nv = if cout.is_multiple_of(32) { 2 } else { 1 };
-        let nr = 16 * nv;
+        let lanes = isa.lanes();
+        let nv = if cout.is_multiple_of(2 * lanes) { 2 } else { 1 };
+        let nr = lanes * nv;
         let nblocks = cout / nr;
         let xi_n = (m + 2) * (m + 2);
         let mut u = vec![0.0; xi_n * cout * cin];
@@ -109,7 +116,7 @@ impl WinoPacked {
             }
         }
         let chunk = CHUNK_COLUMNS / m;
-        Self { m, cin, cout, nv, nblocks, u, tiles_w: g.out_dims[2].div_ceil(m), chunk }
+        Self { isa, m, cin, cout, nv, nblocks, u, tiles_w: g.out_dims[2].div_ceil(m), chunk }
     }
 
     /// Winograd points ξ per tile: (m + 2)².
@@ -142,7 +149,8 @@ impl WinoPacked {
             let (v, rest) = scratch[skip..].split_at_mut(self.points() * plane(self.chunk, self.cin));
             let skip = rest.as_ptr().align_offset(64).min(16);
             let m = &mut rest[skip..skip + self.points() * plane(self.chunk, self.cout)];
-            let job = avx512::Job { p: self, g, bias, act, input, out, map };
+            let avx512_job = avx512::Job { p: self, g, bias, act, input, out, map };
+            let avx2_job = avx2::Job { p: self, g, bias, act, input, out, map };
             // Down the band one column strip at a time: the next tile row reuses two of the
             // strip's input rows while they are still in L1/L2, so each input
             // row comes from memory once.
@@ -152,9 +160,15 @@ impl WinoPacked {
                 // how the rows were split between threads.
                 for oh in (rows.start - rows.start % self.m..rows.end).step_by(self.m) {
                     let keep = oh.max(rows.start)..rows.end.min(oh + self.m);
-                    // SAFETY: plans use Winograd only on the AVX-512 tier (`supports`), which
-                    // `Isa::require` confirmed; `v` and `m` hold a chunk, as sized above.
-                    unsafe { avx512::chunk(&job, oh, keep, t0, n, v, m) };
+                    // SAFETY: plans use Winograd only on the tier whose features `Isa::require`
+                    // confirmed (`supports`); `v` and `m` hold a chunk, as sized above.
+                    unsafe {
+                        if self.isa == Isa::Avx512 {
+                            avx512::chunk(&avx512_job, oh, keep, t0, n, v, m);
+                        } else {
+                            avx2::chunk(&avx2_job, oh, keep, t0, n, v, m);
+                        }
+                    }
                 }
             }
         }
@@ -162,7 +176,7 @@ impl WinoPacked {
         {
             // `supports` is false off x86-64, so no plan reaches here.
             let _ = (g, bias, act, input, out, map, rows, scratch);
-            unreachable!("Winograd plans exist only on the AVX-512 tier");
+            unreachable!("Winograd plans exist only on the x86 vector tiers");
         }
     }
 }
@@ -275,12 +289,11 @@ mod tests {
     }
 
     /// Random layers, odd and even sizes, every padding the geometry allows, several
-    /// activations and bands that start and end inside a tile row: equal to the reference.
+    /// activations and bands that start and end inside a tile row, on each tier this CPU has,
+    /// both tile sizes: equal to the reference.
     #[test]
     fn matches_reference_on_random_shapes() {
-        if !Isa::Avx512.is_supported() {
-            return;
-        }
+        let tiers: Vec<Isa> = [Isa::Avx512, Isa::Avx2].into_iter().filter(|i| i.is_supported()).collect();
         let cases = [
             (32, 16, [4, 16], [1, 1], Activation::Identity),
             (32, 32, [5, 17], [1, 1], Activation::Tanh),
@@ -299,13 +312,18 @@ mod tests {
             if g.out_dims[1] < 4 || g.out_dims[2] < 16 {
                 continue;
             }
-            assert!(supports(Isa::Avx512, &g, &map), "{spec:?} {hw:?}");
+            for &isa in &tiers {
+                assert!(supports(isa, &g, &map), "{isa} {spec:?} {hw:?}");
+            }
             let mut want = vec![f32::NAN; g.output_len()];
             RefPacked::new(&g, &w).run_rows(&g, &b, act, &x, OutPtr::new(&mut want), &map, 0..g.rows());
             let mut whole = Vec::new();
             // Band boundaries: none, one inside the first tile row, two splitting tile rows.
-            for (m, cuts) in [2, 4].into_iter().flat_map(|m| [(m, &[][..]), (m, &[1]), (m, &[3, 4]), (m, &[2, 7])]) {
-                let p = WinoPacked::with_tile(&g, &w, m);
+            let runs = tiers.iter().flat_map(|&isa| [2, 4].into_iter().map(move |m| (isa, m)));
+            for (isa, m, cuts) in
+                runs.flat_map(|(i, m)| [(i, m, &[][..]), (i, m, &[1]), (i, m, &[3, 4]), (i, m, &[2, 7])])
+            {
+                let p = WinoPacked::with_tile(isa, &g, &w, m);
                 let mut got = vec![f32::NAN; g.output_len()];
                 let mut scratch = vec![f32::NAN; p.scratch_per_band()];
                 let inner = cuts.iter().copied().filter(|&c| c < g.rows());
@@ -317,12 +335,12 @@ mod tests {
                 if cuts.is_empty() {
                     whole = got.clone();
                 } else {
-                    assert!(got.iter().zip(&whole).all(|(a, b)| a.to_bits() == b.to_bits()), "F({m},3) {cuts:?}");
+                    assert!(got.iter().zip(&whole).all(|(a, b)| a.to_bits() == b.to_bits()), "{isa} F({m},3) {cuts:?}");
                 }
                 // Inputs and weights in ±1: outputs reach ~10, F(4,3) rounds to ~1e-5 of that.
                 let tol = 2e-5 * (cin * 9) as f32;
                 for (k, (a, e)) in got.iter().zip(&want).enumerate() {
-                    assert!((a - e).abs() <= tol, "F({m},3) {spec:?} {hw:?} element {k}: {a} vs {e}");
+                    assert!((a - e).abs() <= tol, "{isa} F({m},3) {spec:?} {hw:?} element {k}: {a} vs {e}");
                 }
             }
         }
