@@ -69,6 +69,7 @@ pub(crate) fn supports(isa: Isa, g: &ConvGeom, map: &OutMap) -> bool {
 
 /// A plan's transformed weights and blocking.
 #[derive(Debug, Clone)]
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))] // only x86 tiers run the stages
 pub(crate) struct WinoPacked {
     /// AVX-512 or AVX2.
     pub(super) isa: Isa,
