@@ -2,10 +2,8 @@
 //! of the 16 registers).
 
 use super::tier::winograd_tier;
-use super::{WinoPacked, plane};
+use super::{Job, WinoPacked, plane};
 use crate::activation::Activation;
-use crate::conv::geom::{ConvGeom, OutMap};
-use crate::outptr::OutPtr;
 use std::arch::x86_64::*;
 use std::ops::Range;
 

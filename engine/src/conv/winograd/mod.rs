@@ -67,6 +67,18 @@ pub(crate) fn supports(isa: Isa, g: &ConvGeom, map: &OutMap) -> bool {
         && g.out_dims[2] >= 16
 }
 
+/// What every chunk of one image shares, whichever tier runs it.
+#[cfg(target_arch = "x86_64")]
+struct Job<'a> {
+    p: &'a WinoPacked,
+    g: &'a ConvGeom,
+    bias: &'a [f32],
+    act: Activation,
+    input: &'a [f32],
+    out: OutPtr,
+    map: &'a OutMap,
+}
+
 /// A plan's transformed weights and blocking.
 #[derive(Debug, Clone)]
 #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))] // only x86 tiers run the stages
@@ -150,8 +162,7 @@ impl WinoPacked {
             let (v, rest) = scratch[skip..].split_at_mut(self.points() * plane(self.chunk, self.cin));
             let skip = rest.as_ptr().align_offset(64).min(16);
             let m = &mut rest[skip..skip + self.points() * plane(self.chunk, self.cout)];
-            let avx512_job = avx512::Job { p: self, g, bias, act, input, out, map };
-            let avx2_job = avx2::Job { p: self, g, bias, act, input, out, map };
+            let job = Job { p: self, g, bias, act, input, out, map };
             // Down the band one column strip at a time: the next tile row reuses two of the
             // strip's input rows while they are still in L1/L2, so each input
             // row comes from memory once.
@@ -165,9 +176,9 @@ impl WinoPacked {
                     // confirmed (`supports`); `v` and `m` hold a chunk, as sized above.
                     unsafe {
                         if self.isa == Isa::Avx512 {
-                            avx512::chunk(&avx512_job, oh, keep, t0, n, v, m);
+                            avx512::chunk(&job, oh, keep, t0, n, v, m);
                         } else {
-                            avx2::chunk(&avx2_job, oh, keep, t0, n, v, m);
+                            avx2::chunk(&job, oh, keep, t0, n, v, m);
                         }
                     }
                 }

@@ -8,20 +8,9 @@
 //! is (F(2,3) uses the first 4), so one body serves both tile sizes; the GEMM's register block
 //! is MR tiles × 2·L channels.
 
-/// Expands `Job`, `chunk` and the stages for the tier whose features are `$feat`.
+/// Expands `chunk` and the stages for the tier whose features are `$feat`.
 macro_rules! winograd_tier {
     ($feat:literal) => {
-        /// What every chunk of one image shares.
-        pub(super) struct Job<'a> {
-            pub p: &'a WinoPacked,
-            pub g: &'a ConvGeom,
-            pub bias: &'a [f32],
-            pub act: Activation,
-            pub input: &'a [f32],
-            pub out: OutPtr,
-            pub map: &'a OutMap,
-        }
-
         /// One chunk: tiles `t0..t0 + n` of the tile row whose top output row is `oh`, writing the
         /// output rows in `keep`. `v` holds `ξ·plane(Cin)` floats and `m` `ξ·plane(Cout)`.
         ///
@@ -40,28 +29,21 @@ macro_rules! winograd_tier {
             let p = j.p;
             let xi = p.points();
             assert!(n <= p.chunk && v.len() >= xi * plane(p.chunk, p.cin) && m.len() >= xi * plane(p.chunk, p.cout));
+            if p.m == 2 {
+                input_transform::<2>(j, oh, t0, n, v);
+            } else {
+                input_transform::<4>(j, oh, t0, n, v);
+            }
             let rows = n.div_ceil(MR) * MR;
-            match (p.m, p.nv) {
-                (2, 2) => {
-                    input_transform::<2>(j, oh, t0, n, v);
-                    gemm::<2>(p, rows, v, m);
-                    output_transform::<2>(j, keep, oh, t0, n, m);
-                }
-                (2, _) => {
-                    input_transform::<2>(j, oh, t0, n, v);
-                    gemm::<1>(p, rows, v, m);
-                    output_transform::<2>(j, keep, oh, t0, n, m);
-                }
-                (_, 2) => {
-                    input_transform::<4>(j, oh, t0, n, v);
-                    gemm::<2>(p, rows, v, m);
-                    output_transform::<4>(j, keep, oh, t0, n, m);
-                }
-                _ => {
-                    input_transform::<4>(j, oh, t0, n, v);
-                    gemm::<1>(p, rows, v, m);
-                    output_transform::<4>(j, keep, oh, t0, n, m);
-                }
+            if p.nv == 2 {
+                gemm::<2>(p, rows, v, m);
+            } else {
+                gemm::<1>(p, rows, v, m);
+            }
+            if p.m == 2 {
+                output_transform::<2>(j, keep, oh, t0, n, m);
+            } else {
+                output_transform::<4>(j, keep, oh, t0, n, m);
             }
         }
 
@@ -137,7 +119,7 @@ macro_rules! winograd_tier {
                 let d: [V; 6] = std::array::from_fn(|dy| match rows[dy] {
                     Some(r) if x >= 0 && (x as usize) < iw_n => {
                         let at = x as usize * cin + cg;
-                        // SAFETY: at + 16 ≤ (x + 1)·cin ≤ row_len = r.len(), as cg + L ≤ cin.
+                        // SAFETY: at + L ≤ (x + 1)·cin ≤ row_len = r.len(), as cg + L ≤ cin.
                         unsafe { load(r.as_ptr().add(at)) }
                     }
                     _ => zero(),
@@ -165,7 +147,7 @@ macro_rules! winograd_tier {
                                     return zero();
                                 }
                                 // SAFETY: rows 0..p exist (`all_rows`) and columns x..x+p are inside
-                                // the row (`inside`), so at + dx·cin + 16 ≤ row_len.
+                                // the row (`inside`), so at + dx·cin + L ≤ row_len.
                                 unsafe { load(base[dy].add(at + dx * cin)) }
                             }))
                         })
