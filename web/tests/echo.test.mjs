@@ -8,7 +8,9 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
-import { startServer, tempDir, removeTempDir, launchChromium, artifactsDir, canvasInk, downloadVideo } from './support.mjs';
+import {
+  startServer, tempDir, removeTempDir, launchChromium, artifactsDir, canvasInk, downloadVideo, collectPageErrors,
+} from './support.mjs';
 
 let dir, server;
 
@@ -44,8 +46,7 @@ test('echo tab: a simulated clip is filtered and shown in step with the clutter 
   const browser = await launchChromium();
   try {
     const page = await browser.newPage();
-    const pageErrors = [];
-    page.on('pageerror', (e) => pageErrors.push(String(e.stack || e)));
+    const pageErrors = collectPageErrors(page);
     await page.goto(server.url);
     await page.getByRole('tab', { name: 'Echo' }).click();
     await page.getByRole('button', { name: 'Try a simulated clip' }).click();

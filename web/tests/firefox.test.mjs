@@ -10,6 +10,7 @@ import { mkdtempSync } from 'node:fs';
 import { execFileSync, spawn } from 'node:child_process';
 import {
   launchFirefox, nullSink, artifactsDir, canvasInk, waitForDownload, speechServerSuite, assertLiveRoundTrip, assertSameWav,
+  collectPageErrors, loadedVideoSizes,
 } from './support.mjs';
 
 const ctx = speechServerSuite('firefox-server.log');
@@ -36,8 +37,7 @@ test('firefox: live tab, a PulseAudio microphone comes back enhanced like `sluic
   const browser = await launchFirefox({ microphone: sink.monitorDescription });
   try {
     const page = await browser.newPage();
-    const pageErrors = [];
-    page.on('pageerror', (e) => pageErrors.push(String(e.stack || e)));
+    const pageErrors = collectPageErrors(page);
     await page.goto(ctx.server.url);
     await byRole(page, 'button', 'Start microphone').click();
     await waitFor(page, () => document.getElementById('live-status').textContent.startsWith('Live'), 20_000, 'live-status');
@@ -119,8 +119,7 @@ test('firefox: video tab, upload, both videos play, comparison slider, download'
   const browser = await launchFirefox({ downloadDir: downloads });
   try {
     const page = await browser.newPage();
-    const pageErrors = [];
-    page.on('pageerror', (e) => pageErrors.push(String(e.stack || e)));
+    const pageErrors = collectPageErrors(page);
     await page.goto(ctx.server.url);
     await byRole(page, 'tab', 'Video').click();
     const input = await page.waitForSelector('#video-input');
@@ -128,12 +127,7 @@ test('firefox: video tab, upload, both videos play, comparison slider, download'
     await page.select('#video-scale', '2');
     await byRole(page, 'button', 'Upscale').click();
     await waitFor(page, () => document.getElementById('video-status').textContent.startsWith('Done:'), 60_000, 'video-status');
-    await page.waitForFunction(() => ['video-before', 'video-after'].every((id) => document.getElementById(id).readyState >= 2),
-      { timeout: 20_000 });
-    const dims = await page.evaluate(() => ['video-before', 'video-after'].map((id) => {
-      const v = document.getElementById(id);
-      return [v.videoWidth, v.videoHeight];
-    }));
+    const dims = await loadedVideoSizes(page, ['video-before', 'video-after']);
     assert.deepEqual(dims, [[96, 64], [192, 128]]);
     await page.$eval('#video-split', (s) => { s.value = '20'; s.dispatchEvent(new Event('input', { bubbles: true })); });
     assert.equal(await page.$eval('#video-after', (v) => v.style.clipPath), 'inset(0px 0px 0px 20%)');
@@ -156,18 +150,12 @@ test('firefox: echo tab, a simulated clip is filtered, both clips seek and play 
   const browser = await launchFirefox();
   try {
     const page = await browser.newPage();
-    const pageErrors = [];
-    page.on('pageerror', (e) => pageErrors.push(String(e.stack || e)));
+    const pageErrors = collectPageErrors(page);
     await page.goto(ctx.server.url);
     await byRole(page, 'tab', 'Echo').click();
     await byRole(page, 'button', 'Try a simulated clip').click();
     await waitFor(page, () => document.getElementById('echo-status').textContent.startsWith('Done:'), 120_000, 'echo-status');
-    await page.waitForFunction(() => ['echo-before', 'echo-after'].every((id) => document.getElementById(id).readyState >= 2),
-      { timeout: 20_000 });
-    const dims = await page.evaluate(() => ['echo-before', 'echo-after'].map((id) => {
-      const v = document.getElementById(id);
-      return [v.videoWidth, v.videoHeight];
-    }));
+    const dims = await loadedVideoSizes(page, ['echo-before', 'echo-after']);
     assert.deepEqual(dims, [[128, 128], [128, 128]]);
 
     // The Position slider seeks both clips; the difference view draws that frame.

@@ -9,6 +9,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import {
   startServer, launchChromium, artifactsDir, canvasInk, downloadVideo, speechServerSuite, assertLiveRoundTrip, assertSameWav,
+  collectPageErrors,
 } from './support.mjs';
 
 const ctx = speechServerSuite('server.log');
@@ -18,8 +19,7 @@ test('live tab: the browser microphone comes back enhanced like `sluice denoise`
   const browser = await launchChromium({ microphoneWav: ctx.noisyPath });
   try {
     const page = await browser.newPage();
-    const pageErrors = [];
-    page.on('pageerror', (e) => pageErrors.push(String(e.stack || e)));
+    const pageErrors = collectPageErrors(page);
     await page.goto(ctx.server.url);
     await page.getByRole('button', { name: 'Start microphone' }).click();
     await page.waitForFunction(() => document.getElementById('live-status').textContent.startsWith('Live'), null, { timeout: 20_000 });
@@ -125,8 +125,7 @@ test('video tab: upload, progress, before/after comparison slider, download', as
   const browser = await launchChromium();
   try {
     const page = await browser.newPage();
-    const pageErrors = [];
-    page.on('pageerror', (e) => pageErrors.push(String(e.stack || e)));
+    const pageErrors = collectPageErrors(page);
     await page.goto(ctx.server.url);
     await page.getByRole('tab', { name: 'Video' }).click();
     await page.getByLabel('Video file (MP4, WebM, MKV, …)').setInputFiles(clip);

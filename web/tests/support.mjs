@@ -276,6 +276,22 @@ function prefixEnergy(x) {
   return c;
 }
 
+/** Collects the page's uncaught errors; each test asserts the list is empty at its end. */
+export function collectPageErrors(page) {
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e.stack || e)));
+  return errors;
+}
+
+/** Waits until each video element `ids` has its first frame; returns their [width, height]. */
+export async function loadedVideoSizes(page, ids) {
+  await page.waitForFunction((ids) => ids.every((id) => document.getElementById(id).readyState >= 2), { timeout: 20_000 }, ids);
+  return page.evaluate((ids) => ids.map((id) => {
+    const v = document.getElementById(id);
+    return [v.videoWidth, v.videoHeight];
+  }), ids);
+}
+
 /** Mean over a canvas of how far its pixels are from black: > 0 once something is drawn. */
 export async function canvasInk(page, id) {
   return page.evaluate((id) => {
