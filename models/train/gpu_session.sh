@@ -1,37 +1,66 @@
 #!/usr/bin/env bash
 # One session on a lent CUDA machine (see models/weights/PROVENANCE.md): while the CPU cores
-# simulate clutter-filter training clips, the GPU trains, side by side, the bundled clutter net
-# (n0 8, 3 levels, from its checkpoint), a 4-level variant from scratch, and ESPCN x2 from its
-# checkpoint, each for SECS seconds. Results and logs go to $OUT. Of its first run (2026-11-26)
-# ESPCN x2 was kept and both clutter runs diverged (models/weights/PROVENANCE.md); the guarded
-# clutter driver now defaults to lr 1e-4 with a fresh optimiser.
+# simulate clutter-filter training clips, the GPU trains three variants of the clutter net side
+# by side for SECS seconds each, with PReLU activations (model.py act="prelu"):
+#   warm     the bundled net's checkpoint, slopes starting at 1.0 (= the linear net), MSE + mask
+#            + coherency terms
+#   scratch  the same net from scratch, slopes starting at 0.25
+#   warm-mse like warm, plain MSE (the paper's loss)
+# Each keeps the checkpoint that scores best on 48 validation clips (train motions, seeds the
+# trainer never sees), and is then scored on the held-out test splits (evaluate.py, appended to
+# its log). Results in $OUT: gen.log and {warm,scratch,warm-mse}/{best.pt,train_gpu.log}. RUNS
+# picks some of them (default all three); LR sets warm-mse's peak learning rate (default 2e-4).
 #
-#   IN=target/gpu OUT=/tmp/gpu-out SECS=420 bash models/train/gpu_session.sh
-# IN holds: sluice-sim (a release `sluice` binary), clutter.pt and espcn_x2.pt (checkpoints to
-# continue), espcn-hr8/ (espcn/train_gpu.py pack of fetch_data.py's planes).
+#   IN=.gpu OUT=/tmp/gpu-out SECS=470 bash models/train/gpu_session.sh
+# IN holds: sluice-sim (a release `sluice` binary, stripped), clutter.pt (the checkpoint to
+# continue) and data/test-{seeds,motion}/ (data.py's held-out clips). GEN_EXTRA and TRAIN_EXTRA
+# add arguments to the gen and train commands (a CPU smoke test: DEVICE=cpu SECS=20
+# GEN_EXTRA="--frames 8 --size 32" TRAIN_EXTRA="--batch 2 --min-clips 4").
 set -u
-IN=$(realpath "${IN:-target/gpu}")
+IN=$(realpath "${IN:-.gpu}")
 OUT=$(realpath "${OUT:?set OUT}")
-SECS=${SECS:-420}
+SECS=${SECS:-470}
 DEVICE=${DEVICE:-cuda}
 PROCS=${PROCS:-$(( $(nproc) > 4 ? $(nproc) - 3 : 1 ))}
-PER_MOTION=${PER_MOTION:-500}
+PER_MOTION=${PER_MOTION:-600}
 export PYTHONUNBUFFERED=1
 PY=${PY:-python3}
-cd "$(dirname "$0")" || exit 1
+cd "$(dirname "$0")/clutter" || exit 1
 nvidia-smi -L 2>/dev/null || true
 "$PY" -c 'import torch; print("torch", torch.__version__, "cuda", torch.cuda.is_available())'
 DATA=$(mktemp -d)
-"$PY" clutter/train_gpu.py gen --sim "$IN/sluice-sim" --out "$DATA" --per-motion "$PER_MOTION" \
-    --procs "$PROCS" > "$OUT/gen.log" 2>&1 &
-"$PY" clutter/train_gpu.py train --device "$DEVICE" --data "$DATA" --work "$OUT/clutter-l3" \
-    --init "$IN/clutter.pt" --seconds "$SECS" > "$OUT/clutter-l3.out" 2>&1 &
-"$PY" clutter/train_gpu.py train --device "$DEVICE" --data "$DATA" --work "$OUT/clutter-l4" \
-    --levels 4 --seconds "$SECS" > "$OUT/clutter-l4.out" 2>&1 &
-"$PY" espcn/train_gpu.py train --device "$DEVICE" --data "$IN/espcn-hr8" --ckpt "$IN/espcn_x2.pt" \
-    --out "$OUT/espcn_x2.pt" --seconds "$SECS" > "$OUT/espcn-x2.out" 2>&1 &
-trainers=$(jobs -p | tail -n 3)
+# Validation: seeds 900..947 of each train motion (training uses 0..PER_MOTION-1 < 900).
+"$PY" train_gpu.py gen --sim "$IN/sluice-sim" --out "$DATA/val" --start 900 --per-motion 16 \
+    --procs "$PROCS" ${GEN_EXTRA:-} > "$OUT/gen.log" 2>&1
+"$PY" train_gpu.py gen --sim "$IN/sluice-sim" --out "$DATA/train" --per-motion "$PER_MOTION" \
+    --procs "$PROCS" ${GEN_EXTRA:-} >> "$OUT/gen.log" 2>&1 &
+gen=$!
+common=(--device "$DEVICE" --data "$DATA/train" --val "$DATA/val" --seconds "$SECS" --act prelu
+        --amp bf16 --tf32 --batch 8 --prime 8 ${TRAIN_EXTRA:-})
+run() {
+    local name=$1
+    shift
+    mkdir -p "$OUT/$name"
+    "$PY" train_gpu.py train "${common[@]}" --work "$OUT/$name" --last "$DATA/$name-last.pt" "$@" \
+        > /dev/null 2>> "$OUT/$name/train_gpu.log" &
+}
+RUNS=${RUNS:-warm scratch warm-mse}
+for name in $RUNS; do
+    case $name in
+        warm) run warm --init "$IN/clutter.pt" --slope 1.0 --lr 2e-4 --mask-weight 1 --coh-weight 2 ;;
+        scratch) run scratch --slope 0.25 --lr 3e-4 --mask-weight 1 --coh-weight 2 ;;
+        warm-mse) run warm-mse --init "$IN/clutter.pt" --slope 1.0 --lr "${LR:-2e-4}" --mask-weight 0 --coh-weight 0 ;;
+        *) echo "unknown run $name" >&2; exit 2 ;;
+    esac
+done
+trainers=$(jobs -p | grep -v "^$gen\$")
 # shellcheck disable=SC2086
 wait $trainers
-kill %1 2>/dev/null
-tail -n 3 "$OUT"/*.out "$OUT/gen.log"
+kill "$gen" 2>/dev/null
+for name in $RUNS; do
+    [ -f "$OUT/$name/best.pt" ] && "$PY" evaluate.py --device "$DEVICE" --data "$IN/data" \
+        --checkpoint "$OUT/$name/best.pt" >> "$OUT/$name/train_gpu.log" 2>&1 &
+done
+wait
+tail -n 4 "$OUT/gen.log"
+for name in $RUNS; do echo "== $name"; grep -v "^20.* step [0-9]*00 loss" "$OUT/$name/train_gpu.log" | tail -n 40; done

@@ -48,7 +48,7 @@ from model import ClutterNet, primed  # noqa: E402
 def load_model(path):
     state = torch.load(path, weights_only=False, map_location="cpu")
     cfg = state.get("config", {})
-    model = ClutterNet(cfg.get("n0", 8), cfg.get("levels", 3))
+    model = ClutterNet(cfg.get("n0", 8), cfg.get("levels", 3), cfg.get("act", "linear"))
     model.load_state_dict(state["model"])
     model.eval()
     return model, state.get("step")
@@ -132,14 +132,16 @@ def mean_of(rows, key):
 
 
 def network_output(model, x, prime, cache, path):
-    """The network's raw output for clip x and the seconds it took (0 when read from the cache)."""
+    """The network's raw output for clip x and the seconds it took (0 when read from the cache).
+    Runs where the model's parameters are (CPU, or a lent GPU with `--device cuda`)."""
     cached = os.path.join(cache, f"{os.path.basename(os.path.dirname(path))}_{os.path.basename(path)}"
                           f".prime{prime}.npy") if cache else None
     if cached and os.path.exists(cached):
         return np.load(cached), 0.0
     with torch.no_grad():
         t0 = time.perf_counter()
-        y = primed(model, torch.from_numpy(x)[None, None], prime)[0, 0].numpy()
+        dev = next(model.parameters()).device
+        y = primed(model, torch.from_numpy(x).to(dev)[None, None], prime)[0, 0].cpu().numpy()
         seconds = time.perf_counter() - t0
     if cached:
         np.save(cached, y)
@@ -187,6 +189,7 @@ def main():
     ap.add_argument("--checkpoint", required=True)
     ap.add_argument("--json", help="also write the results here")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--device", default="cpu", help="where the network runs (cuda on a lent GPU)")
     ap.add_argument("--prime", type=int, help="frames of priming (default: the checkpoint's, else 0)")
     ap.add_argument("--limit", type=int, default=0, help="at most this many clips per split (0 = all)")
     ap.add_argument("--smooth", action="append", default=[], metavar="SPEC",
@@ -202,6 +205,7 @@ def main():
         os.makedirs(args.cache, exist_ok=True)
     torch.set_num_threads(args.threads)
     model, step = load_model(args.checkpoint)
+    model.to(args.device)
     state = torch.load(args.checkpoint, weights_only=False, map_location="cpu")
     prime = state.get("config", {}).get("prime", 0) if args.prime is None else args.prime
     results = {"checkpoint": args.checkpoint, "step": step, "prime": prime, "smooth": args.smooth}

@@ -48,7 +48,7 @@ def gen(args):
     jobs = []
     for m, motion in enumerate(TRAIN_MOTIONS):
         for first in range(0, args.per_motion, args.chunk):
-            jobs.append((motion, m * 100_000 + first, min(args.chunk, args.per_motion - first)))
+            jobs.append((motion, m * 100_000 + args.start + first, min(args.chunk, args.per_motion - first)))
     # Interleave the motions so an early stop still has all three.
     jobs.sort(key=lambda j: (j[1] % 100_000, j[0]))
     t0 = time.time()
@@ -113,6 +113,40 @@ class Pool:
         return x, clean, mask
 
 
+class Validation:
+    """Held-aside clips (train motions, seeds the trainer never sees: `gen --start`), scored as
+    evaluate.py scores the test splits (8-bit output; MAE inside / outside the mask, coherency),
+    so that the run keeps the checkpoint that generalises best rather than its last one."""
+
+    def __init__(self, root, device, prime):
+        files = sorted(f for f in os.listdir(root) if f.endswith(".npy") and ".part" not in f)
+        self.data = torch.stack([torch.from_numpy(np.load(os.path.join(root, f))) for f in files]).to(device)
+        self.prime = prime
+        self.input = self.score_of(self.data[:, 0:1].float() / 255.0)
+
+    def score_of(self, y):
+        clean, mask = self.data[:, 1:2].float() / 255.0, self.data[:, 2:3].float()
+        d = (torch.round(y.clamp(0, 1) * 255.0) - clean * 255.0).abs()
+        inside = (d * mask).sum(dim=(1, 2, 3, 4)) / mask.sum(dim=(1, 2, 3, 4)).clamp(min=1)
+        outside = (d * (1 - mask)).sum(dim=(1, 2, 3, 4)) / (1 - mask).sum(dim=(1, 2, 3, 4)).clamp(min=1)
+        e_f = d.mean(dim=(1, 3, 4))
+        coh = (e_f[:, 1:] - e_f[:, :-1]).abs().mean(dim=1)
+        return {"mae_in": inside.mean().item(), "leak": outside.mean().item(), "coh": coh.mean().item()}
+
+    def __call__(self, model, batch=8):
+        model.eval()
+        with torch.no_grad():
+            ys = [primed(model, self.data[i:i + batch, 0:1].float() / 255.0, self.prime)
+                  for i in range(0, len(self.data), batch)]
+        model.train()
+        r = self.score_of(torch.cat(ys))
+        r["reduction"] = 1.0 - r["mae_in"] / self.input["mae_in"]
+        # Lower is better: the clutter error, with leakage over 0.9 grey levels (the cap is 1.0)
+        # counted heavily against it.
+        r["score"] = r["mae_in"] + 4.0 * max(0.0, r["leak"] - 0.9)
+        return r
+
+
 def losses(y, clean, mask, args):
     err = y - clean
     mse = err.square().mean()
@@ -129,7 +163,7 @@ def save(path, model, opt, step, args, seconds):
         "model": model.state_dict(),
         "optimizer": opt.state_dict(),
         "step": step,
-        "config": {"n0": model.n0, "levels": model.levels, "crop": 0, "lr": args.lr,
+        "config": {"n0": model.n0, "levels": model.levels, "act": model.act, "crop": 0, "lr": args.lr,
                    "prime": args.prime, "batch": args.batch, "mask_weight": args.mask_weight,
                    "coh_weight": args.coh_weight, "gpu_seconds": seconds},
     }
@@ -137,27 +171,54 @@ def save(path, model, opt, step, args, seconds):
     os.replace(path + ".tmp", path)
 
 
+def validate(val, model, opt, step, args, seconds, best, best_path, logf):
+    """Scores the model on the validation clips, keeps it as best.pt when it beats `best`."""
+    r = val(model)
+    slopes = [m.act.weight.item() for m in model.modules() if isinstance(getattr(m, "act", None), torch.nn.PReLU)]
+    mark = ""
+    if best is None or r["score"] < best:
+        best, mark = r["score"], " (best)"
+        save(best_path, model, opt, step, args, seconds)
+    log(logf, f"val step {step}: mae_in {r['mae_in']:.3f} ({100 * r['reduction']:.1f} %) leak {r['leak']:.3f} "
+              f"coh {r['coh']:.4f}{mark}" + (f" slopes {' '.join(f'{v:.2f}' for v in slopes)}" if slopes else ""))
+    return best
+
+
 def train(args):
     dev = torch.device(args.device)
     torch.backends.cudnn.benchmark = True
     # Full f32: the net is linear end to end, and TF32's 10-bit products were not worth the risk.
-    torch.backends.cuda.matmul.allow_tf32 = False
-    torch.backends.cudnn.allow_tf32 = False
+    torch.backends.cuda.matmul.allow_tf32 = args.tf32
+    torch.backends.cudnn.allow_tf32 = args.tf32
     os.makedirs(args.work, exist_ok=True)
     logf = os.path.join(args.work, "train_gpu.log")
     torch.manual_seed(args.seed)
     gen_rng = torch.Generator(device=dev)
     gen_rng.manual_seed(args.seed)
-    model = ClutterNet(args.n0, args.levels)
+    model = ClutterNet(args.n0, args.levels, args.act, args.slope)
     opt_state, step = None, 0
     if args.init:
         st = torch.load(args.init, weights_only=False, map_location="cpu")
         cfg = st.get("config", {})
-        model = ClutterNet(cfg.get("n0", 8), cfg.get("levels", 3))
-        model.load_state_dict(st["model"])
+        model = ClutterNet(cfg.get("n0", 8), cfg.get("levels", 3), args.act, args.slope)
+        # A linear checkpoint into a PReLU net: the slopes are new (at --slope; 1.0 keeps the
+        # function), everything else must match.
+        missing, unexpected = model.load_state_dict(st["model"], strict=False)
+        if unexpected or any(not k.endswith(".act.weight") for k in missing):
+            raise SystemExit(f"--init does not fit: missing {missing}, unexpected {unexpected}")
         opt_state, step = st.get("optimizer"), st.get("step", 0)
+        if missing:
+            opt_state = None
     model.to(dev)
-    opt = torch.optim.Adam(model.parameters(), lr=args.lr)
+    if dev.type == "cuda":
+        model.to(memory_format=torch.channels_last_3d)
+    amp = torch.autocast(dev.type, dtype=torch.bfloat16, enabled=args.amp == "bf16")
+    # The PReLU slopes are ten scalars that start at the linear net's 1.0: a larger step lets them
+    # move within a short run.
+    slopes = [p for n, p in model.named_parameters() if n.endswith(".act.weight")]
+    rest = [p for n, p in model.named_parameters() if not n.endswith(".act.weight")]
+    groups = [{"params": rest, "mult": 1.0}] + ([{"params": slopes, "mult": args.slope_lr_mult}] if slopes else [])
+    opt = torch.optim.Adam(groups, lr=args.lr)
     if opt_state is not None and args.keep_opt:
         opt.load_state_dict(opt_state)
     log(logf, f"start at step {step}: {count_params(model):,} parameters (n0 {model.n0}, levels {model.levels}), "
@@ -166,7 +227,28 @@ def train(args):
     while pool.refresh() == 0 or len(pool) < args.min_clips:
         time.sleep(2)
     log(logf, f"{len(pool)} clips on the device")
-    ckpt = os.path.join(args.work, "checkpoint.pt")
+    # bf16 autocast and channels-last 3-D convs are untested on some cuDNN builds: probe one
+    # step, and fall back to plain f32 rather than lose the run.
+    try:
+        x, clean, mask = pool.batch(args.batch, gen_rng)
+        with amp:
+            y = primed(model, x, args.prime)
+        losses(y.float(), clean, mask, args)[0].backward()
+        model.zero_grad(set_to_none=True)
+    except RuntimeError as e:
+        log(logf, f"probe step failed ({e}); falling back to f32, contiguous")
+        model.to(memory_format=torch.contiguous_format)
+        amp = torch.autocast(dev.type, dtype=torch.bfloat16, enabled=False)
+    ckpt = args.last or os.path.join(args.work, "checkpoint.pt")
+    best_path, best, last_eval = os.path.join(args.work, "best.pt"), None, time.time()
+    val = Validation(args.val, dev, args.prime) if args.val else None
+    if val:
+        r = val(model)
+        log(logf, f"validation ({len(val.data)} clips): input mae_in {val.input['mae_in']:.3f} leak "
+                  f"{val.input['leak']:.3f} coh {val.input['coh']:.4f}; step {step}: mae_in {r['mae_in']:.3f} "
+                  f"({100 * r['reduction']:.1f} %) leak {r['leak']:.3f} coh {r['coh']:.4f}")
+        best = r["score"]
+        save(best_path, model, opt, step, args, 0.0)
     t0 = time.time()
     last_refresh = last_save = t0
     acc = np.zeros(4)
@@ -183,15 +265,16 @@ def train(args):
         warm = min(1.0, el / max(args.warmup, 1e-9))
         lr = args.lr_min + (args.lr - args.lr_min) * 0.5 * (1 + math.cos(math.pi * frac))
         for g in opt.param_groups:
-            g["lr"] = lr_scale * (lr * warm + args.lr_min * (1 - warm))
+            g["lr"] = g.get("mult", 1.0) * lr_scale * (lr * warm + args.lr_min * (1 - warm))
         if time.time() - last_refresh > 15:
             added = pool.refresh()
             last_refresh = time.time()
             if added:
                 log(logf, f"+{added} clips -> {len(pool)}")
         x, clean, mask = pool.batch(args.batch, gen_rng)
-        y = primed(model, x, args.prime)
-        total, mse, mse_in, coh = losses(y, clean, mask, args)
+        with amp:
+            y = primed(model, x, args.prime)
+        total, mse, mse_in, coh = losses(y.float(), clean, mask, args)
         v = total.item()
         if ema is not None and (not math.isfinite(v) or v > args.blowup * ema) and snap is not None:
             model.load_state_dict(snap[0])
@@ -219,7 +302,12 @@ def train(args):
         if time.time() - last_save > 60:
             save(ckpt, model, opt, step, args, time.time() - t0)
             last_save = time.time()
+        if val and time.time() - last_eval > args.eval_every:
+            best = validate(val, model, opt, step, args, time.time() - t0, best, best_path, logf)
+            last_eval = time.time()
     save(ckpt, model, opt, step, args, time.time() - t0)
+    if val:
+        validate(val, model, opt, step, args, time.time() - t0, best, best_path, logf)
     log(logf, f"done at step {step} after {time.time() - t0:.0f} s, {len(pool)} clips")
     return 0
 
@@ -231,6 +319,7 @@ def main():
     g.add_argument("--sim", required=True, help="the sluice binary")
     g.add_argument("--out", required=True)
     g.add_argument("--per-motion", type=int, default=400)
+    g.add_argument("--start", type=int, default=0, help="first seed offset within each motion's range")
     g.add_argument("--chunk", type=int, default=8)
     g.add_argument("--procs", type=int, default=os.cpu_count() or 2)
     g.add_argument("--frames", type=int, default=32)
@@ -241,6 +330,14 @@ def main():
     t.add_argument("--init", help="checkpoint to start from (train.py or train_gpu.py format)")
     t.add_argument("--n0", type=int, default=8)
     t.add_argument("--levels", type=int, default=3)
+    t.add_argument("--act", choices=("linear", "prelu"), default="linear")
+    t.add_argument("--slope", type=float, default=1.0, help="initial PReLU slope (1.0 = linear)")
+    t.add_argument("--slope-lr-mult", type=float, default=10.0, help="learning rate factor of the slopes")
+    t.add_argument("--amp", choices=("none", "bf16"), default="none", help="autocast the forward pass")
+    t.add_argument("--tf32", action="store_true", help="allow TF32 products in f32 convs")
+    t.add_argument("--last", help="where the latest checkpoint goes (default: WORK/checkpoint.pt)")
+    t.add_argument("--val", help="validation clips (gen --start beyond the training seeds)")
+    t.add_argument("--eval-every", type=float, default=45, help="seconds between validations")
     t.add_argument("--seconds", type=float, default=420)
     t.add_argument("--warmup", type=float, default=30, help="seconds of linear warm-up from --lr-min")
     t.add_argument("--lr", type=float, default=1e-4)
