@@ -48,7 +48,7 @@ from model import ClutterNet, primed  # noqa: E402
 def load_model(path):
     state = torch.load(path, weights_only=False, map_location="cpu")
     cfg = state.get("config", {})
-    model = ClutterNet(cfg.get("n0", 8), cfg.get("levels", 3))
+    model = ClutterNet(cfg.get("n0", 8), cfg.get("levels", 3), cfg.get("act", "linear"))
     model.load_state_dict(state["model"])
     model.eval()
     return model, state.get("step")

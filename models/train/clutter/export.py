@@ -9,9 +9,11 @@ of the data is (T, H, W); temporal padding causal, spatial padding TF 'same' —
   up.{i}.{weight,bias}                2^3 conv after nearest upsampling (1,2,2)
   dec.{i}.{0,1}.{weight,bias}         decoder convs (3^3); input = concat [up, gated skip]
   head.{weight,bias}                  1^3 -> 1 channel; output = input + head
+  enc.{l}.{0,1}.slope, dec.{i}.{0,1}.slope   [1]: PReLU slope after that conv (activation=prelu
+                                      only): y = x for x >= 0, slope * x below
 Decoder i = 0 is the coarsest (it gates skip level levels-2). Metadata: n0, levels, step,
 prime (copies of the first frame a stream is primed with; model.primed), temporal_padding=causal,
-spatial_padding=tf_same, activation=linear.
+spatial_padding=tf_same, activation=linear or prelu.
 
     python export.py --checkpoint /var/cache/sluice/train/clutter/checkpoint.pt --out clutter.safetensors
 """
@@ -31,7 +33,7 @@ def rename(key):
     """model.py state-dict key -> exported name (drops the wrapper's `.conv`)."""
     k = key.replace(".conv.", ".")
     k = k.replace("gates.", "gate.", 1).replace("ups.", "up.", 1)
-    return k
+    return k.replace(".act.weight", ".slope")
 
 
 def main():
@@ -51,7 +53,7 @@ def main():
         "prime": str(prime),
         "temporal_padding": "causal",
         "spatial_padding": "tf_same",
-        "activation": "linear",
+        "activation": model.act,
         "layout": "NCTHW",
     }
     save_file(tensors, args.out, metadata=meta)

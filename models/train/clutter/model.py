@@ -2,7 +2,9 @@
 
 3-D U-Net over (T, H, W) clips: kernels 3x3x3, max pooling and nearest upsampling (1, 2, 2) so
 time is never pooled, additive attention gates on the skips, linear activations in the conv
-blocks (the released configs; no BN at our size), residual output = input + head.
+blocks (the released configs; no BN at our size) or, with act="prelu", one learnable PReLU
+slope per block conv (the clutter is added before log compression, so undoing it is not
+linear); residual output = input + head.
 
 Layout: tensors are (N, C, T, H, W). Channels per level l (0-based, n0 = base width):
   encoder  conv 3^3 -> n0*2^l, conv 3^3 -> 2*n0*2^l (= skip x_l), max pool (1, 2, 2)
@@ -39,19 +41,22 @@ def same_pad(size, k, s):
 
 
 class Conv(nn.Module):
-    """Conv3d with causal time padding and TF-'same' spatial padding (zeros)."""
+    """Conv3d with causal time padding and TF-'same' spatial padding (zeros), optionally followed
+    by a PReLU with one learnable slope for the whole layer (`slope` = its initial value)."""
 
-    def __init__(self, cin, cout, k=(3, 3, 3), stride=(1, 1, 1)):
+    def __init__(self, cin, cout, k=(3, 3, 3), stride=(1, 1, 1), slope=None):
         super().__init__()
         self.k, self.stride = k, stride
         self.conv = nn.Conv3d(cin, cout, k, stride=stride, padding=0)
+        self.act = None if slope is None else nn.PReLU(1, init=slope)
 
     def forward(self, x):
         kt, kh, kw = self.k
         _, sh, sw = self.stride
         h0, h1 = same_pad(x.shape[-2], kh, sh)
         w0, w1 = same_pad(x.shape[-1], kw, sw)
-        return self.conv(F.pad(x, (w0, w1, h0, h1, kt - 1, 0)))
+        y = self.conv(F.pad(x, (w0, w1, h0, h1, kt - 1, 0)))
+        return y if self.act is None else self.act(y)
 
 
 class Gate(nn.Module):
@@ -69,14 +74,21 @@ class Gate(nn.Module):
 
 
 class ClutterNet(nn.Module):
-    def __init__(self, n0=8, levels=3):
+    """`act` is "linear" (the released configs) or "prelu": every 3^3 conv of the encoder and
+    decoder blocks is followed by a PReLU with one slope per layer, initialised to `slope`
+    (1.0 = the linear net, so linear weights load unchanged and training bends them)."""
+
+    def __init__(self, n0=8, levels=3, act="linear", slope=1.0):
         super().__init__()
-        self.n0, self.levels = n0, levels
+        if act not in ("linear", "prelu"):
+            raise ValueError(f"unknown activation {act!r}")
+        self.n0, self.levels, self.act = n0, levels, act
+        s = slope if act == "prelu" else None
         self.enc = nn.ModuleList()
         cin = 1
         for lvl in range(levels):
             c1, c2 = n0 * 2**lvl, 2 * n0 * 2**lvl
-            self.enc.append(nn.ModuleList([Conv(cin, c1), Conv(c1, c2)]))
+            self.enc.append(nn.ModuleList([Conv(cin, c1, slope=s), Conv(c1, c2, slope=s)]))
             cin = c2
         self.gates, self.ups, self.dec = nn.ModuleList(), nn.ModuleList(), nn.ModuleList()
         cg = cin
@@ -84,7 +96,7 @@ class ClutterNet(nn.Module):
             cx = 2 * n0 * 2**lvl
             self.gates.append(Gate(cx, cg))
             self.ups.append(Conv(cg, cg, (2, 2, 2)))
-            self.dec.append(nn.ModuleList([Conv(cg + cx, cx), Conv(cx, cx)]))
+            self.dec.append(nn.ModuleList([Conv(cg + cx, cx, slope=s), Conv(cx, cx, slope=s)]))
             cg = cx
         self.head = Conv(cg, 1, (1, 1, 1))
         nn.init.zeros_(self.head.conv.weight)
