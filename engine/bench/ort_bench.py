@@ -32,7 +32,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 OPSET = 17
 IR_VERSION = 8
-ACTIVATIONS = {"identity": None, "relu": "Relu", "tanh": "Tanh", "sigmoid": "Sigmoid"}
+ACTIVATIONS = {"identity": None, "relu": "Relu", "tanh": "Tanh", "sigmoid": "Sigmoid", "leaky_relu": "LeakyRelu"}
 OPTS = {"all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL, "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED}
 
 
@@ -65,7 +65,9 @@ def add_layer(directory, layer, x, nodes, inits):
     )
     act = ACTIVATIONS[layer["activation"]]
     if act:
-        nodes.append(helper.make_node(act, [y], [f"{name}_act"]))
+        # The engine's scalar-slope PReLU is ONNX's LeakyRelu with alpha = slope.
+        attrs = {"alpha": layer["slope"]} if act == "LeakyRelu" else {}
+        nodes.append(helper.make_node(act, [y], [f"{name}_act"], **attrs))
         y = f"{name}_act"
     r = layer["pixel_shuffle"]
     if r > 1:

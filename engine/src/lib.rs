@@ -27,7 +27,7 @@ pub(crate) mod vmath;
 
 mod outptr;
 
-pub use activation::Activation;
+pub use activation::{Activation, NonFiniteSlope, Slope};
 pub use conv::{Conv, ConvSpec};
 pub use conv_transpose::{ConvTranspose, ConvTransposeSpec};
 pub use error::{EngineError, Result};

@@ -30,7 +30,7 @@ fn check(isa: Isa, spec: &ConvSpec, in_dims: &[usize], threads: &Threads, seed: 
 
 /// Fixed edge cases: width 1, lanes±1, channels off the lane grid, strides, dilation, big padding, groups.
 fn edge_specs() -> Vec<(ConvSpec, Vec<usize>)> {
-    let acts = [Activation::Identity, Activation::Relu, Activation::Tanh, Activation::Sigmoid];
+    let acts = acts();
     let mut v = vec![
         (ConvSpec::new(1, 64, &[5, 5]).same_padding().activation(Activation::Tanh), vec![9, 37]),
         (ConvSpec::new(64, 32, &[3, 3]).same_padding().activation(Activation::Tanh), vec![5, 19]),
@@ -42,6 +42,10 @@ fn edge_specs() -> Vec<(ConvSpec, Vec<usize>)> {
         (ConvSpec::new(5, 17, &[3, 5]).dilation(&[2, 3]).padding(&[2, 6], &[2, 6]), vec![6, 16]),
         (ConvSpec::new(64, 64, &[1, 3]).stride(&[1, 2]).groups(64), vec![1, 32]),
         (ConvSpec::new(64, 64, &[1, 3]).padding(&[0, 1], &[0, 1]).groups(64).activation(Activation::Relu), vec![3, 8]),
+        (ConvSpec::new(64, 64, &[3, 3]).same_padding().groups(64).activation(prelu(-0.5)), vec![4, 21]),
+        (ConvSpec::new(32, 32, &[3, 3, 3]).padding(&[2, 1, 1], &[0, 1, 1]).activation(prelu(1.3)), vec![3, 6, 9]),
+        (ConvSpec::new(1, 4, &[3, 3, 3]).padding(&[2, 1, 1], &[0, 1, 1]).activation(prelu(-0.5)), vec![3, 8, 37]),
+        (ConvSpec::new(12, 8, &[3, 3, 3]).padding(&[2, 1, 1], &[0, 1, 1]).activation(prelu(1.3)), vec![3, 4, 19]),
         (ConvSpec::new(2, 64, &[3, 3]).padding(&[2, 1], &[0, 1]).groups(2), vec![4, 96]),
         (ConvSpec::new(64, 10, &[5, 1]).causal_time().groups(2), vec![6, 12]),
         (ConvSpec::new(12, 24, &[3, 3]).groups(3).same_padding(), vec![5, 9]),
@@ -80,6 +84,9 @@ fn lanes_specs() -> Vec<(ConvSpec, Vec<usize>)> {
         (ConvSpec::new(18, 18, &[3, 3]).groups(18).same_padding().pixel_shuffle(3), vec![4, 10]),
         (ConvSpec::new(8, 36, &[3, 3]).same_padding().pixel_shuffle(3).activation(Activation::Relu), vec![3, 21]),
         (ConvSpec::new(24, 16, &[3, 3, 3]).stride(&[2, 2, 2]).padding(&[1, 1, 1], &[1, 1, 1]), vec![5, 6, 17]),
+        (ConvSpec::new(16, 16, &[3, 3, 3]).same_padding().activation(prelu(0.25)), vec![4, 5, 19]),
+        (ConvSpec::new(16, 48, &[3, 3]).groups(16).same_padding().activation(prelu(-0.5)), vec![4, 19]),
+        (ConvSpec::new(8, 36, &[3, 3]).same_padding().pixel_shuffle(3).activation(prelu(1.3)), vec![3, 21]),
     ]);
     v
 }
@@ -128,7 +135,7 @@ fn wide_layers_choose_lanes() {
 /// is 5× the direct kernels' (both scale with √taps, the size of a sum of ±1 products).
 #[test]
 fn winograd_layers_match_definition() {
-    let acts = [Activation::Identity, Activation::Relu, Activation::Tanh, Activation::Sigmoid];
+    let acts = acts();
     let (one, two) = (Threads::single(), Threads::new(2).unwrap_or_else(|e| panic!("{e}")));
     let mut r = rng(2024);
     let vector_tiers = tiers().into_iter().filter(|i| matches!(i, Isa::Avx512 | Isa::Avx2));
@@ -137,7 +144,7 @@ fn winograd_layers_match_definition() {
         let cout = 16 * r.random_range(1..=3);
         let pad = [r.random_range(0..=2), r.random_range(0..=2)];
         let dims = [r.random_range(5..=13), r.random_range(18..=70)];
-        let spec = ConvSpec::new(cin, cout, &[3, 3]).padding(&pad, &pad).activation(acts[case % 4]);
+        let spec = ConvSpec::new(cin, cout, &[3, 3]).padding(&pad, &pad).activation(acts[case % acts.len()]);
         let threads = if case % 2 == 0 { &two } else { &one };
         let in_len = dims[0] * dims[1] * cin;
         let (x, w, b) = (rand_vec(&mut r, 2 * in_len), rand_vec(&mut r, spec.weight_len()), rand_vec(&mut r, cout));
@@ -172,8 +179,7 @@ fn random_shapes_every_tier() {
             let pe: Vec<usize> = kernel.iter().map(|k| r.random_range(0..=*k)).collect();
             let dims: Vec<usize> =
                 (0..rank).map(|a| r.random_range(1..=[4, 9, 21][a + 3 - rank]) + kernel[a] * dilation[a]).collect();
-            let act =
-                [Activation::Identity, Activation::Relu, Activation::Tanh, Activation::Sigmoid][r.random_range(0..4)];
+            let act = acts()[r.random_range(0..7)];
             let spec = ConvSpec::new(cin, cout, &kernel)
                 .stride(&stride)
                 .dilation(&dilation)

@@ -112,7 +112,8 @@ fn random_shapes_every_tier() {
             let pe: Vec<usize> = (0..rank).map(|a| r.random_range(0..=d[a] * (k[a] - 1))).collect();
             let op: Vec<usize> = (0..rank).map(|a| r.random_range(0..s[a].max(d[a]))).collect();
             let dims: Vec<usize> = (0..rank).map(|a| r.random_range(1..=[3, 6, 11][a + 3 - rank])).collect();
-            let act = [Activation::Identity, Activation::Relu, Activation::Tanh][r.random_range(0..3)];
+            let act = [Activation::Identity, Activation::Relu, Activation::Tanh, prelu(-0.5), prelu(1.3)]
+                [r.random_range(0..5)];
             let spec = ConvTransposeSpec::new(cin, cout, &k)
                 .stride(&s)
                 .dilation(&d)

@@ -3,10 +3,8 @@
 
 mod common;
 
-use common::{act64, assert_close, rand_vec, rng, tiers};
+use common::{act64, acts, assert_close, rand_vec, rng, tiers};
 use sluice_engine::{Activation, EngineError, GroupedLinear, GroupedLinearSpec, Isa, Linear, LinearSpec, WeightLayout};
-
-const ACTS: [Activation; 4] = [Activation::Identity, Activation::Relu, Activation::Tanh, Activation::Sigmoid];
 
 /// y[m][g·n + o] = act(Σ_i x[m][g·k + i]·W[g][i][o] + b[g·n + o]), f64. `w` is `[G][k][n]`.
 fn grouped_ref(g: usize, k: usize, n: usize, x: &[f32], w: &[f32], b: Option<&[f32]>, act: Activation) -> Vec<f64> {
@@ -63,7 +61,7 @@ fn linear_matches_f64_reference_on_every_tier() {
     for isa in tiers() {
         for (si, &(k, n)) in shapes.iter().enumerate() {
             for (mi, m) in [1usize, 2, 7, 33].into_iter().enumerate() {
-                let act = ACTS[(si + mi) % 4];
+                let act = acts()[(si + mi) % 7];
                 let layout = if (si + mi) % 2 == 0 { WeightLayout::InOut } else { WeightLayout::OutIn };
                 let w = rand_vec(&mut r, k * n);
                 let b = rand_vec(&mut r, n);
@@ -122,7 +120,7 @@ fn grouped_linear_matches_f64_reference_on_every_tier() {
     for isa in tiers() {
         for (si, &(g, k, n)) in shapes.iter().enumerate() {
             for (mi, m) in [1usize, 2, 7, 33].into_iter().enumerate() {
-                let act = ACTS[(si + mi) % 4];
+                let act = acts()[(si + mi) % 7];
                 let w = rand_vec(&mut r, g * k * n);
                 let b = rand_vec(&mut r, g * n);
                 let bias = if (si + mi) % 2 == 0 { None } else { Some(&b[..]) };

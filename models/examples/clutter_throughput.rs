@@ -5,19 +5,23 @@
 //! `models/train/clutter/torch_bench.py`.
 //!
 //! `cargo run --release -p sluice-models --example clutter_throughput [-- --size 128 --frames 40]`
-//! (`SLUICE_ISA` picks the tier).
+//! (`SLUICE_ISA` picks the tier). `--weights FILE` times another export (a retrained net);
+//! `--prelu SLOPE` puts a PReLU of that slope after every block conv, so a `prelu` net's cost
+//! can be measured on the bundled shape before one is trained.
 
 use std::error::Error;
 use std::sync::Arc;
 use std::time::Instant;
 
-use sluice_engine::Threads;
-use sluice_models::clutter::Clutter;
+use sluice_engine::{Activation, Slope, Threads};
+use sluice_models::clutter::{BlockActivation, Clutter, ClutterWeights};
 
 fn main() -> Result<(), Box<dyn Error>> {
     let mut size = 128;
     let mut frames = 40;
     let mut clip_frames = 32;
+    let mut weights = None;
+    let mut prelu = None;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         let mut value = || args.next().ok_or_else(|| format!("{a} needs a value"));
@@ -25,10 +29,23 @@ fn main() -> Result<(), Box<dyn Error>> {
             "--size" => size = value()?.parse()?,
             "--frames" => frames = value()?.parse()?,
             "--clip-frames" => clip_frames = value()?.parse()?,
+            "--weights" => weights = Some(value()?),
+            "--prelu" => prelu = Some(Slope::new(value()?.parse()?)?),
             other => return Err(format!("unknown argument {other}").into()),
         }
     }
-    let model = Clutter::bundled()?;
+    let mut w = match weights {
+        Some(path) => ClutterWeights::load(path)?,
+        None => ClutterWeights::bundled()?,
+    };
+    if let Some(slope) = prelu {
+        w.activation = BlockActivation::Prelu;
+        for c in w.enc.iter_mut().flatten().chain(w.dec.iter_mut().flat_map(|d| d.convs.iter_mut())) {
+            c.activation = Activation::Prelu(slope);
+        }
+    }
+    let activation = w.activation.name();
+    let model = Clutter::new(w);
     let (h, w) = (size, size);
     // A deterministic echo-like clip: moving texture, a static bright band, speckle-ish noise.
     let clip: Vec<f32> = (0..clip_frames.max(frames) * h * w)
@@ -40,7 +57,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         })
         .collect();
     let gflop = model.plan(h, w, 1)?.flops_per_frame() as f64 / 1e9;
-    println!("clutter filter {h}x{w}, {:.2} GFLOP per frame, tier {}", gflop, model.isa().name());
+    println!("clutter filter ({activation}) {h}x{w}, {:.2} GFLOP per frame, tier {}", gflop, model.isa().name());
     for n in [1usize, 2] {
         let threads = Arc::new(Threads::new(n)?);
         let mut stream = model.stream(h, w, Arc::clone(&threads))?;

@@ -190,6 +190,27 @@ pub enum WeightsError {
         /// The shape stored.
         found: Vec<usize>,
     },
+    /// A safetensors tensor's values are unusable (e.g. a NaN or infinite PReLU slope).
+    #[error("{file}: tensor {tensor}: {reason}")]
+    TensorValue {
+        /// The file.
+        file: String,
+        /// The tensor name.
+        tensor: String,
+        /// What is wrong with the values.
+        reason: String,
+    },
+    /// A safetensors file holds a tensor the architecture it states has no place for, which
+    /// means the file and its metadata disagree (e.g. slopes in a `linear` clutter net).
+    #[error("{file}: tensor {tensor} is not part of this network ({reason})")]
+    StrayTensor {
+        /// The file.
+        file: String,
+        /// The tensor name.
+        tensor: String,
+        /// Why it does not belong.
+        reason: String,
+    },
     /// A `__metadata__` entry is missing or holds a value this implementation does not support.
     #[error("{file}: metadata {key}: {reason}")]
     Metadata {

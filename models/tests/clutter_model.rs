@@ -4,22 +4,41 @@
 //! Golden fixtures (`fixtures/clutter/golden.safetensors`, made by `make_golden.py` beside it
 //! from the committed weights) hold small clips and PyTorch's float64 outputs; the engine must
 //! match within 1e-4 on every ISA tier, with one and two threads, run whole-clip and frame by
-//! frame.
+//! frame. The bundled net is linear, so the same script also writes two small random PReLU
+//! nets (`prelu_n4_l2`, `prelu_n2_l3`: export format, `activation = prelu`) with their own
+//! goldens, held to the same tolerances.
 
 use std::path::Path;
 use std::sync::Arc;
 
-use sluice_engine::{EngineError, Isa, Threads};
+use sluice_engine::{Activation, EngineError, Isa, Threads};
 use sluice_models::WeightsError;
-use sluice_models::clutter::{Clutter, ClutterPlan, ClutterStream, ClutterWeights, LATENCY_FRAMES};
+use sluice_models::clutter::{BlockActivation, Clutter, ClutterPlan, ClutterStream, ClutterWeights, LATENCY_FRAMES};
 use sluice_models::safetensors::{SafeTensors, SafetensorsError};
 
 const TOLERANCE: f32 = 1e-4;
 
+/// The random PReLU nets `make_golden.py` writes beside the bundled net's golden.
+const PRELU_NETS: [&str; 2] = ["prelu_n4_l2", "prelu_n2_l3"];
+
+fn fixture_bytes(file: &str) -> Vec<u8> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/clutter").join(file);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn golden_file(file: &str) -> SafeTensors {
+    SafeTensors::parse(&fixture_bytes(file)).unwrap_or_else(|e| panic!("{file}: {e}"))
+}
+
 fn golden() -> SafeTensors {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/clutter/golden.safetensors");
-    let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    SafeTensors::parse(&bytes).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    golden_file("golden.safetensors")
+}
+
+/// A PReLU fixture net and its golden.
+fn prelu_net(name: &str) -> (ClutterWeights, SafeTensors) {
+    let weights = ClutterWeights::from_safetensors(&fixture_bytes(&format!("{name}.safetensors")))
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
+    (weights, golden_file(&format!("golden_{name}.safetensors")))
 }
 
 fn bundled() -> ClutterWeights {
@@ -63,16 +82,55 @@ fn stream_clip(stream: &mut ClutterStream, clip: &[f32]) -> Vec<f32> {
 
 #[test]
 fn engine_matches_pytorch_on_every_tier() {
-    let weights = bundled();
-    let golden = golden();
-    for stamp in ["enc.0.0.bias", "head.bias"] {
+    let worst = matches_golden(&bundled(), &golden());
+    println!("max |engine − PyTorch| over every case, tier, pool and mode: {worst:.2e}");
+}
+
+#[test]
+fn prelu_nets_match_pytorch_on_every_tier() {
+    for name in PRELU_NETS {
+        let (weights, golden) = prelu_net(name);
+        assert_eq!(weights.activation, BlockActivation::Prelu, "{name}");
+        let worst = matches_golden(&weights, &golden);
+        println!("{name}: max |engine − PyTorch| over every case, tier, pool and mode: {worst:.2e}");
+    }
+}
+
+/// The slopes are applied: the same PReLU nets run linear are far from the golden.
+#[test]
+fn prelu_slopes_change_the_output() {
+    for name in PRELU_NETS {
+        let (mut weights, golden) = prelu_net(name);
+        let slopes = weights.enc.iter_mut().flatten().chain(weights.dec.iter_mut().flat_map(|d| d.convs.iter_mut()));
+        for c in slopes {
+            assert!(matches!(c.activation, Activation::Prelu(_)), "{name}: {:?}", c.activation);
+            c.activation = Activation::Identity;
+        }
+        let linear = Clutter::new(weights);
+        let input = golden.tensor("in_noise_4x16x16").unwrap_or_else(|| panic!("{name}: no noise clip"));
+        let expected = golden.tensor("out_noise_4x16x16").unwrap_or_else(|| panic!("{name}: no noise clip"));
+        let out = linear.filter_clip(input.data(), 4, 16, 16, &Threads::single()).unwrap_or_else(|e| panic!("{e}"));
+        let diff = max_abs_diff(&out, expected.data());
+        assert!(diff > 1e-2, "{name}: without its slopes the net is only {diff} from the golden");
+    }
+}
+
+/// Checks `weights` against a golden file on every tier, pool and mode; returns the worst error.
+fn matches_golden(weights: &ClutterWeights, golden: &SafeTensors) -> f32 {
+    for stamp in ["enc.0.0.bias", "enc.0.0.slope", "head.bias"] {
+        let w = match stamp {
+            "head.bias" => weights.head.bias.data().to_vec(),
+            "enc.0.0.bias" => weights.enc[0][0].bias.data().to_vec(),
+            _ => match weights.enc[0][0].activation {
+                Activation::Prelu(s) => vec![s.get()],
+                _ => {
+                    assert!(golden.tensor(stamp).is_none(), "golden has a slope, the weights none");
+                    continue;
+                }
+            },
+        };
         let t = golden.tensor(stamp).unwrap_or_else(|| panic!("fixture lacks {stamp}"));
-        let w = if stamp == "head.bias" { &weights.head.bias } else { &weights.enc[0][0].bias };
-        assert_eq!(
-            t.data(),
-            w.data(),
-            "fixtures were made from other weights; rerun tests/fixtures/clutter/make_golden.py"
-        );
+        assert_eq!(t.data(), w, "fixtures were made from other weights; rerun tests/fixtures/clutter/make_golden.py");
     }
     let cases: Vec<&str> = golden.names().filter(|n| n.starts_with("in_")).collect();
     assert!(cases.len() >= 4, "only {} cases", cases.len());
@@ -102,7 +160,7 @@ fn engine_matches_pytorch_on_every_tier() {
             }
         }
     }
-    println!("max |engine − PyTorch| over every case, tier, pool and mode: {worst:.2e}");
+    worst
 }
 
 /// The clip with `prime` copies of its first frame in front.
@@ -114,7 +172,19 @@ fn primed_input(x: &[f32], frame: usize, prime: usize) -> Vec<f32> {
 
 #[test]
 fn streaming_equals_whole_clip() {
-    let model = Clutter::new(bundled());
+    streams_like_whole_clip(bundled());
+}
+
+#[test]
+fn prelu_nets_stream_like_whole_clip() {
+    for name in PRELU_NETS {
+        streams_like_whole_clip(prelu_net(name).0);
+    }
+}
+
+/// Frame-by-frame, chunked and whole-clip runs of `weights` (a primed net) agree.
+fn streams_like_whole_clip(weights: ClutterWeights) {
+    let model = Clutter::new(weights.clone());
     let prime = model.weights().prime;
     let (t, h, w) = (12, 16, 20);
     let x = clip(t, h, w);
@@ -156,7 +226,7 @@ fn streaming_equals_whole_clip() {
         .unwrap_or_else(|e| panic!("{e}"));
     assert!(max_abs_diff(&streamed3, &whole3[prime3 * h * w..]) <= 1e-5);
     // Priming matters: unprimed, the first frames come out otherwise.
-    let mut unprimed = bundled();
+    let mut unprimed = weights;
     unprimed.prime = 0;
     let unprimed = Clutter::new(unprimed).filter_clip(&x, t, h, w, &single).unwrap_or_else(|e| panic!("{e}"));
     assert!(prime > 0 && max_abs_diff(&unprimed[..h * w], &whole[..h * w]) > 1e-4);
@@ -288,4 +358,75 @@ fn truncated_and_edited_files_are_named_errors() {
 
     let err = ClutterWeights::load("/nonexistent/clutter.safetensors").err().map(|e| e.to_string());
     assert!(err.as_deref().is_some_and(|m| m.contains("/nonexistent/clutter.safetensors")), "{err:?}");
+}
+
+/// Where tensor `name`'s data starts in a safetensors file (8-byte length, header, data).
+fn data_start(bytes: &[u8], name: &str) -> usize {
+    let n = u64::from_le_bytes(bytes[..8].try_into().unwrap_or_else(|_| panic!("short")));
+    let n = usize::try_from(n).unwrap_or_else(|e| panic!("{e}"));
+    let header = std::str::from_utf8(&bytes[8..8 + n]).unwrap_or_else(|e| panic!("{e}"));
+    let entry = &header[header.find(&format!("\"{name}\":")).unwrap_or_else(|| panic!("no {name}"))..];
+    let offsets = &entry[entry.find("\"data_offsets\":[").unwrap_or_else(|| panic!("{name}: no offsets")) + 16..];
+    let begin: usize = offsets[..offsets.find(',').unwrap_or_else(|| panic!("{name}: offsets"))]
+        .parse()
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
+    8 + n + begin
+}
+
+#[test]
+fn prelu_slopes_are_checked() {
+    let bytes = fixture_bytes("prelu_n4_l2.safetensors");
+    let w = ClutterWeights::from_safetensors(&bytes).unwrap_or_else(|e| panic!("{e}"));
+    // 16 140 as PyTorch counts them: weights, biases and the 6 slopes.
+    assert_eq!((w.n0, w.levels, w.activation, w.prime, w.params()), (4, 2, BlockActivation::Prelu, 2, 16_140));
+    assert!(w.dec[0].gate.theta.activation == Activation::Identity && w.head.activation == Activation::Identity);
+
+    // `prelu` stated, no slopes stored (the linear bundled net relabelled).
+    let linear = bundled_bytes();
+    let relabelled = with_header(&linear, |h| h.replace("\"activation\":\"linear\"", "\"activation\":\"prelu\""));
+    assert_ne!(relabelled, linear, "the bundled export should state its activation");
+    let err = ClutterWeights::from_safetensors(&relabelled).err();
+    assert!(matches!(&err, Some(WeightsError::NoTensor { tensor, .. }) if tensor == "enc.0.0.slope"), "{err:?}");
+
+    // A slope of another shape (same byte count).
+    let key = "\"enc.1.0.slope\":{\"dtype\":\"F32\",\"shape\":[1]";
+    let reshaped = with_header(&bytes, |h| h.replace(key, &key.replace("[1]", "[1,1]")));
+    assert_ne!(reshaped, bytes, "{key} not in the header");
+    let err = ClutterWeights::from_safetensors(&reshaped).err();
+    assert!(
+        matches!(&err, Some(WeightsError::TensorShape { tensor, expected, found, .. })
+            if tensor == "enc.1.0.slope" && expected == &[1] && found == &[1, 1]),
+        "{err:?}"
+    );
+
+    // A NaN or infinite slope.
+    let Activation::Prelu(stored) = w.dec[0].convs[1].activation else { panic!("dec.0.1 has no slope") };
+    for bad in [f32::NAN, f32::NEG_INFINITY] {
+        let mut edited = bytes.clone();
+        let at = data_start(&bytes, "dec.0.1.slope");
+        assert_eq!(edited[at..at + 4], stored.get().to_le_bytes(), "offset of dec.0.1.slope");
+        edited[at..at + 4].copy_from_slice(&bad.to_le_bytes());
+        let err = ClutterWeights::from_safetensors(&edited).err();
+        let msg = err.as_ref().map(ToString::to_string).unwrap_or_default();
+        assert!(matches!(&err, Some(WeightsError::TensorValue { tensor, .. }) if tensor == "dec.0.1.slope"), "{msg}");
+        assert!(msg.contains("finite"), "{msg}");
+    }
+
+    // Slopes in a net that says it is linear, or that states no activation (linear by default).
+    for to in ["\"activation\":\"linear\"", "\"activation_was\":\"prelu\""] {
+        let stray = with_header(&bytes, |h| h.replace("\"activation\":\"prelu\"", to));
+        assert_ne!(stray, bytes);
+        let err = ClutterWeights::from_safetensors(&stray).err();
+        let msg = err.as_ref().map(ToString::to_string).unwrap_or_default();
+        assert!(
+            matches!(&err, Some(WeightsError::StrayTensor { tensor, .. }) if tensor.ends_with(".slope")),
+            "{to}: {msg}"
+        );
+        assert!(msg.contains("linear"), "{msg}");
+    }
+
+    // An unknown activation names the supported ones.
+    let relu = with_header(&bytes, |h| h.replace("\"activation\":\"prelu\"", "\"activation\":\"relu\""));
+    let msg = ClutterWeights::from_safetensors(&relu).err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(msg.contains("activation") && msg.contains("prelu") && msg.contains("linear"), "{msg}");
 }

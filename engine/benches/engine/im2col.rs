@@ -271,6 +271,7 @@ fn apply(act: Activation, xs: &mut [f32]) {
         Activation::Relu => xs.iter_mut().for_each(|x| *x = x.max(0.0)),
         Activation::Tanh => xs.iter_mut().for_each(|x| *x = tanh_rational(*x)),
         Activation::Sigmoid => xs.iter_mut().for_each(|x| *x = 0.5 + 0.5 * tanh_rational(0.5 * *x)),
+        Activation::Prelu(s) => xs.iter_mut().for_each(|x| *x = if *x < 0.0 { s.get() * *x } else { *x }),
     }
 }
 

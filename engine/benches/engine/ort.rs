@@ -28,6 +28,15 @@ fn act_name(a: Activation) -> &'static str {
         Activation::Relu => "relu",
         Activation::Tanh => "tanh",
         Activation::Sigmoid => "sigmoid",
+        Activation::Prelu(_) => "leaky_relu",
+    }
+}
+
+/// The PReLU slope ort_bench.py gives ONNX's LeakyRelu as `alpha`; null for the others.
+fn act_slope(a: Activation) -> Value {
+    match a {
+        Activation::Prelu(s) => json!(s.get()),
+        _ => Value::Null,
     }
 }
 
@@ -61,6 +70,7 @@ pub fn export(dir: &Path, nets: &[Export]) -> Result<Value, String> {
                 "pad_end": s.pad_end,
                 "groups": s.groups,
                 "activation": act_name(s.activation),
+                "slope": act_slope(s.activation),
                 "pixel_shuffle": s.pixel_shuffle,
                 "flops": l.flops(),
                 "weights": write_f32(dir, &format!("{}.{}.weights.f32", n.name, l.name), &l.weights)?,

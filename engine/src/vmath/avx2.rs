@@ -33,6 +33,15 @@ pub fn sigmoid(x: __m256) -> __m256 {
     _mm256_fmadd_ps(tanh(_mm256_mul_ps(x, half)), half, half)
 }
 
+/// PReLU of 8 lanes with the slope broadcast in `slope`: slope·x where x < 0, else x
+/// (the scalar's test, so bit-exact; NaN and −0 pass through).
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+pub fn prelu(x: __m256, slope: __m256) -> __m256 {
+    let neg = _mm256_cmp_ps::<_CMP_LT_OQ>(x, _mm256_setzero_ps());
+    _mm256_blendv_ps(x, _mm256_mul_ps(x, slope), neg)
+}
+
 /// Applies `act` to 8 lanes.
 #[inline]
 #[target_feature(enable = "avx2,fma")]
@@ -42,6 +51,7 @@ pub fn activate(act: Activation, x: __m256) -> __m256 {
         Activation::Relu => _mm256_max_ps(x, _mm256_setzero_ps()),
         Activation::Tanh => tanh(x),
         Activation::Sigmoid => sigmoid(x),
+        Activation::Prelu(s) => prelu(x, _mm256_set1_ps(s.get())),
     }
 }
 
@@ -55,7 +65,7 @@ mod tests {
             assert!(!std::arch::is_x86_feature_detected!("avx2") || !std::arch::is_x86_feature_detected!("fma"));
             return;
         }
-        let xs: Vec<f32> = (0..1000).map(|i| (i as f32 - 500.0) * 0.031).collect();
+        let xs = crate::vmath::activation_test_inputs(8);
         /// Applies the vector activation to every 8-lane chunk.
         #[target_feature(enable = "avx2,fma")]
         fn activate_slice(act: Activation, xs: &mut [f32]) {
@@ -64,13 +74,11 @@ mod tests {
                 unsafe { _mm256_storeu_ps(c.as_mut_ptr(), activate(act, _mm256_loadu_ps(c.as_ptr()))) };
             }
         }
-        for act in [Activation::Identity, Activation::Relu, Activation::Tanh, Activation::Sigmoid] {
+        for act in crate::vmath::test_activations() {
             let mut ys = xs.clone();
             // SAFETY: AVX2+FMA support checked above.
             unsafe { activate_slice(act, &mut ys) };
-            for (x, y) in xs.iter().zip(&ys) {
-                assert!((act.apply(*x) - y).abs() < 2e-6, "{act:?}({x}) = {y}");
-            }
+            crate::vmath::check_activation(act, &xs, &ys);
         }
     }
 

@@ -34,6 +34,15 @@ pub fn sigmoid(x: __m512) -> __m512 {
     _mm512_fmadd_ps(tanh(_mm512_mul_ps(x, half)), half, half)
 }
 
+/// PReLU of 16 lanes with the slope broadcast in `slope`: slope·x where x < 0, else x
+/// (the scalar's test, so bit-exact; NaN and −0 pass through).
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")]
+pub fn prelu(x: __m512, slope: __m512) -> __m512 {
+    let neg = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(x, _mm512_setzero_ps());
+    _mm512_mask_mul_ps(x, neg, x, slope)
+}
+
 /// Applies `act` to 16 lanes.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")]
@@ -43,6 +52,7 @@ pub fn activate(act: Activation, x: __m512) -> __m512 {
         Activation::Relu => _mm512_max_ps(x, _mm512_setzero_ps()),
         Activation::Tanh => tanh(x),
         Activation::Sigmoid => sigmoid(x),
+        Activation::Prelu(s) => prelu(x, _mm512_set1_ps(s.get())),
     }
 }
 
@@ -61,7 +71,7 @@ mod tests {
             );
             return;
         }
-        let xs: Vec<f32> = (0..1008).map(|i| (i as f32 - 500.0) * 0.031).collect();
+        let xs = crate::vmath::activation_test_inputs(16);
         /// Applies the vector activation to every 16-lane chunk.
         #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")]
         fn activate_slice(act: Activation, xs: &mut [f32]) {
@@ -70,13 +80,11 @@ mod tests {
                 unsafe { _mm512_storeu_ps(c.as_mut_ptr(), activate(act, _mm512_loadu_ps(c.as_ptr()))) };
             }
         }
-        for act in [Activation::Identity, Activation::Relu, Activation::Tanh, Activation::Sigmoid] {
+        for act in crate::vmath::test_activations() {
             let mut ys = xs.clone();
             // SAFETY: AVX-512 support checked above.
             unsafe { activate_slice(act, &mut ys) };
-            for (x, y) in xs.iter().zip(&ys) {
-                assert!((act.apply(*x) - y).abs() < 2e-6, "{act:?}({x}) = {y}");
-            }
+            crate::vmath::check_activation(act, &xs, &ys);
         }
     }
 

@@ -89,6 +89,45 @@ pub(crate) fn check_tanh(tier: &str, xs: &[f32], ys: &[f32]) {
     }
 }
 
+/// Activations the vector tiers are tested on: the fixed ones and PReLU slopes below 0,
+/// between 0 and 1 and above 1.
+#[cfg(test)]
+pub(crate) fn test_activations() -> Vec<crate::Activation> {
+    use crate::activation::{Activation, Slope};
+    let mut acts = vec![Activation::Identity, Activation::Relu, Activation::Tanh, Activation::Sigmoid];
+    for s in [0.25, -0.5, 1.3, 0.0, -0.0] {
+        acts.push(Activation::Prelu(Slope::new(s).unwrap_or_else(|e| panic!("{e}"))));
+    }
+    acts
+}
+
+/// Activation test inputs, a multiple of `lanes` long: a 0.031 grid over ±15.5, then ±0,
+/// subnormals, ±f32::MAX, ±∞ and a NaN.
+#[cfg(test)]
+pub(crate) fn activation_test_inputs(lanes: usize) -> Vec<f32> {
+    let mut xs: Vec<f32> = (0..1000).map(|i| (i as f32 - 500.0) * 0.031).collect();
+    xs.extend([0.0, -0.0, 1e-40, -1e-40, f32::MAX, f32::MIN, f32::INFINITY, f32::NEG_INFINITY, f32::NAN]);
+    while !xs.len().is_multiple_of(lanes) {
+        xs.push(-1.5);
+    }
+    xs
+}
+
+/// Checks a tier's `ys = act(xs)` against the scalar reference: PReLU bit for bit (NaN,
+/// −0 and ∞ included), the others to 2e-6 on numbers (tiers differ on NaN for those).
+#[cfg(test)]
+pub(crate) fn check_activation(act: crate::Activation, xs: &[f32], ys: &[f32]) {
+    assert_eq!(xs.len(), ys.len());
+    for (&x, &y) in xs.iter().zip(ys) {
+        let want = act.apply(x);
+        if let crate::Activation::Prelu(_) = act {
+            assert!(want.to_bits() == y.to_bits() || (want.is_nan() && y.is_nan()), "{act:?}({x}) = {y}, not {want}");
+        } else if !x.is_nan() && want != y {
+            assert!((want - y).abs() < 2e-6, "{act:?}({x}) = {y}, not {want}");
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

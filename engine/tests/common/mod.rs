@@ -3,7 +3,7 @@
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use sluice_engine::{Activation, ConvSpec, Isa};
+use sluice_engine::{Activation, ConvSpec, Isa, Slope};
 
 /// A seeded RNG so failures reproduce.
 pub fn rng(seed: u64) -> StdRng {
@@ -32,6 +32,24 @@ pub fn tiers() -> Vec<Isa> {
     tiers
 }
 
+/// PReLU with slope `s` (a finite constant).
+pub fn prelu(s: f32) -> Activation {
+    Activation::Prelu(Slope::new(s).unwrap_or_else(|e| panic!("{e}")))
+}
+
+/// Every activation kind, PReLU with slopes below 0, between 0 and 1, and above 1.
+pub fn acts() -> [Activation; 7] {
+    [
+        Activation::Identity,
+        Activation::Relu,
+        Activation::Tanh,
+        Activation::Sigmoid,
+        prelu(0.25),
+        prelu(-0.5),
+        prelu(1.3),
+    ]
+}
+
 /// f64 activation.
 pub fn act64(a: Activation, x: f64) -> f64 {
     match a {
@@ -39,6 +57,13 @@ pub fn act64(a: Activation, x: f64) -> f64 {
         Activation::Relu => x.max(0.0),
         Activation::Tanh => x.tanh(),
         Activation::Sigmoid => 1.0 / (1.0 + (-x).exp()),
+        Activation::Prelu(s) => {
+            if x < 0.0 {
+                f64::from(s.get()) * x
+            } else {
+                x
+            }
+        }
     }
 }
 

@@ -9,4 +9,4 @@ pub mod model;
 pub mod weights;
 
 pub use model::{Clutter, ClutterPlan, ClutterState, ClutterStream, LATENCY_FRAMES};
-pub use weights::{BUNDLED_FILE, ClutterWeights, ConvWeights, DecoderWeights, GateWeights};
+pub use weights::{BUNDLED_FILE, BlockActivation, ClutterWeights, ConvWeights, DecoderWeights, GateWeights};

@@ -7,6 +7,9 @@
 //! a clip `F` frames at a time, from a fresh [`ClutterState`], equals whole-clip inference
 //! exactly; the output lags the input by [`LATENCY_FRAMES`] = 0 frames.
 //!
+//! The block convs carry the file's activation fused into their stores: none for a `linear`
+//! net, the conv's own PReLU slope for a `prelu` one ([`ClutterWeights::activation`]).
+//!
 //! Frame sides must be multiples of `2^(levels−1)` (4 for the bundled net): the model was
 //! trained that way (TF "same" padding of the stride-2 gate conv then pads the end only, and
 //! the skips and upsampled maps line up). For other sizes pad the bottom and right with zeros
@@ -138,7 +141,8 @@ fn same_pad(size: usize, k: usize, s: usize) -> (usize, usize) {
     (total / 2, total - total / 2)
 }
 
-/// A temporal conv (3³ or 2³, causal in time, TF "same" in space) on `[h, w]` frames.
+/// A temporal conv (3³ or 2³, causal in time, TF "same" in space) on `[h, w]` frames, with the
+/// conv's activation (a block's PReLU) fused into its store.
 fn temporal(isa: Isa, c: &ConvWeights, hw: [usize; 2], stride: usize, frames: usize) -> Result<StreamingConv> {
     let &[cout, cin, kt, kh, kw] = c.weight.shape() else {
         return Err(invalid(format!("conv weight of shape {:?} is not 5-D", c.weight.shape())));
@@ -148,7 +152,8 @@ fn temporal(isa: Isa, c: &ConvWeights, hw: [usize; 2], stride: usize, frames: us
     let (w0, w1) = same_pad(hw[1], k[2], stride);
     let spec = ConvSpec::new(cin, cout, &k)
         .stride(&[1, stride, stride])
-        .padding(&[kt.saturating_sub(1), h0, w0], &[0, h1, w1]);
+        .padding(&[kt.saturating_sub(1), h0, w0], &[0, h1, w1])
+        .activation(c.activation);
     StreamingConv::with_isa(isa, &spec, &hw, frames, c.weight.data(), Some(c.bias.data()))
 }
 

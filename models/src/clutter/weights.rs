@@ -6,12 +6,18 @@
 //! decoder `i` (0 = coarsest, gating skip level `l = levels−2−i`, `cx = 2c(l)`, `cg` = the
 //! coarser map's channels): `gate.{i}.theta` 3³ stride (1,2,2) cx → cx/2, `gate.{i}.phi` 1³
 //! cg → cx/2, `gate.{i}.psi` 1³ cx/2 → 1, `up.{i}` 2³ cg → cg, `dec.{i}.0` 3³ cg+cx → cx,
-//! `dec.{i}.1` 3³ cx → cx; `head` 1³ → 1. Metadata: `n0`, `levels` (required), `step`, `prime`
-//! (frames of priming a stream starts with, 0 when absent; see [`ClutterWeights::prime`]), and
-//! `temporal_padding` = `causal`, `spatial_padding` = `tf_same`, `activation` = `linear` (checked
-//! when present: the Rust network implements only these).
+//! `dec.{i}.1` 3³ cx → cx; `head` 1³ → 1. With `activation` = `prelu` every block conv
+//! `enc.{l}.{0,1}` and `dec.{i}.{0,1}` also has `.slope` `[1]`, the finite slope of the PReLU
+//! after it (y = x for x ≥ 0, slope·x below); the gates, up-convs and head never have one.
+//! Metadata: `n0`, `levels` (required), `step`, `prime` (frames of priming a stream starts with,
+//! 0 when absent; see [`ClutterWeights::prime`]), `activation` = `linear` (the default when
+//! absent; no slope tensors allowed) or `prelu`, and `temporal_padding` = `causal`,
+//! `spatial_padding` = `tf_same` (checked when present: the Rust network implements only these).
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
+
+use sluice_engine::{Activation, Slope};
 
 use crate::safetensors::SafeTensors;
 use crate::{Weight, WeightsError};
@@ -25,13 +31,17 @@ const MAX_LEVELS: usize = 6;
 /// Largest `prime` accepted: priming costs that many extra frames when a stream starts.
 const MAX_PRIME: usize = 64;
 
-/// One convolution's kernel (PyTorch order) and bias.
+/// One convolution's kernel (PyTorch order), bias and the activation the file puts after it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ConvWeights {
     /// Kernel `[C_out, C_in, kT, kH, kW]`.
     pub weight: Weight,
     /// Bias `[C_out]`.
     pub bias: Weight,
+    /// Fused after the conv: [`Activation::Prelu`] with the stored slope for the block convs
+    /// of a `prelu` net, else [`Activation::Identity`] (the gates' sigmoid is the
+    /// architecture's, applied by the model, not stored).
+    pub activation: Activation,
 }
 
 impl ConvWeights {
@@ -41,7 +51,28 @@ impl ConvWeights {
     }
 
     fn params(&self) -> usize {
-        self.weight.len() + self.bias.len()
+        let slope = usize::from(matches!(self.activation, Activation::Prelu(_)));
+        self.weight.len() + self.bias.len() + slope
+    }
+}
+
+/// What follows each 3³ conv of the encoder and decoder blocks (metadata `activation`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BlockActivation {
+    /// Nothing: the blocks are linear (the first released nets).
+    #[default]
+    Linear,
+    /// A PReLU with one learned slope per conv (`.slope` tensors).
+    Prelu,
+}
+
+impl BlockActivation {
+    /// The metadata value naming it.
+    pub fn name(self) -> &'static str {
+        match self {
+            BlockActivation::Linear => "linear",
+            BlockActivation::Prelu => "prelu",
+        }
     }
 }
 
@@ -74,6 +105,9 @@ pub struct ClutterWeights {
     pub n0: usize,
     /// Levels (resolutions) of the U-Net; the last one is the bottom.
     pub levels: usize,
+    /// What follows the block convs; with `Prelu` each block conv's
+    /// [`ConvWeights::activation`] carries its slope.
+    pub activation: BlockActivation,
     /// Optimiser steps of the checkpoint, when the export records them.
     pub step: Option<u64>,
     /// Copies of a stream's first frame run through the network (outputs dropped) before the
@@ -90,8 +124,7 @@ pub struct ClutterWeights {
 }
 
 /// Metadata values the network supports, when the file states them.
-const FIXED_METADATA: [(&str, &str); 3] =
-    [("temporal_padding", "causal"), ("spatial_padding", "tf_same"), ("activation", "linear")];
+const FIXED_METADATA: [(&str, &str); 2] = [("temporal_padding", "causal"), ("spatial_padding", "tf_same")];
 
 impl ClutterWeights {
     /// Where [`ClutterWeights::bundled`] looks ([`crate::bundled::path`]: `$SLUICE_MODELS_DIR`,
@@ -138,6 +171,11 @@ impl ClutterWeights {
                 return Err(meta_err(key, format!("{v:?} is not supported (only {want:?})")));
             }
         }
+        let activation = match st.metadata("activation") {
+            None | Some("linear") => BlockActivation::Linear,
+            Some("prelu") => BlockActivation::Prelu,
+            Some(v) => return Err(meta_err("activation", format!("{v:?} is not supported (\"linear\" or \"prelu\")"))),
+        };
         let step = match st.metadata("step") {
             None => None,
             Some(s) => Some(s.parse::<u64>().map_err(|_| meta_err("step", format!("{s:?} is not an integer")))?),
@@ -150,25 +188,44 @@ impl ClutterWeights {
                 .filter(|n| *n <= MAX_PRIME)
                 .ok_or_else(|| meta_err("prime", format!("{v:?} is not an integer in 0..={MAX_PRIME}")))?,
         };
+        let take = |tensor: String, expected: Vec<usize>| -> Result<Weight, WeightsError> {
+            let t = st
+                .tensor(&tensor)
+                .ok_or_else(|| WeightsError::NoTensor { file: file.to_owned(), tensor: tensor.clone() })?;
+            if t.shape() != expected.as_slice() {
+                return Err(WeightsError::TensorShape {
+                    file: file.to_owned(),
+                    tensor,
+                    expected,
+                    found: t.shape().to_vec(),
+                });
+            }
+            Ok(t.clone())
+        };
         let conv = |name: String, cout: usize, cin: usize, k: [usize; 3]| -> Result<ConvWeights, WeightsError> {
-            let take = |tensor: String, expected: Vec<usize>| -> Result<Weight, WeightsError> {
-                let t = st
-                    .tensor(&tensor)
-                    .ok_or_else(|| WeightsError::NoTensor { file: file.to_owned(), tensor: tensor.clone() })?;
-                if t.shape() != expected.as_slice() {
-                    return Err(WeightsError::TensorShape {
-                        file: file.to_owned(),
-                        tensor,
-                        expected,
-                        found: t.shape().to_vec(),
-                    });
-                }
-                Ok(t.clone())
-            };
             Ok(ConvWeights {
                 weight: take(format!("{name}.weight"), vec![cout, cin, k[0], k[1], k[2]])?,
                 bias: take(format!("{name}.bias"), vec![cout])?,
+                activation: Activation::Identity,
             })
+        };
+        // The slope tensors the file must have; any other `.slope` is a stray.
+        let mut slopes = HashSet::new();
+        // A 3³ conv of an encoder or decoder block: with `prelu`, its slope too.
+        let mut block = |name: String, cout: usize, cin: usize| -> Result<ConvWeights, WeightsError> {
+            let mut c = conv(name.clone(), cout, cin, K3)?;
+            if activation == BlockActivation::Prelu {
+                let tensor = format!("{name}.slope");
+                let v = take(tensor.clone(), vec![1])?.data()[0];
+                let slope = Slope::new(v).map_err(|e| WeightsError::TensorValue {
+                    file: file.to_owned(),
+                    tensor: tensor.clone(),
+                    reason: e.to_string(),
+                })?;
+                c.activation = Activation::Prelu(slope);
+                slopes.insert(tensor);
+            }
+            Ok(c)
         };
         const K3: [usize; 3] = [3, 3, 3];
         const K2: [usize; 3] = [2, 2, 2];
@@ -177,7 +234,7 @@ impl ClutterWeights {
         let mut cin = 1;
         for l in 0..levels {
             let (c1, c2) = (n0 << l, 2 * (n0 << l));
-            enc.push([conv(format!("enc.{l}.0"), c1, cin, K3)?, conv(format!("enc.{l}.1"), c2, c1, K3)?]);
+            enc.push([block(format!("enc.{l}.0"), c1, cin)?, block(format!("enc.{l}.1"), c2, c1)?]);
             cin = c2;
         }
         let mut dec = Vec::with_capacity(levels - 1);
@@ -190,15 +247,22 @@ impl ClutterWeights {
                 psi: conv(format!("gate.{i}.psi"), 1, cx / 2, K1)?,
             };
             let up = conv(format!("up.{i}"), cg, cg, K2)?;
-            let convs = [conv(format!("dec.{i}.0"), cx, cg + cx, K3)?, conv(format!("dec.{i}.1"), cx, cx, K3)?];
+            let convs = [block(format!("dec.{i}.0"), cx, cg + cx)?, block(format!("dec.{i}.1"), cx, cx)?];
             dec.push(DecoderWeights { gate, up, convs });
             cg = cx;
         }
         let head = conv("head".into(), 1, cg, K1)?;
-        Ok(Self { n0, levels, step, prime, enc, dec, head })
+        if let Some(stray) = st.names().find(|n| n.ends_with(".slope") && !slopes.contains(*n)) {
+            return Err(WeightsError::StrayTensor {
+                file: file.to_owned(),
+                tensor: stray.to_owned(),
+                reason: format!("activation = {} has slopes only on the block convs", activation.name()),
+            });
+        }
+        Ok(Self { n0, levels, activation, step, prime, enc, dec, head })
     }
 
-    /// Number of parameters (305 563 for n0 = 8, 3 levels).
+    /// Number of parameters, slopes included (305 563 for n0 = 8, 3 levels, linear).
     pub fn params(&self) -> usize {
         let enc: usize = self.enc.iter().flatten().map(ConvWeights::params).sum();
         let dec: usize = self

@@ -5,7 +5,7 @@
 use super::store::{full_block, store_tile, stream_target};
 use super::{MAX_TILE, RowJob, StoreMode};
 use crate::activation::Activation;
-use crate::vmath::avx2::{sigmoid, tanh};
+use crate::vmath::avx2::{prelu, sigmoid, tanh};
 use std::arch::x86_64::*;
 
 const L: usize = 8;
@@ -132,6 +132,10 @@ fn activate_all(act: Activation, v: &mut [__m256]) {
         Activation::Relu => v.iter_mut().for_each(|x| *x = _mm256_max_ps(*x, _mm256_setzero_ps())),
         Activation::Tanh => v.iter_mut().for_each(|x| *x = tanh(*x)),
         Activation::Sigmoid => v.iter_mut().for_each(|x| *x = sigmoid(*x)),
+        Activation::Prelu(s) => {
+            let s = _mm256_set1_ps(s.get());
+            v.iter_mut().for_each(|x| *x = prelu(*x, s));
+        }
     }
 }
 

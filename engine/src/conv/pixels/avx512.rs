@@ -9,7 +9,7 @@ use super::avx2::{stage_pixels8, store_pixels8, transpose4x8, transpose8};
 use super::store::{full_block, store_tile, stream_target};
 use super::{MAX_TILE, RowJob, StoreMode};
 use crate::activation::Activation;
-use crate::vmath::avx512::{sigmoid, tanh};
+use crate::vmath::avx512::{prelu, sigmoid, tanh};
 use std::arch::x86_64::*;
 
 const L: usize = 16;
@@ -214,6 +214,10 @@ fn activate_all(act: Activation, v: &mut [__m512]) {
         Activation::Relu => v.iter_mut().for_each(|x| *x = _mm512_max_ps(*x, _mm512_setzero_ps())),
         Activation::Tanh => v.iter_mut().for_each(|x| *x = tanh(*x)),
         Activation::Sigmoid => v.iter_mut().for_each(|x| *x = sigmoid(*x)),
+        Activation::Prelu(s) => {
+            let s = _mm512_set1_ps(s.get());
+            v.iter_mut().for_each(|x| *x = prelu(*x, s));
+        }
     }
 }
 

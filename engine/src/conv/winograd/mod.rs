@@ -223,8 +223,13 @@ fn transform_filter(m: usize, g: [[f32; 3]; 3]) -> Vec<f32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::activation::Slope;
     use crate::conv::ConvSpec;
     use crate::conv::reference::RefPacked;
+
+    fn prelu(s: f32) -> Activation {
+        Activation::Prelu(Slope::new(s).unwrap_or_else(|e| panic!("{e}")))
+    }
 
     fn uniform(seed: &mut u32, n: usize) -> Vec<f32> {
         (0..n)
@@ -313,6 +318,9 @@ mod tests {
             (48, 48, [7, 33], [0, 0], Activation::Relu),
             (16 * 5, 16, [6, 97], [2, 0], Activation::Sigmoid),
             (32, 64, [8, 130], [1, 2], Activation::Identity),
+            (32, 16, [6, 40], [1, 1], prelu(0.25)),
+            (48, 32, [7, 21], [0, 1], prelu(-0.5)),
+            (32, 32, [5, 66], [1, 0], prelu(1.3)),
         ];
         let mut seed = 0x1234_5678;
         for (cin, cout, hw, pad, act) in cases {
