@@ -4,9 +4,9 @@
 //! Golden fixtures (`fixtures/clutter/golden.safetensors`, made by `make_golden.py` beside it
 //! from the committed weights) hold small clips and PyTorch's float64 outputs; the engine must
 //! match within 1e-4 on every ISA tier, with one and two threads, run whole-clip and frame by
-//! frame. The bundled net is linear, so the same script also writes two small random PReLU
-//! nets (`prelu_n4_l2`, `prelu_n2_l3`: export format, `activation = prelu`) with their own
-//! goldens, held to the same tolerances.
+//! frame. The same script also writes small random nets in the export format with their own
+//! goldens, held to the same tolerances: two PReLU nets (`prelu_n4_l2`, `prelu_n2_l3`, the
+//! bundled net's kind) and a linear one (`linear_n4_l2`, the released configs' kind).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -20,6 +20,8 @@ const TOLERANCE: f32 = 1e-4;
 
 /// The random PReLU nets `make_golden.py` writes beside the bundled net's golden.
 const PRELU_NETS: [&str; 2] = ["prelu_n4_l2", "prelu_n2_l3"];
+/// Its random linear net.
+const LINEAR_NET: &str = "linear_n4_l2";
 
 fn fixture_bytes(file: &str) -> Vec<u8> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/clutter").join(file);
@@ -34,8 +36,8 @@ fn golden() -> SafeTensors {
     golden_file("golden.safetensors")
 }
 
-/// A PReLU fixture net and its golden.
-fn prelu_net(name: &str) -> (ClutterWeights, SafeTensors) {
+/// A random fixture net and its golden.
+fn random_net(name: &str) -> (ClutterWeights, SafeTensors) {
     let weights = ClutterWeights::from_safetensors(&fixture_bytes(&format!("{name}.safetensors")))
         .unwrap_or_else(|e| panic!("{name}: {e}"));
     (weights, golden_file(&format!("golden_{name}.safetensors")))
@@ -87,10 +89,11 @@ fn engine_matches_pytorch_on_every_tier() {
 }
 
 #[test]
-fn prelu_nets_match_pytorch_on_every_tier() {
-    for name in PRELU_NETS {
-        let (weights, golden) = prelu_net(name);
-        assert_eq!(weights.activation, BlockActivation::Prelu, "{name}");
+fn random_nets_match_pytorch_on_every_tier() {
+    for name in PRELU_NETS.into_iter().chain([LINEAR_NET]) {
+        let (weights, golden) = random_net(name);
+        let kind = if name == LINEAR_NET { BlockActivation::Linear } else { BlockActivation::Prelu };
+        assert_eq!(weights.activation, kind, "{name}");
         let worst = matches_golden(&weights, &golden);
         println!("{name}: max |engine − PyTorch| over every case, tier, pool and mode: {worst:.2e}");
     }
@@ -100,7 +103,7 @@ fn prelu_nets_match_pytorch_on_every_tier() {
 #[test]
 fn prelu_slopes_change_the_output() {
     for name in PRELU_NETS {
-        let (mut weights, golden) = prelu_net(name);
+        let (mut weights, golden) = random_net(name);
         let slopes = weights.enc.iter_mut().flatten().chain(weights.dec.iter_mut().flat_map(|d| d.convs.iter_mut()));
         for c in slopes {
             assert!(matches!(c.activation, Activation::Prelu(_)), "{name}: {:?}", c.activation);
@@ -176,9 +179,9 @@ fn streaming_equals_whole_clip() {
 }
 
 #[test]
-fn prelu_nets_stream_like_whole_clip() {
-    for name in PRELU_NETS {
-        streams_like_whole_clip(prelu_net(name).0);
+fn random_nets_stream_like_whole_clip() {
+    for name in PRELU_NETS.into_iter().chain([LINEAR_NET]) {
+        streams_like_whole_clip(random_net(name).0);
     }
 }
 
@@ -279,8 +282,9 @@ fn wrong_sizes_are_typed_errors() {
 #[test]
 fn bundled_network_has_the_trained_shape() {
     let w = bundled();
-    assert_eq!((w.n0, w.levels, w.params()), (8, 3, 305_563));
-    assert_eq!((w.step, w.prime), (Some(6922), 8));
+    // 305 563 weights and biases and the 10 PReLU slopes.
+    assert_eq!((w.n0, w.levels, w.activation, w.params()), (8, 3, BlockActivation::Prelu, 305_573));
+    assert_eq!((w.step, w.prime), (Some(10514), 8));
     assert_eq!(w.size_multiple(), 4);
     assert_eq!(w.dec[0].gate.theta.weight.shape(), [16, 32, 3, 3, 3]);
     assert_eq!(w.dec[1].convs[0].weight.shape(), [16, 48, 3, 3, 3]);
@@ -338,11 +342,11 @@ fn truncated_and_edited_files_are_named_errors() {
 
     for (from, to, key) in [
         ("\"temporal_padding\":\"causal\"", "\"temporal_padding\":\"symmetric\"", "temporal_padding"),
-        ("\"activation\":\"linear\"", "\"activation\":\"relu\"", "activation"),
+        ("\"activation\":\"prelu\"", "\"activation\":\"relu\"", "activation"),
         ("\"n0\":\"8\"", "\"n0\":\"eight\"", "n0"),
         ("\"levels\":\"3\"", "\"depth\":\"3\"", "levels"),
         ("\"levels\":\"3\"", "\"levels\":\"0\"", "levels"),
-        ("\"step\":\"6922\"", "\"step\":\"-1\"", "step"),
+        ("\"step\":\"10514\"", "\"step\":\"-1\"", "step"),
         ("\"prime\":\"8\"", "\"prime\":\"65\"", "prime"),
         ("\"prime\":\"8\"", "\"prime\":\"eight\"", "prime"),
     ] {
@@ -381,10 +385,10 @@ fn prelu_slopes_are_checked() {
     assert_eq!((w.n0, w.levels, w.activation, w.prime, w.params()), (4, 2, BlockActivation::Prelu, 2, 16_140));
     assert!(w.dec[0].gate.theta.activation == Activation::Identity && w.head.activation == Activation::Identity);
 
-    // `prelu` stated, no slopes stored (the linear bundled net relabelled).
-    let linear = bundled_bytes();
+    // `prelu` stated, no slopes stored (the linear fixture net relabelled).
+    let linear = fixture_bytes(&format!("{LINEAR_NET}.safetensors"));
     let relabelled = with_header(&linear, |h| h.replace("\"activation\":\"linear\"", "\"activation\":\"prelu\""));
-    assert_ne!(relabelled, linear, "the bundled export should state its activation");
+    assert_ne!(relabelled, linear, "the linear export should state its activation");
     let err = ClutterWeights::from_safetensors(&relabelled).err();
     assert!(matches!(&err, Some(WeightsError::NoTensor { tensor, .. }) if tensor == "enc.0.0.slope"), "{err:?}");
 
