@@ -5,23 +5,20 @@
 //! `models/train/clutter/torch_bench.py`.
 //!
 //! `cargo run --release -p sluice-models --example clutter_throughput [-- --size 128 --frames 40]`
-//! (`SLUICE_ISA` picks the tier). `--weights FILE` times another export (a retrained net);
-//! `--prelu SLOPE` puts a PReLU of that slope after every block conv, so a `prelu` net's cost
-//! can be measured on the bundled shape before one is trained.
+//! (`SLUICE_ISA` picks the tier). `--weights FILE` times another export (a retrained net).
 
 use std::error::Error;
 use std::sync::Arc;
 use std::time::Instant;
 
-use sluice_engine::{Activation, Slope, Threads};
-use sluice_models::clutter::{BlockActivation, Clutter, ClutterWeights};
+use sluice_engine::Threads;
+use sluice_models::clutter::{Clutter, ClutterWeights};
 
 fn main() -> Result<(), Box<dyn Error>> {
     let mut size = 128;
     let mut frames = 40;
     let mut clip_frames = 32;
     let mut weights = None;
-    let mut prelu = None;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         let mut value = || args.next().ok_or_else(|| format!("{a} needs a value"));
@@ -30,20 +27,13 @@ fn main() -> Result<(), Box<dyn Error>> {
             "--frames" => frames = value()?.parse()?,
             "--clip-frames" => clip_frames = value()?.parse()?,
             "--weights" => weights = Some(value()?),
-            "--prelu" => prelu = Some(Slope::new(value()?.parse()?)?),
             other => return Err(format!("unknown argument {other}").into()),
         }
     }
-    let mut w = match weights {
+    let w = match weights {
         Some(path) => ClutterWeights::load(path)?,
         None => ClutterWeights::bundled()?,
     };
-    if let Some(slope) = prelu {
-        w.activation = BlockActivation::Prelu;
-        for c in w.enc.iter_mut().flatten().chain(w.dec.iter_mut().flat_map(|d| d.convs.iter_mut())) {
-            c.activation = Activation::Prelu(slope);
-        }
-    }
     let activation = w.activation.name();
     let model = Clutter::new(w);
     let (h, w) = (size, size);

@@ -27,7 +27,7 @@ WEIGHTS = os.path.join(HERE, "..", "..", "weights", "clutter.safetensors")
 def load(path):
     with safe_open(path, "pt") as f:
         meta = f.metadata()
-    net = ClutterNet(int(meta["n0"]), int(meta["levels"]))
+    net = ClutterNet(int(meta["n0"]), int(meta["levels"]), meta.get("activation", "linear"))
     stored = load_file(path)
     net.load_state_dict({k: stored[rename(k)] for k in net.state_dict()})
     return net.eval()
