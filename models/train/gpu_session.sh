@@ -1,21 +1,28 @@
 #!/usr/bin/env bash
 # One session on a lent CUDA machine (see models/weights/PROVENANCE.md): while the CPU cores
-# simulate clutter-filter training clips, the GPU trains three variants of the clutter net side
-# by side for SECS seconds each, with PReLU activations (model.py act="prelu"):
-#   warm     the bundled net's checkpoint, slopes starting at 1.0 (= the linear net), MSE + mask
-#            + coherency terms
-#   scratch  the same net from scratch, slopes starting at 0.25
-#   warm-mse like warm, plain MSE (the paper's loss)
-# Each keeps the checkpoint that scores best on 48 validation clips (train motions, seeds the
-# trainer never sees), and is then scored on the held-out test splits (evaluate.py, appended to
-# its log). Results in $OUT: gen.log and {warm,scratch,warm-mse}/{best.pt,train_gpu.log}. RUNS
-# picks some of them (default all three); LR sets warm-mse's peak learning rate (default 2e-4).
+# simulate clutter-filter training clips, the GPU trains variants of the clutter net side by side
+# for SECS seconds each, with PReLU activations (model.py act="prelu"):
+#   warm      the checkpoint in IN, slopes starting at 1.0 (= the linear net), MSE + mask +
+#             coherency terms
+#   scratch   the same net from scratch, slopes starting at 0.25
+#   warm-mse  like warm, plain MSE (the paper's loss): the recipe of the bundled step 10514
+#   l4-mse    a 4-level PReLU net from scratch (slopes from 0.25), plain MSE (about 1.5x the
+#             inference cost of the 3-level net; not run yet)
+# RUNS picks them (default: warm scratch warm-mse, which ran on 2026-11-26: PROVENANCE.md,
+# phase 3); LR sets warm-mse's peak learning rate (default 2e-4). Each keeps the checkpoint that
+# scores best on 48 validation clips (train motions, seeds the trainer never sees) and is then
+# scored on the held-out test splits (evaluate.py, appended to its log). Results in $OUT: gen.log
+# and RUN/{best.pt,train_gpu.log}. The next session's run:
+#   RUNS="warm-mse l4-mse" LR=1e-4, with clutter.pt = the bundled step 10514's checkpoint
 #
 #   IN=.gpu OUT=/tmp/gpu-out SECS=470 bash models/train/gpu_session.sh
 # IN holds: sluice-sim (a release `sluice` binary, stripped), clutter.pt (the checkpoint to
 # continue) and data/test-{seeds,motion}/ (data.py's held-out clips). GEN_EXTRA and TRAIN_EXTRA
 # add arguments to the gen and train commands (a CPU smoke test: DEVICE=cpu SECS=20
 # GEN_EXTRA="--frames 8 --size 32" TRAIN_EXTRA="--batch 2 --min-clips 4").
+# Making IN (here, before the call; the run carries it): echo /.gpu/ >> .git/info/exclude;
+# mkdir -p .gpu/data; strip -o .gpu/sluice-sim target/release/sluice; cp CHECKPOINT .gpu/clutter.pt;
+# cp -r /var/cache/sluice/train/clutter/data/test-* .gpu/data/ (about 27 MB in all).
 set -u
 IN=$(realpath "${IN:-.gpu}")
 OUT=$(realpath "${OUT:?set OUT}")
@@ -50,6 +57,7 @@ for name in $RUNS; do
         warm) run warm --init "$IN/clutter.pt" --slope 1.0 --lr 2e-4 --mask-weight 1 --coh-weight 2 ;;
         scratch) run scratch --slope 0.25 --lr 3e-4 --mask-weight 1 --coh-weight 2 ;;
         warm-mse) run warm-mse --init "$IN/clutter.pt" --slope 1.0 --lr "${LR:-2e-4}" --mask-weight 0 --coh-weight 0 ;;
+        l4-mse) run l4-mse --levels 4 --slope 0.25 --lr 2e-4 --mask-weight 0 --coh-weight 0 ;;
         *) echo "unknown run $name" >&2; exit 2 ;;
     esac
 done
