@@ -12,8 +12,10 @@
 # phase 3); LR sets warm-mse's peak learning rate (default 2e-4). Each keeps the checkpoint that
 # scores best on 48 validation clips (train motions, seeds the trainer never sees) and is then
 # scored on the held-out test splits (evaluate.py, appended to its log). Results in $OUT: gen.log
-# and RUN/{best.pt,train_gpu.log}. The next session's run:
-#   RUNS="warm-mse l4-mse" LR=1e-4, with clutter.pt = the bundled step 10514's checkpoint
+# and RUN/{best.pt,train_gpu.log}. Runs side by side share the GPU: three ran at 4.8 steps/s
+# each, one alone at 14.5 (batch 8, H200), so side by side buys comparisons, not speed. The next
+# session's run: RUNS=warm-mse LR=1e-4 with clutter.pt = the bundled step 10514's checkpoint
+# (/var/cache/sluice/train/clutter/checkpoint_010514.pt), or add l4-mse to compare capacity.
 #
 #   IN=.gpu OUT=/tmp/gpu-out SECS=470 bash models/train/gpu_session.sh
 # IN holds: sluice-sim (a release `sluice` binary, stripped), clutter.pt (the checkpoint to
