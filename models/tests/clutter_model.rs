@@ -19,7 +19,7 @@ use sluice_models::safetensors::{SafeTensors, SafetensorsError};
 const TOLERANCE: f32 = 1e-4;
 
 /// The random PReLU nets `make_golden.py` writes beside the bundled net's golden.
-const PRELU_NETS: [&str; 2] = ["prelu_n4_l2", "prelu_n2_l3"];
+const PRELU_NETS: [&str; 3] = ["prelu_n4_l2", "prelu_n2_l3", "prelu_n1_l4"];
 /// Its random linear net.
 const LINEAR_NET: &str = "linear_n4_l2";
 
@@ -136,7 +136,8 @@ fn matches_golden(weights: &ClutterWeights, golden: &SafeTensors) -> f32 {
         assert_eq!(t.data(), w, "fixtures were made from other weights; rerun tests/fixtures/clutter/make_golden.py");
     }
     let cases: Vec<&str> = golden.names().filter(|n| n.starts_with("in_")).collect();
-    assert!(cases.len() >= 4, "only {} cases", cases.len());
+    // The bundled net's golden has 4 clips; a 4-level net takes only the 2 with sides in 8s.
+    assert!(cases.len() >= 2, "only {} cases", cases.len());
     let pools = [Arc::new(Threads::single()), Arc::new(pool(2))];
     let mut worst = 0.0f32;
     for isa in Isa::available() {
@@ -189,7 +190,8 @@ fn random_nets_stream_like_whole_clip() {
 fn streams_like_whole_clip(weights: ClutterWeights) {
     let model = Clutter::new(weights.clone());
     let prime = model.weights().prime;
-    let (t, h, w) = (12, 16, 20);
+    // Sides in multiples of 8: what a 4-level net takes.
+    let (t, h, w) = (12, 16, 24);
     let x = clip(t, h, w);
     let single = Threads::single();
     // One plan step over the primed clip (first frame repeated `prime` times in front): the

@@ -6,16 +6,20 @@
 #             coherency terms
 #   scratch   the same net from scratch, slopes starting at 0.25
 #   warm-mse  like warm, plain MSE (the paper's loss): the recipe of the bundled step 10514
-#   l4-mse    a 4-level PReLU net from scratch (slopes from 0.25), plain MSE (about 1.5x the
-#             inference cost of the 3-level net; not run yet)
+#   l4-mse    a 4-level PReLU net from scratch (slopes from 0.25), plain MSE (1.5x the
+#             inference cost of the 3-level net: 4.25 GFLOP a 128x128 frame; not run yet)
+#   l4-deep   the same 4-level net started from IN/clutter_l4.pt, the 3-level checkpoint with a
+#             level added by clutter/deepen.py (same function at the start), plain MSE, lr LR
+#             (default 1e-4; not run yet)
 # RUNS picks them (default: warm scratch warm-mse, which ran on 2026-11-26: PROVENANCE.md,
 # phase 3); LR sets warm-mse's peak learning rate (default 2e-4). Each keeps the checkpoint that
 # scores best on 48 validation clips (train motions, seeds the trainer never sees) and is then
 # scored on the held-out test splits (evaluate.py, appended to its log). Results in $OUT: gen.log
 # and RUN/{best.pt,train_gpu.log}. Runs side by side share the GPU: three ran at 4.8 steps/s
 # each, one alone at 14.5 (batch 8, H200), so side by side buys comparisons, not speed. The next
-# session's run: RUNS=warm-mse LR=1e-4 with clutter.pt = the bundled step 10514's checkpoint
-# (/var/cache/sluice/train/clutter/checkpoint_010514.pt), or add l4-mse to compare capacity.
+# session's run: RUNS="warm-mse l4-deep" LR=1e-4 with clutter.pt = the bundled step 10514's
+# checkpoint (/var/cache/sluice/train/clutter/checkpoint_010514.pt) and clutter_l4.pt made from
+# it, to see whether capacity or steps is the limit (3-level validation was at a plateau).
 #
 #   IN=.gpu OUT=/tmp/gpu-out SECS=470 bash models/train/gpu_session.sh
 # IN holds: sluice-sim (a release `sluice` binary, stripped), clutter.pt (the checkpoint to
@@ -24,7 +28,8 @@
 # GEN_EXTRA="--frames 8 --size 32" TRAIN_EXTRA="--batch 2 --min-clips 4").
 # Making IN (here, before the call; the run carries it): echo /.gpu/ >> .git/info/exclude;
 # mkdir -p .gpu/data; strip -o .gpu/sluice-sim target/release/sluice; cp CHECKPOINT .gpu/clutter.pt;
-# cp -r /var/cache/sluice/train/clutter/data/test-* .gpu/data/ (about 27 MB in all).
+# cp -r /var/cache/sluice/train/clutter/data/test-* .gpu/data/ (about 27 MB in all);
+# python models/train/clutter/deepen.py --checkpoint CHECKPOINT --out .gpu/clutter_l4.pt.
 set -u
 IN=$(realpath "${IN:-.gpu}")
 OUT=$(realpath "${OUT:?set OUT}")
@@ -60,6 +65,7 @@ for name in $RUNS; do
         scratch) run scratch --slope 0.25 --lr 3e-4 --mask-weight 1 --coh-weight 2 ;;
         warm-mse) run warm-mse --init "$IN/clutter.pt" --slope 1.0 --lr "${LR:-2e-4}" --mask-weight 0 --coh-weight 0 ;;
         l4-mse) run l4-mse --levels 4 --slope 0.25 --lr 2e-4 --mask-weight 0 --coh-weight 0 ;;
+        l4-deep) run l4-deep --init "$IN/clutter_l4.pt" --lr "${LR:-1e-4}" --mask-weight 0 --coh-weight 0 ;;
         *) echo "unknown run $name" >&2; exit 2 ;;
     esac
 done
