@@ -13,6 +13,7 @@ use std::time::Instant;
 
 use sluice_engine::Threads;
 use sluice_models::clutter::{Clutter, ClutterWeights};
+use sluice_models::timing::{self, Reps};
 
 fn main() -> Result<(), Box<dyn Error>> {
     let mut size = 128;
@@ -38,30 +39,19 @@ fn main() -> Result<(), Box<dyn Error>> {
     let model = Clutter::new(w);
     let (h, w) = (size, size);
     // A deterministic echo-like clip: moving texture, a static bright band, speckle-ish noise.
-    let clip: Vec<f32> = (0..clip_frames.max(frames) * h * w)
-        .map(|i| {
-            let (t, y, x) = ((i / (h * w)) as f32, ((i / w) % h) as f32, (i % w) as f32);
-            let band = if (20.0..26.0).contains(&y) { 0.3 } else { 0.0 };
-            let noise = ((x * 12.9898 + y * 78.233 + t * 3.7).sin() * 43_758.547).fract().abs();
-            (0.3 + 0.2 * (x / 7.0 + t / 3.0).sin() * (y / 9.0).cos() + band + 0.15 * noise).clamp(0.0, 1.0)
-        })
-        .collect();
+    let clip = timing::echo_clip(clip_frames.max(frames), h, w);
     let gflop = model.plan(h, w, 1)?.flops_per_frame() as f64 / 1e9;
     println!("clutter filter ({activation}) {h}x{w}, {:.2} GFLOP per frame, tier {}", gflop, model.isa().name());
     for n in [1usize, 2] {
         let threads = Arc::new(Threads::new(n)?);
         let mut stream = model.stream(h, w, Arc::clone(&threads))?;
         let mut out = vec![0.0; h * w];
-        let mut ms = Vec::with_capacity(frames);
-        for (i, x) in clip.chunks_exact(h * w).take(frames + 2).enumerate() {
-            let t = Instant::now();
-            stream.process(x, &mut out)?;
-            if i >= 2 {
-                ms.push(t.elapsed().as_secs_f64() * 1e3);
-            }
-        }
-        ms.sort_by(f64::total_cmp);
-        let (best, median) = (ms[0], ms[ms.len() / 2]);
+        let mut frames_in = clip.chunks_exact(h * w).cycle();
+        let t = timing::measure(Reps::new(frames).with_warmup(2), || match frames_in.next() {
+            Some(x) => stream.process(x, &mut out),
+            None => Ok(()),
+        })?;
+        let (best, median) = (t.best_ms(), t.median_ms());
         println!(
             "streaming, {n} thread(s): best {best:.1} ms, median {median:.1} ms per frame = {:.1} fps ({:.1} GFLOP/s best)",
             1e3 / median,

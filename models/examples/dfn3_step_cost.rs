@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use sluice_engine::Isa;
 use sluice_models::dfn3::{Dfn3Model, Dfn3Weights};
+use sluice_models::timing::{self, Reps};
 
 const BLOCK: usize = 100;
 const PASSES: usize = 100;
@@ -24,23 +25,17 @@ fn main() -> Result<(), Box<dyn Error>> {
     let mut state = model.new_state();
     let mut out = model.new_output();
     // Deterministic feature-like inputs (values in the range the DSP produces).
-    let mut seed = 0x2545_f491_u32;
-    let mut next = move || {
-        seed ^= seed << 13;
-        seed ^= seed >> 17;
-        seed ^= seed << 5;
-        (seed as f32 / u32::MAX as f32) - 0.5
-    };
-    let erb: Vec<Vec<f32>> = (0..BLOCK).map(|_| (0..model.nb_erb()).map(|_| next()).collect()).collect();
-    let spec: Vec<Vec<f32>> = (0..BLOCK).map(|_| (0..2 * model.nb_df()).map(|_| next()).collect()).collect();
-    let mut best = f64::INFINITY;
-    for _ in 0..PASSES {
-        let t = Instant::now();
+    let (erb, spec) = timing::dfn3_features(BLOCK, model.nb_erb(), model.nb_df());
+    let best = timing::measure(Reps::new(PASSES).with_warmup(0), || {
         for (e, s) in erb.iter().zip(&spec) {
             model.step(&mut state, e, s, &mut out)?;
         }
-        best = best.min(t.elapsed().as_secs_f64() * 1e6 / BLOCK as f64);
-    }
+        Ok::<(), sluice_engine::EngineError>(())
+    })?
+    .per(BLOCK)
+    .best
+    .as_secs_f64()
+        * 1e6;
     let isa = Isa::active().name();
     println!("DFN3 network step, 1 stream, 1 thread, {isa}: {best:.1} µs per hop (best of {PASSES}×{BLOCK})");
 
@@ -52,14 +47,12 @@ fn main() -> Result<(), Box<dyn Error>> {
         let erb_b: Vec<f32> = (0..b).flat_map(|i| erb[i % BLOCK].clone()).collect();
         let spec_b: Vec<f32> = (0..b).flat_map(|i| spec[i % BLOCK].clone()).collect();
         let calls = (2000 / b).max(10);
-        let mut best = f64::INFINITY;
-        for _ in 0..5 {
-            let t = Instant::now();
-            for _ in 0..calls {
-                model.step_many(&mut states, &mut batch, &erb_b, &spec_b, &mut outs)?;
-            }
-            best = best.min(t.elapsed().as_secs_f64() / (calls * b) as f64);
-        }
+        let best = timing::measure(Reps::new(5).with_warmup(0).with_inner(calls), || {
+            model.step_many(&mut states, &mut batch, &erb_b, &spec_b, &mut outs)
+        })?
+        .per(b)
+        .best
+        .as_secs_f64();
         println!(
             "step_many, {b:>3} streams, 1 thread, {isa}: {:.1} µs per stream-hop, {:.0} hops/s",
             best * 1e6,

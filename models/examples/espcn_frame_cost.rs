@@ -8,10 +8,10 @@
 //! (`SLUICE_ISA` picks the tier).
 
 use std::error::Error;
-use std::time::Instant;
 
 use sluice_engine::Threads;
 use sluice_models::espcn::Espcn;
+use sluice_models::timing::{self, Reps};
 
 const W: usize = 640;
 const H: usize = 360;
@@ -33,34 +33,21 @@ fn main() -> Result<(), Box<dyn Error>> {
     let model = Espcn::bundled(scale)?;
     let plan = model.plan(W, H)?;
     // A deterministic natural-ish frame: smooth gradients, a few edges and fine texture.
-    let y: Vec<f32> = (0..W * H)
-        .map(|i| {
-            let (x, r) = ((i % W) as f32, (i / W) as f32);
-            let v = 0.5 + 0.25 * (x / 37.0).sin() * (r / 23.0).cos() + if (x + r) % 97.0 < 48.0 { 0.1 } else { -0.1 };
-            v + 0.05 * ((x * 12.9898 + r * 78.233).sin() * 43_758.547).fract()
-        })
-        .collect();
+    let y = timing::luma_frame(W, H);
     let mut out = vec![0.0; plan.output_len()];
     let gflop = plan.flops() as f64 / 1e9;
     for n in [1usize, 2] {
         let threads = Threads::new(n)?;
         let mut scratch = vec![0.0; plan.scratch_len(&threads)];
-        plan.run(&y, &mut out, &mut scratch, &threads)?;
-        let mut ms: Vec<f64> = (0..reps)
-            .map(|_| {
-                let t = Instant::now();
-                plan.run(&y, &mut out, &mut scratch, &threads).map(|()| t.elapsed().as_secs_f64() * 1e3)
-            })
-            .collect::<Result<_, _>>()?;
-        ms.sort_by(f64::total_cmp);
+        let t = timing::measure(Reps::new(reps), || plan.run(&y, &mut out, &mut scratch, &threads))?;
         println!(
             "ESPCN x{scale} {H}x{W} -> {}x{}, {n} thread(s), {}: best {:.1} ms, median {:.1} ms ({:.1} GFLOP/s best)",
             H * scale,
             W * scale,
             model.isa().name(),
-            ms[0],
-            ms[ms.len() / 2],
-            gflop / ms[0] * 1e3
+            t.best_ms(),
+            t.median_ms(),
+            gflop / t.best_ms() * 1e3
         );
     }
     if let Some(dir) = dump {

@@ -12,6 +12,8 @@
 //! Clutter filter: [`safetensors`] → [`clutter::ClutterWeights`] → [`clutter::Clutter`] → one
 //! [`clutter::ClutterPlan`] per frame size, run per stream with a [`clutter::ClutterState`]
 //! (or a [`clutter::ClutterStream`] owning it).
+//!
+//! [`timing`]: best/median timing and the fixed inputs the examples and `sluice bench` time.
 
 #![forbid(unsafe_code)]
 
@@ -23,6 +25,7 @@ mod error;
 pub mod espcn;
 pub mod onnx;
 pub mod safetensors;
+pub mod timing;
 mod weight;
 
 pub use error::WeightsError;

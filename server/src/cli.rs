@@ -55,6 +55,10 @@ pub enum Command {
     /// multi-frame DICOM — with the clutter filter trained by this project; writes grey
     /// H.264/MP4, VP9/WebM, a folder of PNG frames, or a multi-frame grey DICOM.
     Declutter(DeclutterArgs),
+    /// Time the engine on the bundled models (DFN3 hop and batch, ESPCN x3 frame, Conv3d, clutter
+    /// filter) and compare with the budgets of the design; a report, so it exits 0 even when a
+    /// budget is missed.
+    Bench(BenchArgs),
 }
 
 /// Options of `sluice serve`.
@@ -442,6 +446,34 @@ pub struct DeclutterArgs {
     pub crf: Option<u8>,
 }
 
+/// Options of `sluice bench`.
+#[derive(Debug, Clone, Args)]
+pub struct BenchArgs {
+    /// Few repetitions (a quick look, or a test); the figures are noisier.
+    #[arg(long)]
+    pub quick: bool,
+
+    /// Threads for the multi-threaded workloads (ESPCN, clutter filter) [default: one per core].
+    #[arg(long)]
+    pub threads: Option<NonZeroUsize>,
+
+    /// Print one JSON object instead of the table.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Run only this workload: dfn3-hop, dfn3-batch, espcn-x3, conv3d or clutter.
+    #[arg(long, value_name = "NAME")]
+    pub only: Option<String>,
+}
+
+impl BenchArgs {
+    /// Threads to use: the flag, or one per available core.
+    pub fn threads(&self) -> usize {
+        self.threads
+            .map_or_else(|| std::thread::available_parallelism().map_or(1, NonZeroUsize::get), NonZeroUsize::get)
+    }
+}
+
 fn parse_fps(s: &str) -> Result<f64, String> {
     match s.trim().parse::<f64>() {
         Ok(v) if v.is_finite() && (0.01..=1000.0).contains(&v) => Ok(v),
@@ -710,6 +742,16 @@ mod tests {
         let cli = parse(&["sluice", "declutter", "a.mp4", "frames", "--fps", "49.5", "--crf", "18"]);
         let Command::Declutter(args) = cli.command else { panic!("expected declutter") };
         assert_eq!((args.fps, args.crf), (49.5, Some(18)));
+    }
+
+    #[test]
+    fn bench_takes_quick_threads_json_and_only() {
+        let Command::Bench(args) = parse(&["sluice", "bench"]).command else { panic!("expected bench") };
+        assert_eq!((args.quick, args.threads, args.json, args.only), (false, None, false, None));
+        let cli = parse(&["sluice", "bench", "--quick", "--threads", "3", "--json", "--only", "conv3d"]);
+        let Command::Bench(args) = cli.command else { panic!("expected bench") };
+        assert_eq!((args.quick, args.threads(), args.json, args.only.as_deref()), (true, 3, true, Some("conv3d")));
+        assert!(Cli::try_parse_from(["sluice", "bench", "--threads", "0"]).is_err());
     }
 
     #[test]

@@ -22,11 +22,13 @@
 //! | `sluice simulate-echo`: simulated echo clips → PNG / raw | [`simulate`] |
 //! | `sluice upscale`: image/video → super-resolution → file | [`upscale`] |
 //! | `sluice declutter`: echo clip → clutter filter → video or PNG folder | [`declutter`] |
+//! | `sluice bench`: the bundled models timed against the design's budgets | [`bench`] |
 //! | log subscriber set-up | [`logging`] |
 
 #![forbid(unsafe_code)]
 
 pub mod auth;
+pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod declutter;

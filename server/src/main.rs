@@ -6,8 +6,8 @@ use anyhow::{Context, Result};
 use clap::{CommandFactory, FromArgMatches};
 use sluice_engine::Threads;
 use sluice_server::cli::{
-    Cli, Command, DeclutterArgs, DenoiseArgs, HealthcheckArgs, LiveArgs, LoadtestArgs, ServeArgs, SimulateEchoArgs,
-    UpscaleArgs,
+    BenchArgs, Cli, Command, DeclutterArgs, DenoiseArgs, HealthcheckArgs, LiveArgs, LoadtestArgs, ServeArgs,
+    SimulateEchoArgs, UpscaleArgs,
 };
 use sluice_server::config::{self, ServerConfig};
 use sluice_server::healthcheck::{self, ProbeUrl};
@@ -37,6 +37,7 @@ fn main() -> ExitCode {
         Command::SimulateEcho(args) => simulate_echo(args),
         Command::Upscale(args) => upscale(args),
         Command::Declutter(args) => declutter(args),
+        Command::Bench(args) => bench(&args),
     };
     match result {
         Ok(code) => code,
@@ -288,4 +289,29 @@ fn declutter(args: DeclutterArgs) -> Result<ExitCode> {
             Ok(ExitCode::FAILURE)
         }
     }
+}
+
+/// Runs `sluice bench`: the table (or JSON) on stdout, exit 0 even when a budget is missed (it
+/// is a report); errors go to stderr as one plain line.
+fn bench(args: &BenchArgs) -> Result<ExitCode> {
+    use sluice_server::bench::{self, BenchConfig, Workload};
+    let workloads = match &args.only {
+        Some(name) => Workload::from_name(name).map(|w| vec![w]),
+        None => Ok(Workload::ALL.to_vec()),
+    };
+    let result = workloads
+        .and_then(|workloads| bench::run(&BenchConfig { quick: args.quick, threads: args.threads(), workloads }));
+    let report = match result {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("sluice bench: {e:#}");
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", bench::table(&report));
+    }
+    Ok(ExitCode::SUCCESS)
 }
