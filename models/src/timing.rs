@@ -131,12 +131,14 @@ pub fn luma_frame(width: usize, height: usize) -> Vec<f32> {
 }
 
 /// An echo-like clip of `frames` `height`×`width` frames in [0, 1]: moving texture, a static
-/// bright band, speckle-ish noise.
+/// bright band a quarter of the way down (clutter-like; at least 2 rows), speckle-ish noise.
 pub fn echo_clip(frames: usize, height: usize, width: usize) -> Vec<f32> {
+    let top = (height / 4) as f32;
+    let band_rows = top..top + (height / 16).max(2) as f32;
     (0..frames * height * width)
         .map(|i| {
             let (t, y, x) = ((i / (height * width)) as f32, ((i / width) % height) as f32, (i % width) as f32);
-            let band = if (20.0..26.0).contains(&y) { 0.3 } else { 0.0 };
+            let band = if band_rows.contains(&y) { 0.3 } else { 0.0 };
             let noise = ((x * 12.9898 + y * 78.233 + t * 3.7).sin() * 43_758.547).fract().abs();
             (0.3 + 0.2 * (x / 7.0 + t / 3.0).sin() * (y / 9.0).cos() + band + 0.15 * noise).clamp(0.0, 1.0)
         })

@@ -15,6 +15,7 @@ use sluice_engine::{Activation, EngineError, Isa, Threads};
 use sluice_models::WeightsError;
 use sluice_models::clutter::{BlockActivation, Clutter, ClutterPlan, ClutterStream, ClutterWeights, LATENCY_FRAMES};
 use sluice_models::safetensors::{SafeTensors, SafetensorsError};
+use sluice_models::timing;
 
 const TOLERANCE: f32 = 1e-4;
 
@@ -58,18 +59,6 @@ fn pool(n: usize) -> Threads {
 fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
     assert_eq!(a.len(), b.len());
     a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
-}
-
-/// A deterministic clip in [0, 1]: moving texture plus a static bright band (clutter-like).
-fn clip(frames: usize, h: usize, w: usize) -> Vec<f32> {
-    (0..frames * h * w)
-        .map(|i| {
-            let (t, y, x) = ((i / (h * w)) as f32, ((i / w) % h) as f32, (i % w) as f32);
-            let band = if (4.0..6.0).contains(&y) { 0.35 } else { 0.0 };
-            let noise = ((x * 12.9898 + y * 78.233 + t * 3.7).sin() * 43_758.547).fract().abs();
-            (0.3 + 0.2 * (x / 3.0 + t / 2.0).sin() * (y / 4.0).cos() + band + 0.1 * noise).clamp(0.0, 1.0)
-        })
-        .collect()
 }
 
 /// Runs `clip` through a fresh stream one frame per call.
@@ -192,7 +181,7 @@ fn streams_like_whole_clip(weights: ClutterWeights) {
     let prime = model.weights().prime;
     // Sides in multiples of 8: what a 4-level net takes.
     let (t, h, w) = (12, 16, 24);
-    let x = clip(t, h, w);
+    let x = timing::echo_clip(t, h, w);
     let single = Threads::single();
     // One plan step over the primed clip (first frame repeated `prime` times in front): the
     // plain causal 3-D convolution, no history carried between calls; primed outputs dropped.
@@ -237,7 +226,7 @@ fn streams_like_whole_clip(weights: ClutterWeights) {
     assert!(prime > 0 && max_abs_diff(&unprimed[..h * w], &whole[..h * w]) > 1e-4);
     // Another clip length (13 + prime frames run in other steps, zero-padded at the end when
     // no step up to 8 divides them).
-    let x13 = clip(13, h, w);
+    let x13 = timing::echo_clip(13, h, w);
     let chunked13 = model.filter_clip(&x13, 13, h, w, &single).unwrap_or_else(|e| panic!("{e}"));
     let streamed13 =
         stream_clip(&mut model.stream(h, w, Arc::new(Threads::single())).unwrap_or_else(|e| panic!("{e}")), &x13);

@@ -247,21 +247,10 @@ pub(crate) fn crop<'a, T: 'a>(src: &[f32], pw: usize, rows: impl Iterator<Item =
 mod tests {
     use super::*;
     use crate::video::Matrix;
+    use sluice_models::timing::echo_clip;
 
     fn model() -> Clutter {
         Clutter::bundled().unwrap_or_else(|e| panic!("{e}"))
-    }
-
-    /// A deterministic grey clip in [0, 1] with a static bright band (clutter-like).
-    fn clip(frames: usize, w: usize, h: usize) -> Vec<f32> {
-        (0..frames * w * h)
-            .map(|i| {
-                let (t, y, x) = ((i / (w * h)) as f32, ((i / w) % h) as f32, (i % w) as f32);
-                let band = if (4.0..7.0).contains(&y) { 0.3 } else { 0.0 };
-                let noise = ((x * 12.9898 + y * 78.233 + t * 3.7).sin() * 43_758.547).fract().abs();
-                (0.25 + 0.2 * (x / 3.0 + t / 2.0).sin() * (y / 4.0).cos() + band + 0.1 * noise).clamp(0.0, 1.0)
-            })
-            .collect()
     }
 
     #[test]
@@ -290,7 +279,7 @@ mod tests {
         let model = model();
         // 33×30 pads to 36×32: the network must see exactly the zero-padded frames.
         let (w, h, frames) = (33, 30, 5);
-        let x = clip(frames, w, h);
+        let x = echo_clip(frames, h, w);
         let single = Arc::new(Threads::single());
         let mut stage = DeclutterStage::new(&model, w, h, single.clone()).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!((stage.size(), stage.padded_size(), stage.latency()), ((33, 30), (36, 32), 0));
@@ -327,7 +316,7 @@ mod tests {
     fn u8_and_ycbcr_frames_match_the_f32_path() {
         let model = model();
         let (w, h) = (18, 10);
-        let x = clip(3, w, h);
+        let x = echo_clip(3, h, w);
         let threads = Arc::new(Threads::single());
         let mut f32_stage = DeclutterStage::new(&model, w, h, threads.clone()).unwrap_or_else(|e| panic!("{e}"));
         let mut u8_stage = DeclutterStage::new(&model, w, h, threads.clone()).unwrap_or_else(|e| panic!("{e}"));
