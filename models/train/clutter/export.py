@@ -23,10 +23,12 @@ import os
 import sys
 
 import torch
-from safetensors.torch import save_file
+from safetensors import safe_open
+from safetensors.torch import load_file, save_file
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from evaluate import load_model  # noqa: E402
+from model import ClutterNet  # noqa: E402
 
 
 def rename(key):
@@ -34,6 +36,17 @@ def rename(key):
     k = key.replace(".conv.", ".")
     k = k.replace("gates.", "gate.", 1).replace("ups.", "up.", 1)
     return k.replace(".act.weight", ".slope")
+
+
+def load_export(path):
+    """The net in an export of this format (`ClutterNet` as its metadata says, eval mode), the
+    stored tensors by exported name, and the metadata: the inverse of `main` below."""
+    with safe_open(path, "pt") as f:
+        meta = f.metadata()
+    net = ClutterNet(int(meta["n0"]), int(meta["levels"]), meta.get("activation", "linear"))
+    stored = load_file(path)
+    net.load_state_dict({k: stored[rename(k)] for k in net.state_dict()})
+    return net.eval(), stored, meta
 
 
 def main():

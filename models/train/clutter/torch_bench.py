@@ -13,24 +13,12 @@ import sys
 import time
 
 import torch
-from safetensors import safe_open
-from safetensors.torch import load_file
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from export import rename  # noqa: E402
-from model import ClutterNet  # noqa: E402
+from export import load_export  # noqa: E402
 
 WEIGHTS = os.path.join(HERE, "..", "..", "weights", "clutter.safetensors")
-
-
-def load(path):
-    with safe_open(path, "pt") as f:
-        meta = f.metadata()
-    net = ClutterNet(int(meta["n0"]), int(meta["levels"]), meta.get("activation", "linear"))
-    stored = load_file(path)
-    net.load_state_dict({k: stored[rename(k)] for k in net.state_dict()})
-    return net.eval()
 
 
 def main():
@@ -41,7 +29,7 @@ def main():
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--threads", default="1,2")
     args = ap.parse_args()
-    net = load(args.weights)
+    net = load_export(args.weights)[0]
     x = torch.rand(1, 1, args.frames, args.size, args.size, generator=torch.Generator().manual_seed(0))
     print(f"PyTorch {torch.__version__}, clutter filter whole clip {args.frames}x{args.size}x{args.size}")
     for n in (int(t) for t in args.threads.split(",")):
