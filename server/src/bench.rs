@@ -199,10 +199,12 @@ pub struct Report {
 /// Runs the configured workloads.
 pub fn run(config: &BenchConfig) -> Result<Report> {
     let mut rows = Vec::new();
+    // Both DFN3 workloads time the same model: load and plan it once.
+    let mut dfn3 = None;
     for &w in &config.workloads {
         let done = match w {
-            Workload::Dfn3Hop => dfn3_hop(config.quick).map(|r| vec![r]),
-            Workload::Dfn3Batch => dfn3_batch(config.quick).map(|r| vec![r]),
+            Workload::Dfn3Hop => dfn3_model(&mut dfn3).and_then(|m| dfn3_hop(m, config.quick)).map(|r| vec![r]),
+            Workload::Dfn3Batch => dfn3_model(&mut dfn3).and_then(|m| dfn3_batch(m, config.quick)).map(|r| vec![r]),
             Workload::EspcnX3 => espcn_x3(config.quick, config.threads),
             Workload::Conv3d => conv3d(config.quick).map(|r| vec![r]),
             Workload::Clutter => clutter(config.quick, config.threads).map(|r| vec![r]),
@@ -224,15 +226,18 @@ fn reps(quick: bool, samples: usize) -> Reps {
     Reps::new(if quick { 3 } else { samples })
 }
 
-fn dfn3_model() -> Result<Dfn3Model> {
-    let weights = Dfn3Weights::bundled()
-        .with_context(|| format!("cannot load the DFN3 weights from {}", Dfn3Weights::bundled_path().display()))?;
-    Dfn3Model::new(&weights).context("cannot build the DFN3 model")
+/// The bundled DFN3 model, loaded into `slot` the first time.
+fn dfn3_model(slot: &mut Option<Dfn3Model>) -> Result<&Dfn3Model> {
+    if slot.is_none() {
+        let weights = Dfn3Weights::bundled()
+            .with_context(|| format!("cannot load the DFN3 weights from {}", Dfn3Weights::bundled_path().display()))?;
+        *slot = Some(Dfn3Model::new(&weights).context("cannot build the DFN3 model")?);
+    }
+    slot.as_ref().context("internal: DFN3 model slot empty after loading")
 }
 
-fn dfn3_hop(quick: bool) -> Result<Row> {
+fn dfn3_hop(model: &Dfn3Model, quick: bool) -> Result<Row> {
     const BLOCK: usize = 100;
-    let model = dfn3_model()?;
     let (mut state, mut out) = (model.new_state(), model.new_output());
     let (erb, spec) = timing::dfn3_features(BLOCK, model.nb_erb(), model.nb_df());
     let t = timing::measure(reps(quick, 30), || {
@@ -244,8 +249,7 @@ fn dfn3_hop(quick: bool) -> Result<Row> {
     Ok(Row::new("dfn3-hop", what, 1, Unit::Us, t).budget(150.0, "≤ 150 µs").derived("real-time factor", rtf))
 }
 
-fn dfn3_batch(quick: bool) -> Result<Row> {
-    let model = dfn3_model()?;
+fn dfn3_batch(model: &Dfn3Model, quick: bool) -> Result<Row> {
     let (erb, spec) = timing::dfn3_features(BATCH, model.nb_erb(), model.nb_df());
     let (erb, spec) = (erb.concat(), spec.concat());
     let mut states: Vec<_> = (0..BATCH).map(|_| model.new_state()).collect();
