@@ -243,12 +243,10 @@ def train(args):
     best_path, best, last_eval = os.path.join(args.work, "best.pt"), None, time.time()
     val = Validation(args.val, dev, args.prime) if args.val else None
     if val:
-        r = val(model)
         log(logf, f"validation ({len(val.data)} clips): input mae_in {val.input['mae_in']:.3f} leak "
-                  f"{val.input['leak']:.3f} coh {val.input['coh']:.4f}; step {step}: mae_in {r['mae_in']:.3f} "
-                  f"({100 * r['reduction']:.1f} %) leak {r['leak']:.3f} coh {r['coh']:.4f}")
-        best = r["score"]
-        save(best_path, model, opt, step, args, 0.0)
+                  f"{val.input['leak']:.3f} coh {val.input['coh']:.4f}")
+        best = validate(val, model, opt, step, args, 0.0, None, best_path, logf)
+    val_step = step
     t0 = time.time()
     last_refresh = last_save = t0
     acc = np.zeros(4)
@@ -304,9 +302,9 @@ def train(args):
             last_save = time.time()
         if val and time.time() - last_eval > args.eval_every:
             best = validate(val, model, opt, step, args, time.time() - t0, best, best_path, logf)
-            last_eval = time.time()
+            last_eval, val_step = time.time(), step
     save(ckpt, model, opt, step, args, time.time() - t0)
-    if val:
+    if val and step != val_step:
         validate(val, model, opt, step, args, time.time() - t0, best, best_path, logf)
     log(logf, f"done at step {step} after {time.time() - t0:.0f} s, {len(pool)} clips")
     return 0
