@@ -5,7 +5,7 @@
 use std::cell::Cell;
 use std::path::PathBuf;
 
-use sluice_models::dfn3::{Dfn3Model, Dfn3Output, Dfn3State, Dfn3Weights};
+use sluice_models::dfn3::{Decoders, Dfn3Model, Dfn3Output, Dfn3State, Dfn3Weights};
 
 const STREAMS: usize = 5;
 const FRAMES: usize = 40;
@@ -247,6 +247,91 @@ fn batched_streams_equal_each_stream_alone() {
     let mut two_outs = vec![m.new_output(), m.new_output()];
     let r = m.step_many(&mut too_many, &mut small, &erb[..2 * NB_ERB], &spec[..4 * NB_DF], &mut two_outs);
     assert!(r.is_err(), "capacity 1 must refuse 2 streams");
+}
+
+/// The decoders stream `i` runs at frame `t` in the gated tests: every mix, changing often.
+fn pick(i: usize, t: usize) -> Decoders {
+    [Decoders::ErbAndDf, Decoders::Erb, Decoders::None, Decoders::ErbAndDf][(3 * i + 5 * t + t / 7) % 4]
+}
+
+/// Gated batches (rows running both, one or no decoder, reordered inside the batch) equal each
+/// stream gated alone; a decoder that skips frames resumes from the state it had.
+#[test]
+fn gated_batches_equal_each_stream_gated_alone() {
+    let f = fixtures();
+    let m = model();
+    let mut alone = Vec::new();
+    for i in 0..STREAMS {
+        let (mut st, mut out) = (m.new_state(), m.new_output());
+        let mut rows = Vec::new();
+        for t in 0..FRAMES {
+            let k = frame_of(&f, i, t);
+            let (erb, spec) = (&f.feat_erb[k * NB_ERB..][..NB_ERB], &f.feat_spec[k * 2 * NB_DF..][..2 * NB_DF]);
+            let gate = |_: f32| pick(i, t);
+            m.step_gated(&mut st, erb, spec, &mut out, Some(&gate)).unwrap_or_else(|e| panic!("stream {i}: {e}"));
+            assert_eq!(out.decoders, pick(i, t));
+            rows.push(out.clone());
+        }
+        alone.push(rows);
+    }
+    // Gating changes the result: a stream that skipped decoders differs from one that did not.
+    let ungated = stream(&m, &mut m.new_state(), &f);
+    let gated_mask: Vec<f32> = alone[0].iter().flat_map(|o| o.mask.clone()).collect();
+    assert!(max_abs_diff(&gated_mask, &ungated.1).0 > 1e-3, "skipping decoders changed nothing");
+
+    let mut states: Vec<Dfn3State> = (0..STREAMS).map(|_| m.new_state()).collect();
+    let mut outs: Vec<Dfn3Output> = (0..STREAMS).map(|_| m.new_output()).collect();
+    let mut batch = m.new_batch(STREAMS + 1);
+    let (mut erb, mut spec) = (vec![0.0; STREAMS * NB_ERB], vec![0.0; STREAMS * 2 * NB_DF]);
+    let mut worst = 0.0f32;
+    for t in 0..FRAMES {
+        for i in 0..STREAMS {
+            let k = frame_of(&f, i, t);
+            erb[i * NB_ERB..][..NB_ERB].copy_from_slice(&f.feat_erb[k * NB_ERB..][..NB_ERB]);
+            spec[i * 2 * NB_DF..][..2 * NB_DF].copy_from_slice(&f.feat_spec[k * 2 * NB_DF..][..2 * NB_DF]);
+        }
+        let gate = |i: usize, _: f32| pick(i, t);
+        m.step_many_gated(&mut states, &mut batch, &erb, &spec, &mut outs, Some(&gate))
+            .unwrap_or_else(|e| panic!("frame {t}: {e}"));
+        for (i, (o, rows)) in outs.iter().zip(&alone).enumerate() {
+            let a = &rows[t];
+            assert_eq!(o.decoders, a.decoders, "stream {i} frame {t}");
+            worst = worst.max((o.lsnr - a.lsnr).abs() / 50.0);
+            if o.decoders.erb() {
+                worst = worst.max(max_abs_diff(&o.mask, &a.mask).0);
+            }
+            if o.decoders.df() {
+                worst = worst.max(max_abs_diff(&o.coefs, &a.coefs).0);
+            }
+        }
+    }
+    println!("gated batch vs gated alone: max |Δ| {worst:.2e}");
+    assert!(worst <= 1e-5, "gated batched streams differ from gated single streams by {worst}");
+}
+
+#[test]
+fn gated_step_many_allocates_nothing() {
+    let f = fixtures();
+    let m = model();
+    let mut states: Vec<Dfn3State> = (0..STREAMS).map(|_| m.new_state()).collect();
+    let mut outs: Vec<Dfn3Output> = (0..STREAMS).map(|_| m.new_output()).collect();
+    let mut batch = m.new_batch(STREAMS);
+    let erb = &f.feat_erb[..STREAMS * NB_ERB];
+    let spec = &f.feat_spec[..STREAMS * 2 * NB_DF];
+    let mut t = 0;
+    let mut run = || {
+        t += 1;
+        let gate = |i: usize, _: f32| pick(i, t);
+        m.step_many_gated(&mut states, &mut batch, erb, spec, &mut outs, Some(&gate)).unwrap_or_else(|e| panic!("{e}"))
+    };
+    run();
+    take_allocs();
+    counting(true);
+    for _ in 0..5 {
+        run();
+    }
+    counting(false);
+    assert_eq!(take_allocs(), 0, "Dfn3Model::step_many_gated allocated");
 }
 
 #[test]

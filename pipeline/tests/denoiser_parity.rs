@@ -1,6 +1,7 @@
 //! The streaming [`Denoiser`] against libDF's C API (fixtures made by
-//! `tests/fixtures/make_libdf_fixtures.py`), and its streaming contract: chunking, channels,
-//! alignment, errors.
+//! `tests/fixtures/make_libdf_fixtures.py`) and, for lsnr thresholds the C API cannot take,
+//! against the NumPy reference of the libDF pipeline (`tests/fixtures/make_gated_fixtures.py`);
+//! and its streaming contract: chunking, channels, alignment, errors.
 
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
@@ -8,6 +9,7 @@ use std::sync::{Arc, OnceLock};
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use sluice_models::dfn3::{Dfn3Model, Dfn3Weights};
 use sluice_pipeline::denoise::{DenoiseError, Denoiser, DenoiserSettings};
+use sluice_pipeline::dsp::StageThresholds;
 
 fn model() -> Arc<Dfn3Model> {
     static MODEL: OnceLock<Arc<Dfn3Model>> = OnceLock::new();
@@ -66,9 +68,13 @@ fn run_hops(d: &mut Denoiser, x: &[f32]) -> (Vec<f32>, Vec<f32>) {
 }
 
 fn parity(name: &str, s: DenoiserSettings) {
+    parity_with_lsnr(name, &format!("{name}_lsnr.f32"), s);
+}
+
+fn parity_with_lsnr(name: &str, lsnr_fixture: &str, s: DenoiserSettings) {
     let x = input();
     let want = f32s(&format!("{name}.f32"));
-    let want_lsnr = f32s(&format!("{name}_lsnr.f32"));
+    let want_lsnr = f32s(lsnr_fixture);
     assert_eq!(want.len(), x.len());
     let (got, lsnr) = run_hops(&mut new_denoiser(1, s), &x);
     let max_err = got.iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
@@ -90,6 +96,27 @@ fn matches_libdf_default_settings() {
 #[test]
 fn matches_libdf_atten_limit_and_post_filter() {
     parity("libdf_lim12_pf", DenoiserSettings { atten_lim_db: 12.0, post_filter_beta: 0.02, ..Default::default() });
+}
+
+/// libDF's library thresholds: the 196 noise-only hops of this input get a zero mask and run
+/// no decoder, so the decoders' states skip them, as libDF's do.
+#[test]
+fn matches_reference_with_library_thresholds() {
+    let s = DenoiserSettings { thresholds: StageThresholds::LIBRARY_DEFAULT, ..Default::default() };
+    // The encoder runs on every hop whatever the thresholds: the same lsnr as libDF's.
+    parity_with_lsnr("ref_gated_library", "libdf_default_lsnr.f32", s);
+}
+
+/// Thresholds under which every stage occurs many times (zero mask 211 hops, passthrough 61,
+/// ERB only 123, both 14), so each decoder resumes from frozen state again and again.
+#[test]
+fn matches_reference_when_every_stage_occurs() {
+    let t = StageThresholds { min_db: -5.0, max_erb_db: 10.0, max_df_db: 0.0 };
+    parity_with_lsnr(
+        "ref_gated_stages",
+        "libdf_default_lsnr.f32",
+        DenoiserSettings { thresholds: t, ..Default::default() },
+    );
 }
 
 /// Random input and output chunk sizes (including ones too small for a hop's output) give the

@@ -4,6 +4,7 @@
 //! containers) or from the TOML file named by `--config` ([`crate::config`]); a flag given on the
 //! command line wins over the variable, which wins over the file, which wins over the default.
 
+use crate::gating::Gating;
 use crate::serve::ShutdownPolicy;
 use crate::stream::limits::StreamArgs;
 use crate::video_stream::limits::VideoStreamArgs;
@@ -207,6 +208,11 @@ pub struct LoadtestArgs {
     /// A stream whose hop round trip ever exceeds this did not keep real time.
     #[arg(long, value_parser = parse_duration, default_value = "100ms")]
     pub max_lag: Duration,
+
+    /// The streams' lsnr stage gating (`lsnr` costs the server less on noise-only and clean
+    /// hops; measure it with noisy speech).
+    #[arg(long, value_enum, default_value_t = Gating::Off)]
+    pub gating: Gating,
 }
 
 /// Options of `sluice denoise`.
@@ -226,6 +232,12 @@ pub struct DenoiseArgs {
     /// Post-filter strength β (0 = off; 0.02 is typical), extra suppression of noisy bins.
     #[arg(long, default_value_t = 0.0, value_parser = parse_non_negative)]
     pub post_filter_beta: f32,
+
+    /// lsnr stage gating: `lsnr` mutes noise-only hops and skips the network's decoders where a
+    /// hop does not use them (libDF's library behaviour; less CPU), `off` runs everything on
+    /// every hop (libDF's C API; the reference output).
+    #[arg(long, value_enum, default_value_t = Gating::Off)]
+    pub gating: Gating,
 }
 
 /// Options of `sluice live`.
@@ -256,6 +268,12 @@ pub struct LiveArgs {
     /// Post-filter strength β (0 = off; 0.02 is typical), extra suppression of noisy bins.
     #[arg(long, default_value_t = 0.0, value_parser = parse_non_negative)]
     pub post_filter_beta: f32,
+
+    /// lsnr stage gating: `lsnr` mutes noise-only hops and skips the network's decoders where a
+    /// hop does not use them (libDF's library behaviour; less CPU), `off` runs everything on
+    /// every hop (libDF's C API; the reference output).
+    #[arg(long, value_enum, default_value_t = Gating::Off)]
+    pub gating: Gating,
 
     /// Bypass the model: hear or record the input unchanged, to compare.
     #[arg(long)]

@@ -18,6 +18,7 @@ use sluice_pipeline::audio::{AudioError, AudioInfo, AudioReader, WavSampleFormat
 use sluice_pipeline::denoise::{DenoiseError, Denoiser, ResampledDenoiser};
 
 use crate::cli::DenoiseArgs;
+use crate::gating::Gating;
 
 /// What a finished run did.
 #[derive(Debug, Clone, Copy)]
@@ -122,11 +123,13 @@ pub struct Settings {
     pub atten_lim_db: f32,
     /// Post-filter β (0 = off).
     pub post_filter_beta: f32,
+    /// lsnr stage gating.
+    pub gating: Gating,
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        Self { atten_lim_db: 100.0, post_filter_beta: 0.0 }
+        Self { atten_lim_db: 100.0, post_filter_beta: 0.0, gating: Gating::Off }
     }
 }
 
@@ -155,6 +158,7 @@ impl Enhancer {
         };
         denoiser.set_atten_lim_db(settings.atten_lim_db);
         denoiser.set_post_filter_beta(settings.post_filter_beta);
+        denoiser.set_thresholds(settings.gating.thresholds());
         Ok(Self { stream, channels })
     }
 
@@ -204,7 +208,8 @@ pub fn denoise_file(model: Arc<Dfn3Model>, args: &DenoiseArgs) -> Result<Denoise
     let file = tmp.as_file().try_clone().with_context(|| format!("cannot use {}", tmp_path.display()))?;
     let mut sink = WavSink::new(file, &tmp_path, info.sample_rate, info.channels, WavSampleFormat::for_input(&info))?;
     let progress = progress_bar(info.frames);
-    let settings = Settings { atten_lim_db: args.atten_lim_db, post_filter_beta: args.post_filter_beta };
+    let settings =
+        Settings { atten_lim_db: args.atten_lim_db, post_filter_beta: args.post_filter_beta, gating: args.gating };
     let enhancer = Enhancer::new(model, &info, settings)?;
     let frames = match enhancer.run(&mut reader, |n| progress.set_position(n), |x| Ok(sink.write(x)?)) {
         Ok(n) => n,

@@ -33,6 +33,7 @@ pub mod cli;
 pub mod config;
 pub mod declutter;
 pub mod denoise;
+pub mod gating;
 pub mod healthcheck;
 pub mod http;
 pub mod live;

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::Message;
 
+use crate::gating::Gating;
 use crate::stream::READ_BUFFER;
 use crate::stream::protocol::{SampleFormat, ServerMessage};
 
@@ -54,6 +55,8 @@ pub struct LoadtestConfig {
     pub speech: Vec<f32>,
     /// A stream whose hop round trip ever exceeds this did not keep real time.
     pub max_lag: Duration,
+    /// The streams' lsnr stage gating.
+    pub gating: Gating,
 }
 
 /// What a run measured.
@@ -165,7 +168,10 @@ async fn one_stream(cfg: Arc<LoadtestConfig>, pcm: Arc<Vec<u8>>, index: usize) -
         .await
         .map_err(|e| format!("stream {index}: connect: {e}"))?;
     let (mut tx, mut rx) = ws.split();
-    let start = r#"{"type":"start","sample_rate":48000,"channels":1,"format":"s16le"}"#;
+    let start = format!(
+        r#"{{"type":"start","sample_rate":48000,"channels":1,"format":"s16le","gating":"{}"}}"#,
+        cfg.gating.name()
+    );
     tx.send(Message::text(start)).await.map_err(|e| format!("stream {index}: {e}"))?;
     match rx.next().await {
         Some(Ok(Message::Text(t))) if t.as_str().contains("\"ready\"") => {}

@@ -145,6 +145,7 @@ fn loadtest(args: LoadtestArgs) -> Result<ExitCode> {
         token: args.token,
         speech,
         max_lag: args.max_lag,
+        gating: args.gating,
     };
     // One thread: the generator shares the machine with the server it measures, and a
     // work-stealing pool spent its time parking and waking threads (about 15 % more CPU).

@@ -8,6 +8,7 @@ use std::sync::{Arc, OnceLock};
 use sluice_models::dfn3::{Dfn3Model, Dfn3Weights};
 use sluice_pipeline::audio::{AudioReader, to_i16};
 use sluice_pipeline::denoise::{Denoiser, ResampledDenoiser};
+use sluice_pipeline::dsp::StageThresholds;
 
 fn model() -> Arc<Dfn3Model> {
     static MODEL: OnceLock<Arc<Dfn3Model>> = OnceLock::new();
@@ -86,6 +87,33 @@ fn entries(dir: &Path) -> Vec<String> {
         .unwrap_or_else(|e| panic!("{e}"))
         .map(|e| e.map(|e| e.file_name().to_string_lossy().into_owned()).unwrap_or_else(|e| panic!("{e}")))
         .collect()
+}
+
+/// `--gating lsnr` runs libDF's library thresholds: equal to the library with them, and not
+/// to the default output.
+#[test]
+fn gating_lsnr_matches_the_library_thresholds() {
+    let dir = tempdir();
+    let (out, plain) = (dir.path().join("gated.wav"), dir.path().join("plain.wav"));
+    let gating = Path::new("--gating");
+    let run = sluice(&[gating, Path::new("lsnr"), &fixture_wav(), &out]);
+    assert!(run.status.success(), "sluice denoise --gating lsnr: {}", String::from_utf8_lossy(&run.stderr));
+    denoise_ok(&fixture_wav(), &plain);
+    let (_, input) = read_wav16(&fixture_wav());
+    let (_, got) = read_wav16(&out);
+    let mut d = Denoiser::new(model(), 1).unwrap_or_else(|e| panic!("{e}"));
+    d.set_thresholds(StageThresholds::LIBRARY_DEFAULT);
+    let want: Vec<i16> =
+        d.denoise_buffer(&to_f32(&input)).unwrap_or_else(|e| panic!("{e}")).into_iter().map(to_i16).collect();
+    assert!(got == want, "`--gating lsnr` differs from the library with libDF's library thresholds");
+    assert!(got != read_wav16(&plain).1, "`--gating lsnr` changed nothing");
+    let bad = sluice(&[gating, Path::new("fast"), &fixture_wav(), &out]);
+    assert!(!bad.status.success());
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("possible values"),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
 }
 
 #[test]

@@ -233,6 +233,7 @@ async fn wav_and_flac_uploads_come_back_equal_to_the_cli() {
         (&wav, "", &[][..]),
         (&flac, "", &[]),
         (&wav, "?atten_lim_db=12&post_filter_beta=0.02", &["--atten-lim-db", "12", "--post-filter-beta", "0.02"]),
+        (&wav, "?gating=lsnr", &["--gating", "lsnr"]),
     ] {
         let bytes = std::fs::read(input).unwrap_or_else(|e| panic!("{e}"));
         let reply = request(
@@ -336,6 +337,7 @@ async fn bad_uploads_get_json_errors_with_their_status() {
         ("", Upload::Sized(&truncated_header), 400, "bad_audio"),
         ("?atten_lim_db=loud", Upload::Sized(&wav[..1000]), 400, "bad_parameter"),
         ("?atten_lim_db=-3", Upload::Sized(&wav[..1000]), 400, "bad_parameter"),
+        ("?gating=fast", Upload::Sized(&wav[..1000]), 400, "bad_parameter"),
         ("?post_filter_beta=NaN", Upload::Sized(&wav[..1000]), 400, "bad_parameter"),
         ("", Upload::Sized(&long), 413, "audio_too_long"),
         ("", Upload::Sized(&low_rate), 400, "unsupported_stream"),

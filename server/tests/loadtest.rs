@@ -3,6 +3,7 @@
 mod common;
 
 use common::*;
+use sluice_server::gating::Gating;
 use sluice_server::loadtest::{LoadtestConfig, LoadtestError, run};
 use std::time::Duration;
 
@@ -25,6 +26,7 @@ fn config(url: String, streams: usize) -> LoadtestConfig {
         token: Some("k".into()),
         speech: speech("Front_Center.wav"),
         max_lag: Duration::from_secs(1),
+        gating: Gating::Off,
     }
 }
 

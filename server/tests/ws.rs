@@ -5,6 +5,7 @@ mod common;
 
 use common::*;
 use sluice_pipeline::denoise::DenoiserSettings;
+use sluice_pipeline::dsp::StageThresholds;
 use sluice_server::stream::protocol::SampleFormat;
 use std::time::Duration;
 
@@ -44,6 +45,29 @@ async fn stereo_16k_f32le_with_settings_equals_the_library_path() {
         assert_eq!(got.ready.map(|r| r.1), Some(160));
         check_output(got, &want, (x.len() / 2) as u64, 8, 1000);
     }
+    let _ = server.stop.send(());
+    join(server.task, Duration::from_secs(10)).await;
+}
+
+/// `"gating":"lsnr"` streams run libDF's library thresholds, batched with an ungated stream on
+/// the same worker, and still equal the library path with those thresholds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gated_and_ungated_streams_together_equal_the_library_path() {
+    let server = start(limits(8), &[], Duration::from_secs(10)).await;
+    let x = noisy(&speech("Front_Center.wav"), 3);
+    let pcm = encode(SampleFormat::S16le, &x);
+    let gated = DenoiserSettings { thresholds: StageThresholds::LIBRARY_DEFAULT, ..DenoiserSettings::default() };
+    let want_gated = reference(&x, 48_000, 1, gated, SampleFormat::S16le);
+    let want = reference(&x, 48_000, 1, DenoiserSettings::default(), SampleFormat::S16le);
+    assert_ne!(want_gated, want, "gating changed nothing on this input: the test proves nothing");
+    let start = r#"{"type":"start","sample_rate":48000,"channels":1,"format":"s16le"}"#;
+    let start_gated = r#"{"type":"start","sample_rate":48000,"channels":1,"format":"s16le","gating":"lsnr"}"#;
+    let (a, b) = tokio::join!(
+        stream(server.addr, start_gated, &pcm, 2, &[480, 77], Duration::ZERO),
+        stream(server.addr, start, &pcm, 2, &[480], Duration::ZERO),
+    );
+    check_output(&a, &want_gated, x.len() as u64, 2, 1000);
+    check_output(&b, &want, x.len() as u64, 2, 1000);
     let _ = server.stop.send(());
     join(server.task, Duration::from_secs(10)).await;
 }

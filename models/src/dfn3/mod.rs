@@ -9,6 +9,6 @@ pub mod state;
 pub mod weights;
 
 pub use config::{ConfigError, Dfn3Config};
-pub use model::{Dfn3Model, Dfn3Output};
+pub use model::{BatchGate, Decoders, Dfn3Model, Dfn3Output, Gate};
 pub use state::{Dfn3Batch, Dfn3State};
 pub use weights::{Conv, DfDecoderWeights, Dfn3Weights, EncoderWeights, ErbDecoderWeights, Gru, Linear, SeparableConv};

@@ -19,18 +19,60 @@ use sluice_engine::{
     WeightLayout,
 };
 
-use super::pathway::{Pathway, PathwayHistory};
+use super::pathway::Pathway;
 
-/// One stream's causal histories, as the front takes them.
+/// One stream's causal conv histories, as the front takes them.
 struct Hist<'a> {
     erb: &'a mut ConvHistory,
     df: &'a mut ConvHistory,
-    convp: &'a mut PathwayHistory,
 }
 use super::state::{Dfn3Batch, Dfn3State, Rows, Scratch, Skips};
 use super::weights::{self, Dfn3Weights};
 
 const OP: &str = "dfn3 model";
+
+/// Which decoders run on one frame. libDF runs a decoder only on frames whose stage uses its
+/// output (spec `dfn3.md` §1.7): a decoder that does not run leaves its GRU states (and, for
+/// the DF decoder, its pathway's history) as they were, and costs nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Decoders {
+    /// Neither (a zero or no gain): the output's mask and coefs are left as they were.
+    None,
+    /// The ERB decoder (the mask); the coefs are left as they were.
+    Erb,
+    /// Both decoders, as on every frame with libDF's C-API thresholds.
+    #[default]
+    ErbAndDf,
+}
+
+impl Decoders {
+    /// Whether the ERB decoder runs.
+    pub fn erb(self) -> bool {
+        self != Decoders::None
+    }
+
+    /// Whether the DF decoder runs.
+    pub fn df(self) -> bool {
+        self == Decoders::ErbAndDf
+    }
+
+    /// Batch order: rows running both decoders first, then ERB-only rows, then the rest, so
+    /// that each decoder runs on a prefix of the rows.
+    fn rank(self) -> usize {
+        match self {
+            Decoders::ErbAndDf => 0,
+            Decoders::Erb => 1,
+            Decoders::None => 2,
+        }
+    }
+}
+
+/// Picks the decoders of a frame from its lsnr (dB); `None` in place of a gate runs both on
+/// every frame.
+pub type Gate<'a> = &'a dyn Fn(f32) -> Decoders;
+
+/// Picks the decoders of batch row `i` from its lsnr (dB).
+pub type BatchGate<'a> = &'a dyn Fn(usize, f32) -> Decoders;
 
 /// What one step of the network produces for its stream.
 #[derive(Debug, Clone, PartialEq)]
@@ -41,6 +83,8 @@ pub struct Dfn3Output {
     pub mask: Vec<f32>,
     /// Deep-filter coefficients `[nb_df][df_order][re, im]`, as `dsp::StageOutput::ErbDf` takes them.
     pub coefs: Vec<f32>,
+    /// The decoders that ran on this frame (what `mask` and `coefs` are fresh for).
+    pub decoders: Decoders,
 }
 
 /// A depthwise (or grouped) spatial conv, then a pointwise conv with bias and ReLU.
@@ -282,6 +326,12 @@ impl Dfn3Model {
         self.dims.df_order
     }
 
+    /// The range (dB) the lsnr output lies in: a gate whose every decision over it is
+    /// [`Decoders::ErbAndDf`] never skips a decoder.
+    pub fn lsnr_range(&self) -> (f32, f32) {
+        (self.dims.lsnr_min, self.dims.lsnr_max)
+    }
+
     /// A fresh (silent) per-stream state with every buffer this model's `step` needs.
     pub fn new_state(&self) -> Dfn3State {
         Dfn3State::new(self)
@@ -290,7 +340,12 @@ impl Dfn3Model {
     /// An output holder of the right sizes.
     pub fn new_output(&self) -> Dfn3Output {
         let d = &self.dims;
-        Dfn3Output { lsnr: 0.0, mask: vec![0.0; d.nb_erb], coefs: vec![0.0; d.nb_df * d.df_order * 2] }
+        Dfn3Output {
+            lsnr: 0.0,
+            mask: vec![0.0; d.nb_erb],
+            coefs: vec![0.0; d.nb_df * d.df_order * 2],
+            decoders: Decoders::ErbAndDf,
+        }
     }
 
     /// Scratch floats the conv plans need (one thread).
@@ -323,14 +378,38 @@ impl Dfn3Model {
     /// `Dfn3Dsp::front` writes them. Advances the stream's conv histories and GRU states.
     /// Allocates nothing.
     pub fn step(&self, st: &mut Dfn3State, feat_erb: &[f32], feat_spec: &[f32], out: &mut Dfn3Output) -> Result<()> {
+        self.step_gated(st, feat_erb, feat_spec, out, None)
+    }
+
+    /// [`Dfn3Model::step`] running only the decoders `gate` picks from the frame's lsnr (all
+    /// of them without a gate); see [`Decoders`].
+    pub fn step_gated(
+        &self,
+        st: &mut Dfn3State,
+        feat_erb: &[f32],
+        feat_spec: &[f32],
+        out: &mut Dfn3Output,
+        gate: Option<Gate<'_>>,
+    ) -> Result<()> {
         self.check_io(1, feat_erb, feat_spec)?;
         self.check_out(out)?;
         let Dfn3State { erb_conv0, df_conv0, df_convp, skips, buf, mid } = st;
-        let hist = Hist { erb: erb_conv0, df: df_conv0, convp: df_convp };
+        let hist = Hist { erb: erb_conv0, df: df_conv0 };
         self.front(hist, skips, buf, feat_erb, feat_spec, &mut mid.c1, &mut mid.e3)?;
-        self.middle(mid, 1)?;
-        self.tail(skips, buf, &mid.e3, &mid.erb_up, &mid.coefs, out)?;
-        out.lsnr = mid.lsnr[0];
+        self.middle_encoder(mid, 1)?;
+        let lsnr = mid.lsnr[0];
+        let dec = gate.map_or(Decoders::ErbAndDf, |g| g(lsnr));
+        self.middle_decoders(mid, usize::from(dec.erb()), usize::from(dec.df()))?;
+        if dec.df() {
+            // The front left this frame's c0 in the stream's own scratch.
+            self.df_convp.step(df_convp, &buf.c0, &mut buf.products, &mut skips.convp)?;
+            self.tail_df(skips, &mid.coefs, out);
+        }
+        if dec.erb() {
+            self.tail_erb(skips, buf, &mid.e3, &mid.erb_up, out)?;
+        }
+        out.lsnr = lsnr;
+        out.decoders = dec;
         Ok(())
     }
 
@@ -350,6 +429,21 @@ impl Dfn3Model {
         feat_erb: &[f32],
         feat_spec: &[f32],
         outs: &mut [Dfn3Output],
+    ) -> Result<()> {
+        self.step_many_gated(states, batch, feat_erb, feat_spec, outs, None)
+    }
+
+    /// [`Dfn3Model::step_many`] running on each stream only the decoders `gate` picks from its
+    /// row index and lsnr (all of them without a gate). Each decoder runs once on the rows that
+    /// need it; each stream's result equals [`Dfn3Model::step_gated`] on it alone.
+    pub fn step_many_gated(
+        &self,
+        states: &mut [Dfn3State],
+        batch: &mut Dfn3Batch,
+        feat_erb: &[f32],
+        feat_spec: &[f32],
+        outs: &mut [Dfn3Output],
+        gate: Option<BatchGate<'_>>,
     ) -> Result<()> {
         let b = states.len();
         if b == 0 {
@@ -371,33 +465,75 @@ impl Dfn3Model {
             self.check_out(o)?;
         }
         let d = self.dims;
-        let Dfn3Batch { rows: r, buf } = batch;
+        let Dfn3Batch { rows: r, buf, c0: c0_rows, dec, pos } = batch;
         let (cap, h) = (r.rows, d.hidden);
-        let (n_c1, n_e3) = (d.nb_df / 2 * d.ch, d.emb);
+        let (n_c0, n_c1, n_e3) = (d.nb_df * d.ch, d.nb_df / 2 * d.ch, d.emb);
         let erb_in = feat_erb.chunks_exact(d.nb_erb);
         let spec_in = feat_spec.chunks_exact(2 * d.nb_df);
         for (i, ((st, fe), fs)) in states.iter_mut().zip(erb_in).zip(spec_in).enumerate() {
             let Dfn3State { erb_conv0, df_conv0, df_convp, skips, mid, .. } = st;
             let c1 = &mut r.c1[i * n_c1..(i + 1) * n_c1];
             let e3 = &mut r.e3[i * n_e3..(i + 1) * n_e3];
-            let hist = Hist { erb: erb_conv0, df: df_conv0, convp: df_convp };
-            self.front(hist, skips, buf, fe, fs, c1, e3)?;
+            self.front(Hist { erb: erb_conv0, df: df_conv0 }, skips, buf, fe, fs, c1, e3)?;
+            if gate.is_none() {
+                // Every stream runs the DF decoder: its pathway now, while c0 is in cache.
+                self.df_convp.step(df_convp, &buf.c0, &mut buf.products, &mut skips.convp)?;
+            } else {
+                // Whether it runs is known after the encoder; keep c0 until then.
+                c0_rows[i * n_c0..(i + 1) * n_c0].copy_from_slice(&buf.c0);
+            }
             gather_hidden(&mid.h_enc, &mut r.h_enc, cap, i, h);
-            gather_hidden(&mid.h_erb, &mut r.h_erb, cap, i, h);
-            gather_hidden(&mid.h_df, &mut r.h_df, cap, i, h);
         }
-        self.middle(r, b)?;
+        self.middle_encoder(r, b)?;
+
+        // Each decoder runs on a prefix of the rows: both-decoder rows first, then ERB-only.
+        for (i, di) in dec[..b].iter_mut().enumerate() {
+            *di = gate.map_or(Decoders::ErbAndDf, |g| g(i, r.lsnr[i]));
+        }
+        let n_df = dec[..b].iter().filter(|x| x.df()).count();
+        let n_erb = dec[..b].iter().filter(|x| x.erb()).count();
+        let mut next = [0, n_df, n_erb];
+        for (p, di) in pos[..b].iter_mut().zip(&dec[..b]) {
+            *p = next[di.rank()];
+            next[di.rank()] += 1;
+        }
+        if pos[..b].iter().enumerate().any(|(i, &p)| p != i) {
+            for (i, &p) in pos[..b].iter().enumerate() {
+                r.emb_in[p * n_e3..(p + 1) * n_e3].copy_from_slice(&r.emb[i * n_e3..(i + 1) * n_e3]);
+            }
+            std::mem::swap(&mut r.emb, &mut r.emb_in);
+        }
+        for ((st, di), &p) in states.iter().zip(&dec[..b]).zip(&pos[..b]) {
+            if di.erb() {
+                gather_hidden(&st.mid.h_erb, &mut r.h_erb, cap, p, h);
+            }
+            if di.df() {
+                gather_hidden(&st.mid.h_df, &mut r.h_df, cap, p, h);
+            }
+        }
+        self.middle_decoders(r, n_erb, n_df)?;
+
+        let nc = d.nb_df * d.df_order * 2;
         for (i, (st, out)) in states.iter_mut().zip(outs.iter_mut()).enumerate() {
-            let Dfn3State { skips, mid, .. } = st;
+            let Dfn3State { df_convp, skips, mid, .. } = st;
+            let (di, p) = (dec[i], pos[i]);
             gather_hidden_back(&mut mid.h_enc, &r.h_enc, cap, i, h);
-            gather_hidden_back(&mut mid.h_erb, &r.h_erb, cap, i, h);
-            gather_hidden_back(&mut mid.h_df, &r.h_df, cap, i, h);
-            let e3 = &r.e3[i * n_e3..(i + 1) * n_e3];
-            let up = &r.erb_up[i * d.emb..(i + 1) * d.emb];
-            let nc = out.coefs.len();
-            let coefs = &r.coefs[i * nc..(i + 1) * nc];
-            self.tail(skips, buf, e3, up, coefs, out)?;
+            if di.df() {
+                gather_hidden_back(&mut mid.h_df, &r.h_df, cap, p, h);
+                if gate.is_some() {
+                    let c0 = &c0_rows[i * n_c0..(i + 1) * n_c0];
+                    self.df_convp.step(df_convp, c0, &mut buf.products, &mut skips.convp)?;
+                }
+                self.tail_df(skips, &r.coefs[p * nc..(p + 1) * nc], out);
+            }
+            if di.erb() {
+                gather_hidden_back(&mut mid.h_erb, &r.h_erb, cap, p, h);
+                let e3 = &r.e3[i * n_e3..(i + 1) * n_e3];
+                let up = &r.erb_up[p * d.emb..(p + 1) * d.emb];
+                self.tail_erb(skips, buf, e3, up, out)?;
+            }
             out.lsnr = r.lsnr[i];
+            out.decoders = di;
         }
         Ok(())
     }
@@ -413,8 +549,8 @@ impl Dfn3Model {
         expect_len("output coefs", d.nb_df * d.df_order * 2, out.coefs.len())
     }
 
-    /// The per-stream encoder convs: e0..e2 and the DF pathway's output into `k`, e3
-    /// (flattened) and c1 into the stream's rows of the dense middle; `s` is scratch.
+    /// The per-stream encoder convs: e0..e2 into `k`, e3 (flattened) and c1 into the stream's
+    /// rows of the dense middle, c0 (the DF pathway's input) into `s.c0`; `s` is scratch.
     #[allow(clippy::too_many_arguments)]
     fn front(
         &self,
@@ -440,16 +576,13 @@ impl Dfn3Model {
         }
         self.df_conv0.step(hist.df, &s.spec_cl, &mut s.tmp_df, &mut s.conv, th)?;
         self.df_conv0_pw.run(&s.tmp_df, &mut s.c0)?;
-        run_sep(&self.df_conv1, &s.c0, &mut s.tmp_df, c1, &mut s.conv, th)?;
-        // The DF pathway while c0 is in cache: the tail only adds its output.
-        self.df_convp.step(hist.convp, &s.c0, &mut s.products, &mut k.convp)
+        run_sep(&self.df_conv1, &s.c0, &mut s.tmp_df, c1, &mut s.conv, th)
     }
 
-    /// The dense middle on the first `b` rows of `r`: embedding, its GRU and lsnr; the ERB
-    /// decoder's GRU path (→ `erb_up`); the DF decoder's GRU path, skip and `df_out` (→ `coefs`).
-    fn middle(&self, r: &mut Rows, b: usize) -> Result<()> {
+    /// The encoder's dense part on the first `b` rows of `r`: embedding, its GRU and lsnr.
+    fn middle_encoder(&self, r: &mut Rows, b: usize) -> Result<()> {
         let d = self.dims;
-        let (cap, h, e) = (r.rows, d.hidden, d.emb);
+        let (h, e) = (d.hidden, d.emb);
         let c1 = &r.c1[..b * d.nb_df / 2 * d.ch];
         let emb_in = &mut r.emb_in[..b * e];
         let emb = &mut r.emb[..b * e];
@@ -466,41 +599,47 @@ impl Dfn3Model {
             let z = row.iter().zip(&self.lsnr_w).fold(self.lsnr_b, |acc, (&x, &w)| acc + x * w);
             *l = sigmoid(z) * (d.lsnr_max - d.lsnr_min) + d.lsnr_min;
         }
-
-        self.erb_lin_in.run(emb, hid)?;
-        for (layer, g) in self.erb_gru.iter().enumerate() {
-            let hl = &mut r.h_erb[layer * cap * h..][..b * h];
-            g.step(hid, hl, &mut r.gru)?;
-            hid.copy_from_slice(hl);
-        }
-        self.erb_lin_out.run(hid, &mut r.erb_up[..b * e])?;
-
-        self.df_lin_in.run(emb, hid)?;
-        for (layer, g) in self.df_gru.iter().enumerate() {
-            let hl = &mut r.h_df[layer * cap * h..][..b * h];
-            g.step(hid, hl, &mut r.gru)?;
-            hid.copy_from_slice(hl);
-        }
-        let skip = &mut r.skip[..b * h];
-        self.df_skip.run(emb, skip)?;
-        for (a, &x) in hid.iter_mut().zip(skip.iter()) {
-            *a += x;
-        }
-        let nc = d.nb_df * d.df_order * 2;
-        self.df_out.run(hid, &mut r.coefs[..b * nc])
+        Ok(())
     }
 
-    /// The per-stream decoder convs: the ERB decoder's upsampling path with its skips (→ mask)
-    /// and the DF pathway's output added to the GRU path's coefficients; `s` is scratch.
-    fn tail(
-        &self,
-        k: &Skips,
-        s: &mut Scratch,
-        e3: &[f32],
-        erb_up: &[f32],
-        coefs: &[f32],
-        out: &mut Dfn3Output,
-    ) -> Result<()> {
+    /// The decoders' dense parts: the ERB decoder's GRU path (→ `erb_up`) on the first `n_erb`
+    /// rows, the DF decoder's GRU path, skip and `df_out` (→ `coefs`) on the first `n_df`.
+    fn middle_decoders(&self, r: &mut Rows, n_erb: usize, n_df: usize) -> Result<()> {
+        let d = self.dims;
+        let (cap, h, e) = (r.rows, d.hidden, d.emb);
+        if n_erb > 0 {
+            let hid = &mut r.hid[..n_erb * h];
+            self.erb_lin_in.run(&r.emb[..n_erb * e], hid)?;
+            for (layer, g) in self.erb_gru.iter().enumerate() {
+                let hl = &mut r.h_erb[layer * cap * h..][..n_erb * h];
+                g.step(hid, hl, &mut r.gru)?;
+                hid.copy_from_slice(hl);
+            }
+            self.erb_lin_out.run(hid, &mut r.erb_up[..n_erb * e])?;
+        }
+        if n_df > 0 {
+            let emb = &r.emb[..n_df * e];
+            let hid = &mut r.hid[..n_df * h];
+            self.df_lin_in.run(emb, hid)?;
+            for (layer, g) in self.df_gru.iter().enumerate() {
+                let hl = &mut r.h_df[layer * cap * h..][..n_df * h];
+                g.step(hid, hl, &mut r.gru)?;
+                hid.copy_from_slice(hl);
+            }
+            let skip = &mut r.skip[..n_df * h];
+            self.df_skip.run(emb, skip)?;
+            for (a, &x) in hid.iter_mut().zip(skip.iter()) {
+                *a += x;
+            }
+            let nc = d.nb_df * d.df_order * 2;
+            self.df_out.run(hid, &mut r.coefs[..n_df * nc])?;
+        }
+        Ok(())
+    }
+
+    /// The ERB decoder's convs: its upsampling path with the encoder's skips (→ mask); `s` is
+    /// scratch.
+    fn tail_erb(&self, k: &Skips, s: &mut Scratch, e3: &[f32], erb_up: &[f32], out: &mut Dfn3Output) -> Result<()> {
         let th = &self.threads;
         self.conv3p.run_add(e3, erb_up, &mut s.x8);
         run_sep(&self.convt3, &s.x8, &mut s.tmp, &mut s.t8, &mut s.conv, th)?;
@@ -509,12 +648,14 @@ impl Dfn3Model {
         self.conv1p.run_add(&k.e1, &s.y16, &mut s.x16);
         run_sep_t(&self.convt1, &s.x16, &mut s.tmp, &mut s.y32, &mut s.conv, th)?;
         self.conv0p.run_add(&k.e0, &s.y32, &mut s.x32);
-        self.conv0_out.run(&s.x32, &mut out.mask, &mut s.conv, th)?;
+        self.conv0_out.run(&s.x32, &mut out.mask, &mut s.conv, th)
+    }
 
+    /// The DF coefficients: the GRU path's plus the pathway's.
+    fn tail_df(&self, k: &Skips, coefs: &[f32], out: &mut Dfn3Output) {
         for ((o, &a), &p) in out.coefs.iter_mut().zip(coefs).zip(&k.convp) {
             *o = a + p;
         }
-        Ok(())
     }
 }
 

@@ -3,7 +3,7 @@
 
 use sluice_engine::ConvHistory;
 
-use super::model::Dfn3Model;
+use super::model::{Decoders, Dfn3Model};
 use super::pathway::PathwayHistory;
 
 /// Per-stream network state: causal conv histories (2 frames of `feat_erb` and of `feat_spec`;
@@ -155,11 +155,25 @@ pub struct Dfn3Batch {
     pub(crate) rows: Rows,
     /// The conv temporaries, shared by the batch's streams one after another.
     pub(crate) buf: Scratch,
+    /// Each stream's c0 `[F][C]`, kept from its front until its lsnr says whether the DF
+    /// decoder (whose pathway reads it) runs; used only by gated steps.
+    pub(crate) c0: Vec<f32>,
+    /// Each stream's decoders and its row in the decoders' dense layers.
+    pub(crate) dec: Vec<Decoders>,
+    pub(crate) pos: Vec<usize>,
 }
 
 impl Dfn3Batch {
     pub(crate) fn new(m: &Dfn3Model, capacity: usize) -> Self {
-        Self { rows: Rows::new(m, capacity), buf: Scratch::new(m) }
+        let rows = Rows::new(m, capacity);
+        let (d, n) = (m.dims, rows.rows);
+        Self {
+            c0: z(n * d.nb_df * d.ch),
+            dec: vec![Decoders::ErbAndDf; n],
+            pos: vec![0; n],
+            rows,
+            buf: Scratch::new(m),
+        }
     }
 
     /// The most streams one [`Dfn3Model::step_many`] call can take with this scratch.

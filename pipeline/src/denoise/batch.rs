@@ -16,9 +16,10 @@
 
 use std::sync::Arc;
 
-use sluice_models::dfn3::{Dfn3Batch, Dfn3Model, Dfn3Output, Dfn3State};
+use sluice_models::dfn3::{Decoders, Dfn3Batch, Dfn3Model, Dfn3Output, Dfn3State};
 
 use super::{DenoiseError, Denoiser, DenoiserSettings, ResampledDenoiser};
+use crate::dsp::StageThresholds;
 
 /// The 48 kHz denoiser, or the resampling one at any other rate.
 enum Kind {
@@ -194,6 +195,9 @@ pub struct BatchRun {
     pub network_hops: usize,
     /// Network calls made (`step_many` blocks, or single steps when unbatched).
     pub network_calls: usize,
+    /// Decoder runs the network skipped because a hop's stage did not use them (two per hop
+    /// that runs neither decoder, one per ERB-only hop; none with libDF's C-API thresholds).
+    pub decoders_skipped: usize,
 }
 
 /// Runs the ready hops of many [`BatchStream`]s together; owns the batch scratch.
@@ -210,6 +214,11 @@ pub struct HopBatch {
     feat_spec: Vec<f32>,
     /// (stream, channel) of each filled slot of the current block.
     slots: Vec<(usize, usize)>,
+    /// Each filled slot's stage thresholds, which pick the decoders it runs.
+    thresholds: Vec<StageThresholds>,
+    /// Whether some slot's thresholds can skip a decoder (else the block runs ungated, which
+    /// keeps the DF pathway next to the encoder convs).
+    gated: bool,
 }
 
 impl HopBatch {
@@ -233,6 +242,8 @@ impl HopBatch {
             feat_erb: vec![0.0; capacity * nb_erb],
             feat_spec: vec![0.0; capacity * 2 * nb_df],
             slots: Vec::with_capacity(capacity),
+            thresholds: Vec::with_capacity(capacity),
+            gated: false,
             model,
             batched,
         }
@@ -254,6 +265,8 @@ impl HopBatch {
     pub fn run<S: AsMut<BatchStream>>(&mut self, streams: &mut [S]) -> Result<BatchRun, DenoiseError> {
         let mut run = BatchRun::default();
         self.slots.clear();
+        self.thresholds.clear();
+        self.gated = false;
         for si in 0..streams.len() {
             let stream = streams[si].as_mut();
             if !stream.ready() {
@@ -269,9 +282,9 @@ impl HopBatch {
                 }
                 run.network_hops += 1;
                 if !self.batched {
-                    self.model.step(&mut ch.state, &ch.feat_erb, &ch.feat_spec, &mut ch.net)?;
-                    ch.back()?;
+                    ch.step_network(&self.model)?;
                     run.network_calls += 1;
+                    run.decoders_skipped += skipped(ch.network_output().decoders);
                     continue;
                 }
                 let k = self.slots.len();
@@ -280,15 +293,18 @@ impl HopBatch {
                 self.feat_spec[k * ns..(k + 1) * ns].copy_from_slice(&ch.feat_spec);
                 std::mem::swap(&mut ch.state, &mut self.states[k]);
                 std::mem::swap(&mut ch.net, &mut self.outs[k]);
+                let t = ch.thresholds();
+                self.gated |= t.may_skip(self.model.lsnr_range());
+                self.thresholds.push(t);
                 self.slots.push((si, ci));
                 if self.slots.len() == self.capacity() {
-                    self.run_block(streams)?;
+                    run.decoders_skipped += self.run_block(streams)?;
                     run.network_calls += 1;
                 }
             }
         }
         if !self.slots.is_empty() {
-            self.run_block(streams)?;
+            run.decoders_skipped += self.run_block(streams)?;
             run.network_calls += 1;
         }
         for s in streams.iter_mut() {
@@ -302,17 +318,22 @@ impl HopBatch {
     }
 
     /// Steps the filled slots as one batch, swaps states and outputs back into their
-    /// channels (also on error) and runs those channels' back ends.
-    fn run_block<S: AsMut<BatchStream>>(&mut self, streams: &mut [S]) -> Result<(), DenoiseError> {
+    /// channels (also on error) and runs those channels' back ends. Returns the decoder runs
+    /// skipped.
+    fn run_block<S: AsMut<BatchStream>>(&mut self, streams: &mut [S]) -> Result<usize, DenoiseError> {
         let k = self.slots.len();
         let (ne, ns) = (self.model.nb_erb(), 2 * self.model.nb_df());
-        let stepped = self.model.step_many(
+        let thresholds = &self.thresholds;
+        let gate = |i: usize, lsnr: f32| thresholds[i].decide(lsnr).decoders();
+        let stepped = self.model.step_many_gated(
             &mut self.states[..k],
             &mut self.batch,
             &self.feat_erb[..k * ne],
             &self.feat_spec[..k * ns],
             &mut self.outs[..k],
+            if self.gated { Some(&gate) } else { None },
         );
+        let skips = self.outs[..k].iter().map(|o| skipped(o.decoders)).sum();
         for (slot, &(si, ci)) in self.slots.iter().enumerate() {
             let ch = &mut streams[si].as_mut().denoiser_mut().channels_mut()[ci];
             std::mem::swap(&mut ch.state, &mut self.states[slot]);
@@ -323,6 +344,13 @@ impl HopBatch {
             streams[si].as_mut().denoiser_mut().channels_mut()[ci].back()?;
         }
         self.slots.clear();
-        Ok(())
+        self.thresholds.clear();
+        self.gated = false;
+        Ok(skips)
     }
+}
+
+/// Decoder runs a hop that ran `d` skipped.
+fn skipped(d: Decoders) -> usize {
+    usize::from(!d.erb()) + usize::from(!d.df())
 }

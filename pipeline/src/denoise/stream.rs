@@ -19,8 +19,8 @@ pub struct DenoiserSettings {
     /// Post-filter strength β; 0 = off (default), typical 0.02 (spec §1.10).
     pub post_filter_beta: f32,
     /// lsnr stage thresholds (default libDF C API −15/35/35, so every stage runs every hop).
-    /// The network always steps both decoders, so with other thresholds a skipped decoder's
-    /// state still advances, unlike libDF.
+    /// With others, as in libDF, a decoder whose output a hop's stage does not use is not run
+    /// (its state stays as it was), which saves its compute.
     pub thresholds: StageThresholds,
 }
 
@@ -46,10 +46,28 @@ impl Channel {
     /// Runs one complete hop of `self.input` into `self.output`.
     fn step(&mut self, model: &Dfn3Model) -> Result<(), DenoiseError> {
         if self.front()? {
-            model.step(&mut self.state, &self.feat_erb, &self.feat_spec, &mut self.net)?;
-            self.back()?;
+            self.step_network(model)?;
         }
         Ok(())
+    }
+
+    /// After a [`Channel::front`] that asked for the network: runs it on this channel alone,
+    /// only the decoders the hop's stage reads, then [`Channel::back`].
+    pub(crate) fn step_network(&mut self, model: &Dfn3Model) -> Result<(), DenoiseError> {
+        let dsp = &self.dsp;
+        let gate = |lsnr: f32| dsp.stage(lsnr).decoders();
+        model.step_gated(&mut self.state, &self.feat_erb, &self.feat_spec, &mut self.net, Some(&gate))?;
+        self.back()
+    }
+
+    /// The network's output for the last hop it ran on.
+    pub(crate) fn network_output(&self) -> &Dfn3Output {
+        &self.net
+    }
+
+    /// The stage thresholds, which pick the decoders each hop runs.
+    pub(crate) fn thresholds(&self) -> StageThresholds {
+        self.dsp.thresholds()
     }
 
     /// First half of a hop: analysis and features. Returns whether the network must run on
@@ -66,7 +84,13 @@ impl Channel {
 
     /// Second half of a hop once `net` holds the network's result: enhancement and synthesis.
     pub(crate) fn back(&mut self) -> Result<(), DenoiseError> {
-        let net = match self.dsp.stage(self.net.lsnr) {
+        let stage = self.dsp.stage(self.net.lsnr);
+        let ran = self.net.decoders;
+        debug_assert!(
+            (ran.erb() || !stage.runs_erb_decoder()) && (ran.df() || !stage.runs_df_decoder()),
+            "stage {stage:?} reads a decoder the network skipped ({ran:?})"
+        );
+        let net = match stage {
             Stage::ZeroMask => StageOutput::ZeroMask,
             Stage::Passthrough => StageOutput::Passthrough,
             Stage::ErbOnly => StageOutput::Erb { mask: &self.net.mask },

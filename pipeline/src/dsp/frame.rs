@@ -77,6 +77,11 @@ impl Dfn3Dsp {
         self.thresholds = t;
     }
 
+    /// The stage thresholds.
+    pub fn thresholds(&self) -> StageThresholds {
+        self.thresholds
+    }
+
     /// Sets the post-filter strength β (≤ 0 = off).
     pub fn set_post_filter_beta(&mut self, beta: f32) {
         self.enhancer.set_post_filter_beta(beta);

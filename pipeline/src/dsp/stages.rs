@@ -1,6 +1,8 @@
 //! Which parts of the network and back end run on a frame: the lsnr stage decision and the RMS
 //! silence gate of libDF (spec §1.7).
 
+use sluice_models::dfn3::Decoders;
+
 /// What to do with frame t−lookahead, decided from the newest frame's local SNR.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stage {
@@ -28,6 +30,15 @@ impl Stage {
     /// Whether a gain (a mask, including the zero mask) is applied: this resets the RMS gate.
     pub fn applies_gain(self) -> bool {
         self != Stage::Passthrough
+    }
+
+    /// The network decoders this stage reads (the others need not run, as in libDF).
+    pub fn decoders(self) -> Decoders {
+        match self {
+            Stage::ZeroMask | Stage::Passthrough => Decoders::None,
+            Stage::ErbOnly => Decoders::Erb,
+            Stage::ErbAndDf => Decoders::ErbAndDf,
+        }
     }
 }
 
@@ -60,6 +71,12 @@ impl StageThresholds {
         } else {
             Stage::ErbAndDf
         }
+    }
+
+    /// Whether some lsnr in `[lo, hi]` (the network's range) picks a stage other than
+    /// [`Stage::ErbAndDf`], so that a gated network step can skip a decoder.
+    pub fn may_skip(&self, (lo, hi): (f32, f32)) -> bool {
+        !(lo >= self.min_db && hi <= self.max_erb_db && hi <= self.max_df_db)
     }
 }
 

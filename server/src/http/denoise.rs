@@ -11,6 +11,7 @@
 //! closes the channel, which stops the job.
 
 use crate::denoise::{Enhancer, RunError, Settings};
+use crate::gating::Gating;
 use crate::http::error::{ApiError, ErrorBody};
 use crate::state::AppState;
 use crate::wav_stream::{self, WavHeaderError};
@@ -47,6 +48,11 @@ pub struct DenoiseQuery {
     /// Post-filter strength β (0..=1; 0 = off, 0.02 is typical).
     #[param(minimum = 0.0, maximum = 1.0)]
     pub post_filter_beta: Option<f32>,
+    /// lsnr stage gating: `off` (default) runs every stage on every hop, as libDF's C API;
+    /// `lsnr` mutes noise-only hops and skips the decoders a hop does not use, as libDF's
+    /// library does (less CPU, different output).
+    #[param(inline)]
+    pub gating: Option<Gating>,
 }
 
 impl DenoiseQuery {
@@ -61,6 +67,7 @@ impl DenoiseQuery {
         Ok(Settings {
             atten_lim_db: check("atten_lim_db", self.atten_lim_db, 100.0, defaults.atten_lim_db)?,
             post_filter_beta: check("post_filter_beta", self.post_filter_beta, 1.0, defaults.post_filter_beta)?,
+            gating: self.gating.unwrap_or_default(),
         })
     }
 }
@@ -299,7 +306,7 @@ mod tests {
 
     #[test]
     fn query_settings_are_range_checked() {
-        let q = |a, b| DenoiseQuery { atten_lim_db: a, post_filter_beta: b }.settings();
+        let q = |a, b| DenoiseQuery { atten_lim_db: a, post_filter_beta: b, gating: None }.settings();
         let ok = q(None, None).unwrap_or_else(|e| panic!("{e:?}"));
         assert_eq!(ok, Settings::default());
         let ok = q(Some(12.0), Some(0.02)).unwrap_or_else(|e| panic!("{e:?}"));

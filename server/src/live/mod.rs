@@ -58,7 +58,7 @@ pub fn run(args: &LiveArgs, stop: &AtomicBool) -> Result<LiveSummary> {
         let settings = DenoiserSettings {
             atten_lim_db: args.atten_lim_db,
             post_filter_beta: args.post_filter_beta,
-            ..Default::default()
+            thresholds: args.gating.thresholds(),
         };
         LiveProcessor::denoise(crate::denoise::load_model()?, channels, rate, settings)
             .with_context(|| format!("cannot denoise the input's format ({in_format})"))?

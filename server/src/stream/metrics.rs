@@ -11,6 +11,8 @@ pub const SESSIONS_CLOSED: &str = "sluice_stream_sessions_closed_total";
 pub const SESSIONS_REJECTED: &str = "sluice_stream_sessions_rejected_total";
 /// Stream hops processed (counter).
 pub const HOPS: &str = "sluice_hops_total";
+/// Decoder runs skipped by lsnr stage gating (counter).
+pub const DECODERS_SKIPPED: &str = "sluice_decoders_skipped_total";
 /// Batch processing time per stream hop, in seconds (histogram).
 pub const HOP_SECONDS: &str = "sluice_hop_seconds";
 /// Streams per batch run (histogram).
@@ -30,6 +32,11 @@ pub fn describe() {
         "Live-audio sessions refused, by reason (capacity, auth, draining)."
     );
     describe_counter!(HOPS, Unit::Count, "Stream hops (10 ms of 48 kHz audio per channel) processed.");
+    describe_counter!(
+        DECODERS_SKIPPED,
+        Unit::Count,
+        "Network decoder runs skipped by lsnr stage gating (streams started with gating lsnr)."
+    );
     describe_histogram!(HOP_SECONDS, Unit::Seconds, "Batch processing time per stream hop.");
     describe_histogram!(BATCH_STREAMS, Unit::Count, "Streams advanced by one batch run.");
     describe_gauge!(

@@ -6,6 +6,8 @@
 use bytes::BufMut;
 use serde::{Deserialize, Serialize};
 
+use crate::gating::Gating;
+
 /// Close codes the server ends a session with.
 pub mod close {
     /// Normal end after `stop` → `done`.
@@ -140,6 +142,9 @@ pub struct StartRequest {
     /// Post-filter β (0 = off).
     #[serde(default)]
     pub post_filter_beta: f32,
+    /// lsnr stage gating, `"off"` or `"lsnr"` (a Sluice extension of DESIGN §5's `start`).
+    #[serde(default)]
+    pub gating: Gating,
 }
 
 fn default_rate() -> u32 {
@@ -165,6 +170,8 @@ pub struct StreamConfig {
     pub atten_lim_db: f32,
     /// Post-filter β.
     pub post_filter_beta: f32,
+    /// lsnr stage gating.
+    pub gating: Gating,
 }
 
 impl StreamConfig {
@@ -224,6 +231,7 @@ impl StartRequest {
             format,
             atten_lim_db: atten,
             post_filter_beta: self.post_filter_beta,
+            gating: self.gating,
         })
     }
 }
@@ -301,10 +309,17 @@ mod tests {
                 channels: 1,
                 format: SampleFormat::S16le,
                 atten_lim_db: 100.0,
-                post_filter_beta: 0.0
+                post_filter_beta: 0.0,
+                gating: Gating::Off,
             }
         );
         assert_eq!(parse_client(r#"{"type":"stop"}"#), Ok(ClientMessage::Stop));
+        let ClientMessage::Start(s) =
+            parse_client(r#"{"type":"start","gating":"lsnr"}"#).unwrap_or_else(|e| panic!("{e:?}"))
+        else {
+            panic!("expected start")
+        };
+        assert_eq!(s.validate(8).map(|c| c.gating), Ok(Gating::Lsnr));
     }
 
     #[test]
@@ -320,7 +335,9 @@ mod tests {
             let r = s.validate(8).err().unwrap_or_else(|| panic!("{text} accepted"));
             assert_eq!((r.close, r.code), (close::UNSUPPORTED, code), "{text}");
         }
-        for text in ["{", r#"{"type":"go"}"#, r#"{"type":"start","channels":"two"}"#, "[]"] {
+        for text in
+            ["{", r#"{"type":"go"}"#, r#"{"type":"start","channels":"two"}"#, r#"{"type":"start","gating":"on"}"#, "[]"]
+        {
             assert_eq!(parse_client(text).err().map(|r| (r.close, r.code)), Some((1003, "bad_message")), "{text}");
         }
     }

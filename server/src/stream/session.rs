@@ -70,7 +70,7 @@ async fn session(socket: WebSocket, svc: &Arc<StreamService>) -> Option<u16> {
     stream.set_settings(DenoiserSettings {
         atten_lim_db: config.atten_lim_db,
         post_filter_beta: config.post_filter_beta,
-        ..DenoiserSettings::default()
+        thresholds: config.gating.thresholds(),
     });
     let ready = ServerMessage::Ready { latency_samples: stream.latency(), hop_samples: stream.unit_frames() };
 

@@ -350,6 +350,7 @@ impl Worker {
 
     fn run(mut self) {
         let hops = metrics::counter!(m::HOPS);
+        let decoders_skipped = metrics::counter!(m::DECODERS_SKIPPED);
         let hop_seconds = metrics::histogram!(m::HOP_SECONDS);
         let batch_streams = metrics::histogram!(m::BATCH_STREAMS);
         let mut last = Instant::now();
@@ -383,6 +384,7 @@ impl Worker {
                     break;
                 }
                 tick_hops += run.streams;
+                decoders_skipped.increment(run.decoders_skipped as u64);
                 batch_streams.record(run.streams as f64);
                 // Out as soon as computed: a tick catching up on a backlog runs several batches,
                 // and holding every result until its end added that whole tick to each hop.
