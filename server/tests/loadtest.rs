@@ -45,6 +45,19 @@ async fn two_paced_streams_complete_and_report_round_trips() {
     let hops: f64 = hops["sluice_hops_total ".len()..].parse().unwrap_or_else(|e| panic!("{hops}: {e}"));
     assert!(hops >= 200.0, "200 hops sent, {hops} counted (the flushed tails add a few)");
     assert!(metrics.contains("sluice_hop_seconds_count"), "{metrics}");
+    let skipped = |m: &str| -> f64 {
+        m.lines()
+            .find_map(|l| l.strip_prefix("sluice_decoders_skipped_total "))
+            .map_or(0.0, |v| v.parse().unwrap_or_else(|e| panic!("{v}: {e}")))
+    };
+    assert_eq!(skipped(&metrics), 0.0, "ungated streams skipped decoders");
+
+    // Gated streams of the same speech skip decoders on its pauses and clean hops.
+    let gated = LoadtestConfig { gating: Gating::Lsnr, ..config(url.clone(), 2) };
+    let r = run(gated).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((r.errors.len(), r.completed), (0, 2), "{r:?}");
+    let metrics = http_get(server.addr, "/metrics").await;
+    assert!(skipped(&metrics) > 20.0, "gated streams skipped {} decoder runs", skipped(&metrics));
 
     // Bounds and targets are checked before anything is sent.
     let far = run(config("ws://192.0.2.1:8080/v1/audio/stream".into(), 2)).await;
