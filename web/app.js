@@ -125,6 +125,7 @@ $('file-form').addEventListener('submit', async (e) => {
   try {
     const enhanced = await enhanceFile(file, {
       attenLimDb: attenValue($('file-atten')),
+      gating: $('file-gating').checked ? 'lsnr' : 'off',
       token: token(),
       progress: (fraction, phase) => {
         $('file-progress').value = fraction;

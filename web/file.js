@@ -4,10 +4,11 @@
 import { drawSpectrogram } from './spectrogram.js';
 
 /** Uploads `file`; resolves with the enhanced WAV as a Blob. `progress(fraction, phase)`. */
-export function enhanceFile(file, { attenLimDb, token, progress }) {
+export function enhanceFile(file, { attenLimDb, gating = 'off', token, progress }) {
   return new Promise((resolve, reject) => {
     const url = new URL('v1/audio/denoise', window.location.href);
     if (attenLimDb !== null) url.searchParams.set('atten_lim_db', String(attenLimDb));
+    if (gating !== 'off') url.searchParams.set('gating', gating);
     const xhr = new XMLHttpRequest();
     xhr.open('POST', url);
     xhr.responseType = 'blob';

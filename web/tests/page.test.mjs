@@ -9,7 +9,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import {
   startServer, launchChromium, artifactsDir, canvasInk, downloadVideo, speechServerSuite, assertLiveRoundTrip, assertSameWav,
-  collectPageErrors,
+  collectPageErrors, denoiseWithCli,
 } from './support.mjs';
 
 const ctx = speechServerSuite('server.log');
@@ -73,6 +73,18 @@ test('file tab: upload, progress, before/after players and pictures, download', 
     const saved = join(ctx.dir, 'downloaded.wav');
     await (await download).saveAs(saved);
     assertSameWav(saved, ctx.reference);
+
+    // With the gating box ticked the file comes back as `sluice denoise --gating lsnr` writes it.
+    await page.getByLabel(/Mute noise-only moments/).check();
+    const firstHref = await page.locator('#file-download').getAttribute('href');
+    await page.getByRole('button', { name: 'Enhance' }).click();
+    await page.waitForFunction((old) => document.getElementById('file-status').textContent.startsWith('Done')
+      && document.getElementById('file-download').getAttribute('href') !== old, firstHref, { timeout: 60_000 });
+    const gatedDownload = page.waitForEvent('download');
+    await page.getByRole('link', { name: 'Download the enhanced WAV' }).click();
+    const gated = join(ctx.dir, 'downloaded-gated.wav');
+    await (await gatedDownload).saveAs(gated);
+    assertSameWav(gated, denoiseWithCli(ctx.noisyPath, join(ctx.dir, 'reference-gated.wav'), ['--gating', 'lsnr']));
   } finally {
     await browser.close();
   }

@@ -140,9 +140,9 @@ export function noisySpeech() {
   return out;
 }
 
-/** `sluice denoise IN OUT` and the result's samples. */
-export function denoiseWithCli(input, output) {
-  execFileSync(sluiceBinary(), ['denoise', input, output], { stdio: 'pipe' });
+/** `sluice denoise IN OUT [FLAGS…]` and the result's samples. */
+export function denoiseWithCli(input, output, flags = []) {
+  execFileSync(sluiceBinary(), ['denoise', ...flags, input, output], { stdio: 'pipe' });
   return readWav(output).samples;
 }
 
