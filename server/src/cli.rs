@@ -9,6 +9,7 @@ use crate::serve::ShutdownPolicy;
 use crate::stream::limits::StreamArgs;
 use crate::video_stream::limits::VideoStreamArgs;
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use sluice_pipeline::denoise::DenoiserSettings;
 use sluice_pipeline::echo::simulate::MotionPattern;
 use std::net::SocketAddr;
 use std::num::NonZeroUsize;
@@ -293,6 +294,17 @@ pub struct LiveArgs {
     pub host: AudioHost,
 }
 
+impl LiveArgs {
+    /// The denoiser settings these options ask for.
+    pub fn denoiser_settings(&self) -> DenoiserSettings {
+        DenoiserSettings {
+            atten_lim_db: self.atten_lim_db,
+            post_filter_beta: self.post_filter_beta,
+            thresholds: self.gating.thresholds(),
+        }
+    }
+}
+
 /// Audio systems `sluice live` can use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum AudioHost {
@@ -544,6 +556,7 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 mod tests {
     use super::*;
     use clap::CommandFactory;
+    use sluice_pipeline::dsp::StageThresholds;
 
     fn parse(args: &[&str]) -> Cli {
         Cli::try_parse_from(args).unwrap_or_else(|e| panic!("{args:?} should parse: {e}"))
@@ -591,6 +604,7 @@ mod tests {
             &["sluice", "denoise", "in.wav"],
             &["sluice", "denoise", "in.wav", "out.wav", "--atten-lim-db", "-3"],
             &["sluice", "denoise", "in.wav", "out.wav", "--post-filter-beta", "NaN"],
+            &["sluice", "denoise", "in.wav", "out.wav", "--gating", "on"],
             &["sluice", "upscale", "in.mp4", "out.mp4"],
             &["sluice", "upscale", "in.mp4", "out.mp4", "--scale", "5"],
             &["sluice", "upscale", "in.mp4", "out.mp4", "--scale", "3", "--crf", "64"],
@@ -614,7 +628,22 @@ mod tests {
         let Command::Denoise(args) = parse(&["sluice", "denoise", "a", "b"]).command else {
             panic!("expected denoise")
         };
-        assert_eq!((args.atten_lim_db, args.post_filter_beta), (100.0, 0.0));
+        assert_eq!((args.atten_lim_db, args.post_filter_beta, args.gating), (100.0, 0.0, Gating::Off));
+        let Command::Denoise(args) = parse(&["sluice", "denoise", "a", "b", "--gating", "lsnr"]).command else {
+            panic!("expected denoise")
+        };
+        assert_eq!(args.gating, Gating::Lsnr);
+    }
+
+    #[test]
+    fn live_settings_carry_the_gating() {
+        let Command::Live(args) = parse(&["sluice", "live", "--gating", "lsnr", "--atten-lim-db", "12"]).command else {
+            panic!("expected live")
+        };
+        let s = args.denoiser_settings();
+        assert_eq!((s.atten_lim_db, s.thresholds), (12.0, StageThresholds::LIBRARY_DEFAULT));
+        let Command::Live(args) = parse(&["sluice", "live"]).command else { panic!("expected live") };
+        assert_eq!(args.denoiser_settings(), DenoiserSettings::default());
     }
 
     #[test]

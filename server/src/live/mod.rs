@@ -20,7 +20,6 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, anyhow};
 use cpal::traits::StreamTrait;
 use sluice_pipeline::audio::{WavSampleFormat, WavSink};
-use sluice_pipeline::denoise::DenoiserSettings;
 use sluice_pipeline::live::{
     LiveProcessor, LiveSink, LiveStats, LiveSummary, PlaybackSink, RunLimits, Worker, XrunCounters, ring,
 };
@@ -55,12 +54,7 @@ pub fn run(args: &LiveArgs, stop: &AtomicBool) -> Result<LiveSummary> {
     let processor = if args.passthrough {
         LiveProcessor::bypass(channels, rate)?
     } else {
-        let settings = DenoiserSettings {
-            atten_lim_db: args.atten_lim_db,
-            post_filter_beta: args.post_filter_beta,
-            thresholds: args.gating.thresholds(),
-        };
-        LiveProcessor::denoise(crate::denoise::load_model()?, channels, rate, settings)
+        LiveProcessor::denoise(crate::denoise::load_model()?, channels, rate, args.denoiser_settings())
             .with_context(|| format!("cannot denoise the input's format ({in_format})"))?
     };
     let counters = Arc::new(XrunCounters::default());
