@@ -82,7 +82,9 @@ async function startLive() {
   });
   state.live = session;
   try {
-    await session.start({ attenLimDb: attenValue($('atten')), token: token(), mode: listenMode() });
+    await session.start({
+      attenLimDb: attenValue($('atten')), gating: $('gating').checked ? 'lsnr' : 'off', token: token(), mode: listenMode(),
+    });
     $('live-stop').disabled = false;
   } catch (err) {
     setStatus(liveStatus, err.message, 'error');
@@ -100,11 +102,13 @@ $('live-stop').addEventListener('click', stopLive);
 for (const radio of document.querySelectorAll('input[name="listen"]')) {
   radio.addEventListener('change', () => state.live && state.live.setMode(listenMode()));
 }
-$('atten').addEventListener('change', async () => {
-  if (!state.live || $('live-stop').disabled) return;
-  await stopLive();
-  await startLive();
-});
+for (const id of ['atten', 'gating']) {
+  $(id).addEventListener('change', async () => {
+    if (!state.live || $('live-stop').disabled) return;
+    await stopLive();
+    await startLive();
+  });
+}
 $('live-save').addEventListener('click', () => {
   const a = document.createElement('a');
   a.href = URL.createObjectURL(wavBlob(state.live.recording(), 48000));

@@ -73,7 +73,7 @@ export class LiveSession {
     this.closed = new Promise((resolve) => { this.resolveClosed = resolve; });
   }
 
-  async start({ attenLimDb, token, mode }) {
+  async start({ attenLimDb, gating = 'off', token, mode }) {
     this.ui.status('Asking for the microphone…');
     try {
       this.stream = await navigator.mediaDevices.getUserMedia({
@@ -100,7 +100,7 @@ export class LiveSession {
       this.opened = true;
       this.ws.send(JSON.stringify({
         type: 'start', sample_rate: RATE, channels: 1, format: 's16le',
-        atten_lim_db: attenLimDb, post_filter_beta: 0,
+        atten_lim_db: attenLimDb, post_filter_beta: 0, gating,
       }));
     };
     this.ws.onmessage = (e) => this.onMessage(e);

@@ -20,6 +20,11 @@ test('live tab: the browser microphone comes back enhanced like `sluice denoise`
   try {
     const page = await browser.newPage();
     const pageErrors = collectPageErrors(page);
+    // The `start` messages the page sends on its live-audio WebSockets.
+    const starts = [];
+    page.on('websocket', (ws) => ws.on('framesent', ({ payload }) => {
+      if (typeof payload === 'string' && payload.includes('"start"')) starts.push(JSON.parse(payload));
+    }));
     await page.goto(ctx.server.url);
     await page.getByRole('button', { name: 'Start microphone' }).click();
     await page.waitForFunction(() => document.getElementById('live-status').textContent.startsWith('Live'), null, { timeout: 20_000 });
@@ -47,6 +52,15 @@ test('live tab: the browser microphone comes back enhanced like `sluice denoise`
     const snr = await page.locator('#snr-value').textContent();
     assert.match(snr, /dB$/, 'local SNR shown');
     assert.match(await page.locator('#latency').textContent(), /ms$/, 'latency shown');
+    assert.deepEqual(starts.map((s) => s.gating), ['off']);
+
+    // Ticking "Mute noise-only moments" starts the next stream with gating lsnr, which the server takes.
+    await page.getByLabel('Mute noise-only moments', { exact: true }).check();
+    await page.getByRole('button', { name: 'Start microphone' }).click();
+    await page.waitForFunction(() => document.getElementById('live-status').textContent.startsWith('Live'), null, { timeout: 20_000 });
+    await page.getByRole('button', { name: 'Stop' }).click();
+    await page.waitForFunction(() => document.getElementById('live-status').textContent === 'Stopped.', null, { timeout: 10_000 });
+    assert.deepEqual(starts.map((s) => s.gating), ['off', 'lsnr']);
     assert.deepEqual(pageErrors, []);
   } finally {
     await browser.close();
@@ -75,7 +89,7 @@ test('file tab: upload, progress, before/after players and pictures, download', 
     assertSameWav(saved, ctx.reference);
 
     // With the gating box ticked the file comes back as `sluice denoise --gating lsnr` writes it.
-    await page.getByLabel(/Mute noise-only moments/).check();
+    await page.getByLabel(/lsnr gating/).check();
     const firstHref = await page.locator('#file-download').getAttribute('href');
     await page.getByRole('button', { name: 'Enhance' }).click();
     await page.waitForFunction((old) => document.getElementById('file-status').textContent.startsWith('Done')
