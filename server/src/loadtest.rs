@@ -17,7 +17,7 @@ use tokio_tungstenite::tungstenite::Message;
 
 use crate::gating::Gating;
 use crate::stream::READ_BUFFER;
-use crate::stream::protocol::{SampleFormat, ServerMessage};
+use crate::stream::protocol::{ClientMessage, SampleFormat, ServerMessage, StartRequest};
 
 /// Most streams one run may open.
 pub const MAX_STREAMS: usize = 2_000;
@@ -168,10 +168,15 @@ async fn one_stream(cfg: Arc<LoadtestConfig>, pcm: Arc<Vec<u8>>, index: usize) -
         .await
         .map_err(|e| format!("stream {index}: connect: {e}"))?;
     let (mut tx, mut rx) = ws.split();
-    let start = format!(
-        r#"{{"type":"start","sample_rate":48000,"channels":1,"format":"s16le","gating":"{}"}}"#,
-        cfg.gating.name()
-    );
+    let start = serde_json::to_string(&ClientMessage::Start(StartRequest {
+        sample_rate: 48_000,
+        channels: 1,
+        format: "s16le".into(),
+        atten_lim_db: None,
+        post_filter_beta: 0.0,
+        gating: cfg.gating,
+    }))
+    .map_err(|e| format!("stream {index}: {e}"))?;
     tx.send(Message::text(start)).await.map_err(|e| format!("stream {index}: {e}"))?;
     match rx.next().await {
         Some(Ok(Message::Text(t))) if t.as_str().contains("\"ready\"") => {}
