@@ -216,9 +216,6 @@ pub struct HopBatch {
     slots: Vec<(usize, usize)>,
     /// Each filled slot's stage thresholds, which pick the decoders it runs.
     thresholds: Vec<StageThresholds>,
-    /// Whether some slot's thresholds can skip a decoder (else the block runs ungated, which
-    /// keeps the DF pathway next to the encoder convs).
-    gated: bool,
 }
 
 impl HopBatch {
@@ -243,7 +240,6 @@ impl HopBatch {
             feat_spec: vec![0.0; capacity * 2 * nb_df],
             slots: Vec::with_capacity(capacity),
             thresholds: Vec::with_capacity(capacity),
-            gated: false,
             model,
             batched,
         }
@@ -266,7 +262,6 @@ impl HopBatch {
         let mut run = BatchRun::default();
         self.slots.clear();
         self.thresholds.clear();
-        self.gated = false;
         for si in 0..streams.len() {
             let stream = streams[si].as_mut();
             if !stream.ready() {
@@ -293,9 +288,7 @@ impl HopBatch {
                 self.feat_spec[k * ns..(k + 1) * ns].copy_from_slice(&ch.feat_spec);
                 std::mem::swap(&mut ch.state, &mut self.states[k]);
                 std::mem::swap(&mut ch.net, &mut self.outs[k]);
-                let t = ch.thresholds();
-                self.gated |= t.may_skip(self.model.lsnr_range());
-                self.thresholds.push(t);
+                self.thresholds.push(ch.thresholds());
                 self.slots.push((si, ci));
                 if self.slots.len() == self.capacity() {
                     run.decoders_skipped += self.run_block(streams)?;
@@ -325,13 +318,16 @@ impl HopBatch {
         let (ne, ns) = (self.model.nb_erb(), 2 * self.model.nb_df());
         let thresholds = &self.thresholds;
         let gate = |i: usize, lsnr: f32| thresholds[i].decide(lsnr).decoders();
+        // Ungated unless some slot can skip a decoder: that keeps the DF pathway next to the
+        // encoder convs.
+        let gated = thresholds.iter().any(|t| t.may_skip(self.model.lsnr_range()));
         let stepped = self.model.step_many_gated(
             &mut self.states[..k],
             &mut self.batch,
             &self.feat_erb[..k * ne],
             &self.feat_spec[..k * ns],
             &mut self.outs[..k],
-            if self.gated { Some(&gate) } else { None },
+            if gated { Some(&gate) } else { None },
         );
         let skips = self.outs[..k].iter().map(|o| skipped(o.decoders)).sum();
         for (slot, &(si, ci)) in self.slots.iter().enumerate() {
@@ -345,7 +341,6 @@ impl HopBatch {
         }
         self.slots.clear();
         self.thresholds.clear();
-        self.gated = false;
         Ok(skips)
     }
 }
