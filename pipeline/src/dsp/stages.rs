@@ -19,12 +19,12 @@ pub enum Stage {
 impl Stage {
     /// Whether the ERB decoder runs (and so its GRU state advances) on this frame.
     pub fn runs_erb_decoder(self) -> bool {
-        matches!(self, Stage::ErbOnly | Stage::ErbAndDf)
+        self.decoders().erb()
     }
 
     /// Whether the DF decoder runs (and so its GRU and conv state advance) on this frame.
     pub fn runs_df_decoder(self) -> bool {
-        self == Stage::ErbAndDf
+        self.decoders().df()
     }
 
     /// Whether a gain (a mask, including the zero mask) is applied: this resets the RMS gate.
