@@ -10,7 +10,7 @@ import { mkdtempSync } from 'node:fs';
 import { execFileSync, spawn } from 'node:child_process';
 import {
   launchFirefox, nullSink, artifactsDir, canvasInk, waitForDownload, speechServerSuite, assertLiveRoundTrip, assertSameWav,
-  collectPageErrors, loadedVideoSizes,
+  collectPageErrors, loadedVideoSizes, liveRecording,
 } from './support.mjs';
 
 const ctx = speechServerSuite('firefox-server.log');
@@ -54,8 +54,8 @@ test('firefox: live tab, a PulseAudio microphone comes back enhanced like `sluic
     await byRole(page, 'button', 'Stop').click();
     await waitFor(page, () => document.getElementById('live-status').textContent === 'Stopped.', 10_000, 'live-status');
 
-    const received = await page.evaluate(() => Array.from(window.sluice.live.recording()));
-    const sent = await page.evaluate(() => Array.from(window.sluice.live.sentRecording()));
+    const received = await liveRecording(page, 'recording');
+    const sent = await liveRecording(page, 'sentRecording');
     // The microphone heard the WAV (through PulseAudio and Firefox's capture path), and the
     // server's answer is `sluice denoise` of what the page sent.
     assertLiveRoundTrip(ctx, 'firefox-live', sent, received);

@@ -9,7 +9,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import {
   startServer, launchChromium, artifactsDir, canvasInk, downloadVideo, speechServerSuite, assertLiveRoundTrip, assertSameWav,
-  collectPageErrors, denoiseWithCli,
+  collectPageErrors, denoiseWithCli, liveRecording,
 } from './support.mjs';
 
 const ctx = speechServerSuite('server.log');
@@ -38,11 +38,11 @@ test('live tab: the browser microphone comes back enhanced like `sluice denoise`
     await page.waitForFunction(() => document.getElementById('live-status').textContent === 'Stopped.', null, { timeout: 10_000 })
       .catch(async (e) => { throw new Error(`${e.message}; status: ${await page.locator('#live-status').textContent()}`); });
 
-    const received = await page.evaluate(() => Array.from(window.sluice.live.recording()));
+    const received = await liveRecording(page, 'recording');
     // Chromium's fake microphone plays the WAV on a wall clock and, on a loaded machine, can
     // skip or repeat a little of it: the server is judged on what the page really sent, which
     // must itself be the WAV (looser bound), and `sluice denoise` of that must match.
-    const sent = await page.evaluate(() => Array.from(window.sluice.live.sentRecording()));
+    const sent = await liveRecording(page, 'sentRecording');
     assertLiveRoundTrip(ctx, 'live', sent, received);
 
     const columns = await page.evaluate(() => [window.sluice.specIn.columns, window.sluice.specOut.columns]);

@@ -376,6 +376,24 @@ export function assertLiveRoundTrip(ctx, tag, sentPcm, receivedPcm, micMin = 0.5
   return { mic: mic.corr, corr };
 }
 
+/**
+ * The live tab's recording `which` ('recording': what came back, 'sentRecording': what the
+ * microphone gave) as Int16 samples. Why one base64 string: a plain array of ~10^6 numbers
+ * crosses WebDriver BiDi as one remote value per sample, which on a loaded machine kept Firefox
+ * busy past puppeteer's protocol timeout (`script.callFunction timed out`).
+ */
+export async function liveRecording(page, which) {
+  const base64 = await page.evaluate((name) => {
+    const pcm = window.sluice.live[name]();
+    const bytes = new Uint8Array(pcm.buffer, pcm.byteOffset, pcm.byteLength);
+    let text = '';
+    for (let i = 0; i < bytes.length; i += 0x8000) text += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+    return btoa(text);
+  }, which);
+  // Copy out of Node's shared Buffer pool, whose offsets need not be 2-byte aligned.
+  return new Int16Array(Uint8Array.from(Buffer.from(base64, 'base64')).buffer);
+}
+
 /** The downloaded WAV at `path` is `reference` (the same length, within 2 LSB). */
 export function assertSameWav(path, reference) {
   const got = readWav(path).samples;
