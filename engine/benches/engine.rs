@@ -14,8 +14,9 @@
 //! `--weights-dir DIR` (where weights/outputs for ORT go; default `<target>/bench-weights`).
 //!
 //! Times: best and median of N. At 1 thread they are the calling thread's CPU time (immune
-//! to being descheduled on a shared machine); with more threads, wall time. Peak: 117 GFLOP/s
-//! per core (measured FMA peak of this Zen 4), so 234 for 2 threads.
+//! to being descheduled on a shared machine); with more threads, wall time. `%peak`: against
+//! the f32 FMA peak of one core at the active tier, measured at start-up (`peak.rs`), times the
+//! threads.
 //!
 //! `cargo test` does not run this (without cargo bench's `--bench` flag it exits at once).
 
@@ -31,6 +32,8 @@ mod maxpool;
 mod memory;
 #[path = "engine/ort.rs"]
 mod ort;
+#[path = "engine/peak.rs"]
+mod peak;
 #[path = "engine/timing.rs"]
 mod timing;
 #[path = "engine/workloads.rs"]
@@ -49,9 +52,6 @@ use std::process::ExitCode;
 use std::time::Duration;
 use timing::{Reps, Stats, measure};
 use workloads::{ConvNet, conv_nets, uniform};
-
-/// Measured f32 FMA peak of one core of this machine (specs/engine.md §3.1).
-const PEAK_PER_CORE: f64 = 117e9;
 
 /// Largest |engine − baseline| accepted, relative to max(1, max |baseline|).
 const REL_TOL: f64 = 1e-4;
@@ -260,7 +260,7 @@ fn ms(s: f64) -> String {
     format!("{:.3}", s * 1e3)
 }
 
-fn print_net(net: &ConvNet, r: &NetResult, ort: Option<&OrtResults>) {
+fn print_net(net: &ConvNet, r: &NetResult, ort: Option<&OrtResults>, peak_per_core: f64) {
     let kernels: Vec<String> = net.layers.iter().zip(&r.kernels).map(|(l, k)| format!("{}={k}", l.name)).collect();
     println!("\n== {}: {} | isa {} | kernels {} ==", net.name, net.title, Isa::active(), kernels.join(" "));
     print!(
@@ -273,7 +273,7 @@ fn print_net(net: &ConvNet, r: &NetResult, ort: Option<&OrtResults>) {
     println!(" | {:>9} check", "max|d|");
     for row in &r.rows {
         let gf = row.flops as f64 * 1e-9;
-        let peak = PEAK_PER_CORE * row.threads as f64;
+        let peak = peak_per_core * row.threads as f64;
         print!(
             "{:<6}{:>4}{:>8.2} | {:>10}{:>10}{:>9.1}{:>6.1}% | {:>10}{:>10}{:>9.1} | {:>8.3}",
             row.layer,
@@ -407,7 +407,7 @@ fn small_rows(filter: Option<&str>, reps: Reps) -> Vec<SmallRow> {
     rows
 }
 
-fn print_small(rows: &[SmallRow]) -> bool {
+fn print_small(rows: &[SmallRow], peak_per_core: f64) -> bool {
     if rows.is_empty() {
         return true;
     }
@@ -425,7 +425,7 @@ fn print_small(rows: &[SmallRow]) -> bool {
                 (
                     format!("{:.3}", e.best * 1e6),
                     format!("{:.1}", gf / e.best),
-                    format!("{:.1}%", 100.0 * r.flops as f64 / e.best / PEAK_PER_CORE),
+                    format!("{:.1}%", 100.0 * r.flops as f64 / e.best / peak_per_core),
                     format!("{:.3}", e.best / r.base.best),
                     format!("{d:.2e}"),
                 )
@@ -456,6 +456,12 @@ fn run(args: &Args) -> Result<bool, String> {
         .filter(|n| only.is_none_or(|l| n.layers.iter().any(|x| x.name == l)))
         .collect();
     eprintln!("engine bench: isa {}, threads {:?}, up to {} samples", Isa::active(), args.threads, args.reps.samples);
+    let peak_per_core = peak::fma_peak_per_core(Isa::active());
+    println!(
+        "f32 FMA peak of one core at isa {}: {:.1} GFLOP/s (measured; %peak is against it)",
+        Isa::active(),
+        peak_per_core * 1e-9
+    );
     let mut results = Vec::new();
     for net in &nets {
         eprintln!("{} ...", net.title);
@@ -480,11 +486,11 @@ fn run(args: &Args) -> Result<bool, String> {
     };
     let mut all_ok = true;
     for (net, r) in nets.iter().zip(&results) {
-        print_net(net, r, ort.as_ref());
+        print_net(net, r, ort.as_ref(), peak_per_core);
         all_ok &= r.rows.iter().all(Row::ok);
     }
     if only.is_none() {
-        all_ok &= print_small(&small_rows(filter, args.reps));
+        all_ok &= print_small(&small_rows(filter, args.reps), peak_per_core);
     }
     if args.mem && !nets.is_empty() {
         print_memory(&nets.iter().collect::<Vec<_>>(), only);
