@@ -17,19 +17,21 @@
 # scored on the held-out test splits (evaluate.py, appended to its log). Results in $OUT: gen.log
 # and RUN/{best.pt,train_gpu.log}. Runs side by side share the GPU: three ran at 4.8 steps/s
 # each, one alone at 14.5 (batch 8, H200), so side by side buys comparisons, not speed. The next
-# session's run: RUNS="warm-mse l4-deep" LR=1e-4 with clutter.pt = the bundled step 10514's
-# checkpoint (/var/cache/sluice/train/clutter/checkpoint_010514.pt) and clutter_l4.pt made from
-# it, to see whether capacity or steps is the limit (3-level validation was at a plateau).
+# session's run: RUNS="warm-mse l4-deep" LR=1e-4 with clutter.pt = the bundled step 10514 (made
+# from models/weights/clutter.safetensors, below) and clutter_l4.pt made from it, to see whether
+# capacity or steps is the limit (3-level validation was at a plateau).
 #
 #   IN=.gpu OUT=/tmp/gpu-out SECS=470 bash models/train/gpu_session.sh
 # IN holds: sluice-sim (a release `sluice` binary, stripped), clutter.pt (the checkpoint to
 # continue) and data/test-{seeds,motion}/ (data.py's held-out clips). GEN_EXTRA and TRAIN_EXTRA
 # add arguments to the gen and train commands (a CPU smoke test: DEVICE=cpu SECS=20
 # GEN_EXTRA="--frames 8 --size 32" TRAIN_EXTRA="--batch 2 --min-clips 4").
-# Making IN (here, before the call; the run carries it): echo /.gpu/ >> .git/info/exclude;
-# mkdir -p .gpu/data; strip -o .gpu/sluice-sim target/release/sluice; cp CHECKPOINT .gpu/clutter.pt;
-# cp -r /var/cache/sluice/train/clutter/data/test-* .gpu/data/ (about 27 MB in all);
-# python models/train/clutter/deepen.py --checkpoint CHECKPOINT --out .gpu/clutter_l4.pt.
+# Making IN (here, before the call; the run carries it; a fresh machine has no training cache):
+# echo /.gpu/ >> .git/info/exclude; mkdir -p .gpu/data; strip -o .gpu/sluice-sim target/release/sluice;
+# python models/train/clutter/export.py --from-export models/weights/clutter.safetensors --out .gpu/clutter.pt
+# (or cp CHECKPOINT .gpu/clutter.pt); python models/train/clutter/data.py --sluice
+# target/release/sluice --out .gpu/data --only test (about 30 s, 27 MB);
+# python models/train/clutter/deepen.py --checkpoint .gpu/clutter.pt --out .gpu/clutter_l4.pt.
 set -u
 IN=$(realpath "${IN:-.gpu}")
 OUT=$(realpath "${OUT:?set OUT}")

@@ -16,6 +16,12 @@ prime (copies of the first frame a stream is primed with; model.primed), tempora
 spatial_padding=tf_same, activation=linear or prelu.
 
     python export.py --checkpoint /var/cache/sluice/train/clutter/checkpoint.pt --out clutter.safetensors
+
+The other way, an export back to a checkpoint that `train_gpu.py --init`, `deepen.py` and
+`evaluate.py` take (model, step and config; no optimiser state). Why: the training cache does not
+outlive a machine, and the committed weights are then the only copy of the bundled net:
+
+    python export.py --from-export ../../weights/clutter.safetensors --out clutter.pt
 """
 
 import argparse
@@ -49,12 +55,25 @@ def load_export(path):
     return net.eval(), stored, meta
 
 
+def to_checkpoint(path, out):
+    """Writes the net in export `path` as a checkpoint (the inverse of `main`'s export)."""
+    net, _, meta = load_export(path)
+    config = {"n0": net.n0, "levels": net.levels, "act": net.act, "prime": int(meta.get("prime", 0))}
+    torch.save({"model": net.state_dict(), "step": int(meta.get("step", 0)), "config": config}, out)
+    print(f"{path} (step {meta.get('step', 0)}, {config}) -> {out}")
+    return 0
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--checkpoint", required=True)
+    src = ap.add_mutually_exclusive_group(required=True)
+    src.add_argument("--checkpoint", help="a train.py / train_gpu.py checkpoint to export")
+    src.add_argument("--from-export", metavar="SAFETENSORS", help="an export to turn back into a checkpoint")
     ap.add_argument("--out", required=True)
     ap.add_argument("--prime", type=int, help="frames of priming (default: the checkpoint's config, else 0)")
     args = ap.parse_args()
+    if args.from_export:
+        return to_checkpoint(args.from_export, args.out)
     model, step = load_model(args.checkpoint)
     config = torch.load(args.checkpoint, weights_only=False, map_location="cpu").get("config", {})
     prime = config.get("prime", 0) if args.prime is None else args.prime
