@@ -10,8 +10,9 @@ use super::worker::HOP_PERIOD;
 
 /// Share of each worker's time the cap plans to use (by this calibration's per-hop cost); the rest
 /// absorbs what calibration does not see: cold per-stream state, socket work and the I/O
-/// threads on the same cores, and jitter. Measured on 2 cores: at about a third (60 streams) p99
-/// hop round trips stay under 10 ms; at 80 streams a run in three stays under 20 ms.
+/// threads on the same cores, and jitter. Measured on 2 Zen 4 cores: at about a third (60
+/// streams) p99 hop round trips stay under 10 ms; at 80 streams a run in three stays under 20 ms.
+/// On 2 Zen 5 cores this plans 118–138 streams, where p99 stays under 13 ms (README, Performance).
 pub const HEADROOM: f64 = 0.3;
 /// Streams in the calibration batch.
 const CALIBRATION_STREAMS: usize = 32;

@@ -99,7 +99,8 @@ impl StreamService {
             None => {
                 let c = capacity::calibrate(&model, runner(), workers)?;
                 tracing::info!(
-                    per_hop_us = c.per_hop.as_secs_f64() * 1e6,
+                    // To 0.1 µs: a timing, not 47.577999999999996.
+                    per_hop_us = (c.per_hop.as_secs_f64() * 1e7).round() / 10.0,
                     workers,
                     headroom = capacity::HEADROOM,
                     max_streams = c.max_streams,
