@@ -55,10 +55,12 @@ def load_export(path):
     return net.eval(), stored, meta
 
 
-def to_checkpoint(path, out):
-    """Writes the net in export `path` as a checkpoint (the inverse of `main`'s export)."""
+def to_checkpoint(path, out, prime=None):
+    """Writes the net in export `path` as a checkpoint (the inverse of `main`'s export); `prime`
+    overrides the export's priming as `--prime` does for an export."""
     net, _, meta = load_export(path)
-    config = {"n0": net.n0, "levels": net.levels, "act": net.act, "prime": int(meta.get("prime", 0))}
+    prime = int(meta.get("prime", 0)) if prime is None else prime
+    config = {"n0": net.n0, "levels": net.levels, "act": net.act, "prime": prime}
     torch.save({"model": net.state_dict(), "step": int(meta.get("step", 0)), "config": config}, out)
     print(f"{path} (step {meta.get('step', 0)}, {config}) -> {out}")
     return 0
@@ -70,10 +72,10 @@ def main():
     src.add_argument("--checkpoint", help="a train.py / train_gpu.py checkpoint to export")
     src.add_argument("--from-export", metavar="SAFETENSORS", help="an export to turn back into a checkpoint")
     ap.add_argument("--out", required=True)
-    ap.add_argument("--prime", type=int, help="frames of priming (default: the checkpoint's config, else 0)")
+    ap.add_argument("--prime", type=int, help="frames of priming (default: the source's, else 0)")
     args = ap.parse_args()
     if args.from_export:
-        return to_checkpoint(args.from_export, args.out)
+        return to_checkpoint(args.from_export, args.out, args.prime)
     model, step = load_model(args.checkpoint)
     config = torch.load(args.checkpoint, weights_only=False, map_location="cpu").get("config", {})
     prime = config.get("prime", 0) if args.prime is None else args.prime
