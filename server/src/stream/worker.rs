@@ -384,6 +384,9 @@ impl Worker {
                     break;
                 }
                 tick_hops += run.streams;
+                // Counted before the results go out, so a client that has its output sees it in
+                // /metrics (counting at the tick's end raced a client reading it at once).
+                hops.increment(run.streams as u64);
                 decoders_skipped.increment(run.decoders_skipped as u64);
                 batch_streams.record(run.streams as f64);
                 // Out as soon as computed: a tick catching up on a backlog runs several batches,
@@ -396,7 +399,6 @@ impl Worker {
             }
             let busy = busy_from.elapsed();
             if tick_hops > 0 {
-                hops.increment(tick_hops as u64);
                 hop_seconds.record(busy.as_secs_f64() / tick_hops as f64);
                 self.rtf.set(busy.as_secs_f64() / TICK.as_secs_f64());
             }
