@@ -13,7 +13,9 @@ use std::sync::Arc;
 
 use sluice_engine::{Activation, EngineError, Isa, Threads};
 use sluice_models::WeightsError;
-use sluice_models::clutter::{BlockActivation, Clutter, ClutterPlan, ClutterStream, ClutterWeights, LATENCY_FRAMES};
+use sluice_models::clutter::{
+    BlockActivation, Clutter, ClutterPlan, ClutterStream, ClutterWeights, GateParams, LATENCY_FRAMES,
+};
 use sluice_models::safetensors::{SafeTensors, SafetensorsError};
 use sluice_models::timing;
 
@@ -75,6 +77,29 @@ fn stream_clip(stream: &mut ClutterStream, clip: &[f32]) -> Vec<f32> {
 fn engine_matches_pytorch_on_every_tier() {
     let worst = matches_golden(&bundled(), &golden());
     println!("max |engine − PyTorch| over every case, tier, pool and mode: {worst:.2e}");
+}
+
+/// The bundled net's correction gate is applied (the golden is PyTorch's gated output): the
+/// same net without it lands measurably off the golden on the clutter-like clip, and passes
+/// more of its small corrections on to the rest.
+#[test]
+fn correction_gate_is_applied() {
+    let golden = golden();
+    let case = "band_7x16x24";
+    let input = golden.tensor(&format!("in_{case}")).unwrap_or_else(|| panic!("no {case}"));
+    let expected = golden.tensor(&format!("out_{case}")).unwrap_or_else(|| panic!("no {case}"));
+    let gated = Clutter::new(bundled());
+    let mut weights = bundled();
+    assert!(weights.gate.take().is_some(), "the bundled net should have a gate");
+    let ungated = Clutter::new(weights);
+    let single = Threads::single();
+    let run = |m: &Clutter| m.filter_clip(input.data(), 7, 16, 24, &single).unwrap_or_else(|e| panic!("{e}"));
+    let (with, without) = (run(&gated), run(&ungated));
+    assert!(max_abs_diff(&with, expected.data()) <= TOLERANCE);
+    let off = max_abs_diff(&without, expected.data());
+    assert!(off > 1e-3, "without the gate only {off} from the gated golden");
+    let total = |out: &[f32]| out.iter().zip(input.data()).map(|(y, x)| (y - x).abs()).sum::<f32>();
+    assert!(total(&with) < total(&without), "the gate should only shrink corrections");
 }
 
 #[test]
@@ -187,6 +212,7 @@ fn streams_like_whole_clip(weights: ClutterWeights) {
     // plain causal 3-D convolution, no history carried between calls; primed outputs dropped.
     let plan = model.plan(h, w, prime + t).unwrap_or_else(|e| panic!("{e}"));
     let mut state = plan.new_state(&single);
+    state.skip_gate(prime);
     let mut whole = vec![f32::NAN; (prime + t) * h * w];
     plan.run(&mut state, &primed_input(&x, h * w, prime), &mut whole, &single).unwrap_or_else(|e| panic!("{e}"));
     let whole = whole.split_off(prime * h * w);
@@ -214,6 +240,7 @@ fn streams_like_whole_clip(weights: ClutterWeights) {
     let prime3 = prime.div_ceil(3) * 3;
     let plan_p3 = model.plan(h, w, prime3 + t).unwrap_or_else(|e| panic!("{e}"));
     let mut state_p3 = plan_p3.new_state(&single);
+    state_p3.skip_gate(prime3);
     let mut whole3 = vec![f32::NAN; (prime3 + t) * h * w];
     plan_p3
         .run(&mut state_p3, &primed_input(&x, h * w, prime3), &mut whole3, &single)
@@ -276,6 +303,7 @@ fn bundled_network_has_the_trained_shape() {
     // 305 563 weights and biases and the 10 PReLU slopes.
     assert_eq!((w.n0, w.levels, w.activation, w.params()), (8, 3, BlockActivation::Prelu, 305_573));
     assert_eq!((w.step, w.prime), (Some(10514), 8));
+    assert_eq!(w.gate, Some(GateParams { alpha: 0.03, box_px: 7, level: 6.0 }));
     assert_eq!(w.size_multiple(), 4);
     assert_eq!(w.dec[0].gate.theta.weight.shape(), [16, 32, 3, 3, 3]);
     assert_eq!(w.dec[1].convs[0].weight.shape(), [16, 48, 3, 3, 3]);
@@ -340,6 +368,12 @@ fn truncated_and_edited_files_are_named_errors() {
         ("\"step\":\"10514\"", "\"step\":\"-1\"", "step"),
         ("\"prime\":\"8\"", "\"prime\":\"65\"", "prime"),
         ("\"prime\":\"8\"", "\"prime\":\"eight\"", "prime"),
+        ("\"gate_box\":\"7\"", "\"gate_box\":\"8\"", "gate_box"),
+        ("\"gate_box\":\"7\"", "\"gate_box\":\"seven\"", "gate_box"),
+        ("\"gate_level\":\"6.0\"", "\"gate_level\":\"-6.0\"", "gate_level"),
+        ("\"gate_alpha\":\"0.03\"", "\"gate_alpha\":\"2\"", "gate_alpha"),
+        ("\"gate_alpha\":\"0.03\"", "\"gate_alpha\":\"NaN\"", "gate_alpha"),
+        ("\"gate_level\":\"6.0\"", "\"gate_width\":\"6.0\"", "gate_alpha"),
     ] {
         let edited = with_header(&bytes, |h| h.replace(from, to));
         assert_ne!(edited, bytes, "{from} not in the header");

@@ -7,6 +7,9 @@
 //! a clip `F` frames at a time, from a fresh [`ClutterState`], equals whole-clip inference
 //! exactly; the output lags the input by [`LATENCY_FRAMES`] = 0 frames.
 //!
+//! When the weights carry a correction gate ([`super::gate`]), each frame's correction passes
+//! through it after the residual; the gate is causal too, so none of the above changes.
+//!
 //! The block convs carry the file's activation fused into their stores: none for a `linear`
 //! net, the conv's own PReLU slope for a `prelu` one ([`ClutterWeights::activation`]).
 //!
@@ -24,6 +27,7 @@ use sluice_engine::{
     StreamingConv, Threads, Upsample,
 };
 
+use super::gate::{GateParams, GateState};
 use super::weights::{ClutterWeights, ConvWeights};
 use crate::WeightsError;
 
@@ -114,6 +118,7 @@ impl Clutter {
         }
         input[prime * frame..total * frame].copy_from_slice(clip);
         let mut state = plan.new_state(threads);
+        state.skip_gate(prime);
         let mut out = vec![0.0; input.len()];
         for (src, dst) in input.chunks_exact(step * frame).zip(out.chunks_exact_mut(step * frame)) {
             plan.run(&mut state, src, dst, threads)?;
@@ -200,6 +205,8 @@ pub struct ClutterPlan {
     dec: Vec<DecPlan>,
     head: Conv,
     residual: Add,
+    /// The correction gate after the residual, when the weights have one.
+    gate: Option<GateParams>,
 }
 
 impl ClutterPlan {
@@ -264,7 +271,7 @@ impl ClutterPlan {
         }
         let head = pointwise(isa, &w.head, hw(0), Activation::Identity)?;
         let residual = Add::new(1, height * width, Broadcast::Same)?;
-        Ok(Self { frames, prime: w.prime, height, width, enc, dec, head, residual })
+        Ok(Self { frames, prime: w.prime, height, width, enc, dec, head, residual, gate: w.gate })
     }
 
     /// The smallest legal frame size holding `height × width` for a net of `levels` levels.
@@ -383,12 +390,13 @@ impl ClutterPlan {
             enc,
             dec,
             scratch: vec![0.0; self.scratch_len(threads)],
+            gate: self.gate.map(|_| GateState::new(self.height, self.width)),
         }
     }
 
     /// Filters the next `frames_per_step` frames of the stream held by `state`: `input` and
     /// `output` are `[frames][height][width]` grey levels (output = input + the predicted
-    /// correction, unclamped). Allocates nothing. Errors (`BufferLength`) for wrong buffer
+    /// correction, gated when the weights have a gate, unclamped). Allocates nothing. Errors (`BufferLength`) for wrong buffer
     /// sizes, a state from another plan, or more threads than the state was made for.
     pub fn run(&self, state: &mut ClutterState, input: &[f32], output: &mut [f32], threads: &Threads) -> Result<()> {
         let check = |buffer, expected, got| {
@@ -396,7 +404,9 @@ impl ClutterPlan {
         };
         check("input", self.step_len(), input.len())?;
         check("output", self.step_len(), output.len())?;
-        if state.key != (self.frames, self.height, self.width, self.enc.len()) {
+        if state.key != (self.frames, self.height, self.width, self.enc.len())
+            || state.gate.is_some() != self.gate.is_some()
+        {
             return Err(invalid(format!(
                 "state was made for another plan ({} frames of {}x{}); make it with this plan's new_state",
                 state.key.0, state.key.1, state.key.2
@@ -411,7 +421,7 @@ impl ClutterPlan {
                 got: state.scratch.len(),
             });
         }
-        let ClutterState { enc, dec, scratch, .. } = state;
+        let ClutterState { enc, dec, scratch, gate, .. } = state;
         let scratch = scratch.as_mut_slice();
         for (l, p) in self.enc.iter().enumerate() {
             let (done, rest) = enc.split_at_mut(l);
@@ -447,7 +457,14 @@ impl ClutterPlan {
         }
         let h = dec.last().map_or(bottom, |d| d.out.as_slice());
         self.head.run(h, output, scratch, threads)?;
-        self.residual.run_in_place(output, input)
+        self.residual.run_in_place(output, input)?;
+        if let (Some(params), Some(gate)) = (&self.gate, gate.as_mut()) {
+            let frame = self.frame_len();
+            for (x, y) in input.chunks_exact(frame).zip(output.chunks_exact_mut(frame)) {
+                gate.apply(params, x, y)?;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -487,6 +504,8 @@ pub struct ClutterState {
     enc: Vec<EncState>,
     dec: Vec<DecState>,
     scratch: Vec<f32>,
+    /// The correction gate's running activity (when the plan has a gate).
+    gate: Option<GateState>,
 }
 
 impl ClutterState {
@@ -499,6 +518,19 @@ impl ClutterState {
             d.theta_hist.reset();
             d.up_hist.reset();
             d.hist.iter_mut().for_each(ConvHistory::reset);
+        }
+        if let Some(g) = &mut self.gate {
+            g.reset();
+        }
+    }
+
+    /// The next `frames` frames run are priming, whose outputs the caller drops: the correction
+    /// gate (when the plan has one) passes them untouched and starts with the frame after
+    /// ([`GateState::skip`]). [`ClutterStream`] and [`Clutter::filter_clip`] call it; callers
+    /// priming a [`ClutterPlan::run`] themselves should too.
+    pub fn skip_gate(&mut self, frames: usize) {
+        if let Some(g) = &mut self.gate {
+            g.skip(frames);
         }
     }
 }
@@ -556,6 +588,7 @@ impl ClutterStream {
                 }
                 &self.prime_buf
             };
+            self.state.skip_gate(self.prime_steps * self.plan.frames);
             for _ in 0..self.prime_steps {
                 self.plan.run(&mut self.state, src, frame_out, &self.threads)?;
             }

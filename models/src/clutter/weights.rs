@@ -12,13 +12,16 @@
 //! Metadata: `n0`, `levels` (required), `step`, `prime` (frames of priming a stream starts with,
 //! 0 when absent; see [`ClutterWeights::prime`]), `activation` = `linear` (the default when
 //! absent; no slope tensors allowed) or `prelu`, and `temporal_padding` = `causal`,
-//! `spatial_padding` = `tf_same` (checked when present: the Rust network implements only these).
+//! `spatial_padding` = `tf_same` (checked when present: the Rust network implements only these),
+//! and optionally the correction gate's `gate_alpha`, `gate_box`, `gate_level` (all three or
+//! none; see [`super::gate`]).
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use sluice_engine::{Activation, Slope};
 
+use super::gate::GateParams;
 use crate::safetensors::SafeTensors;
 use crate::{Weight, WeightsError};
 
@@ -115,6 +118,8 @@ pub struct ClutterWeights {
     /// unprimed the first frames come out worse and the error flickers; the net is trained and
     /// evaluated primed the same way (`model.py`'s `primed`). 0 = no priming.
     pub prime: usize,
+    /// The correction gate run after the network ([`super::gate`]), when the file has one.
+    pub gate: Option<GateParams>,
     /// Encoder convs per level.
     pub enc: Vec<[ConvWeights; 2]>,
     /// Decoder levels, coarsest first (`levels − 1` of them).
@@ -188,6 +193,25 @@ impl ClutterWeights {
                 .filter(|n| *n <= MAX_PRIME)
                 .ok_or_else(|| meta_err("prime", format!("{v:?} is not an integer in 0..={MAX_PRIME}")))?,
         };
+        let gate = match (st.metadata("gate_alpha"), st.metadata("gate_box"), st.metadata("gate_level")) {
+            (None, None, None) => None,
+            (Some(a), Some(b), Some(l)) => {
+                let float = |key: &'static str, v: &str| {
+                    v.parse::<f32>().map_err(|_| meta_err(key, format!("{v:?} is not a number")))
+                };
+                let box_px =
+                    b.parse::<usize>().map_err(|_| meta_err("gate_box", format!("{b:?} is not an integer")))?;
+                let params = GateParams { alpha: float("gate_alpha", a)?, box_px, level: float("gate_level", l)? };
+                params.validate().map_err(|(key, reason)| meta_err(key, reason))?;
+                Some(params)
+            }
+            _ => {
+                return Err(meta_err(
+                    "gate_alpha",
+                    "gate_alpha, gate_box and gate_level come together (export.py --gate writes all three)".into(),
+                ));
+            }
+        };
         let take = |tensor: String, expected: Vec<usize>| -> Result<Weight, WeightsError> {
             let t = st
                 .tensor(&tensor)
@@ -259,7 +283,7 @@ impl ClutterWeights {
                 reason: format!("activation = {} has slopes only on the block convs", activation.name()),
             });
         }
-        Ok(Self { n0, levels, activation, step, prime, enc, dec, head })
+        Ok(Self { n0, levels, activation, step, prime, gate, enc, dec, head })
     }
 
     /// Number of parameters, slopes included (305 563 for n0 = 8, 3 levels, linear).

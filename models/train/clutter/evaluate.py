@@ -23,6 +23,9 @@ clip; every SPEC is scored on the same output, next to the unsmoothed one):
   ema:A@G       like ema:A, but only where |c[t]| >= G grey levels; elsewhere s[t] = c[t]
   avg:A         like ema:A with the weight max(A, 1/(t+1)): the running mean of all corrections so
                 far until 1/(t+1) falls to A, then an EMA (0 <= A <= 1; avg:0 = running mean)
+--gate ALPHA,BOX,LEVEL scores the output through that correction gate (model.gate_correction);
+the default is the checkpoint's own (config `gate`, from `export.py --from-export` of gated
+weights), `--gate none` scores the network without it.
 --cache DIR keeps the network's raw outputs (one .npy per clip) so that later runs with other
 --smooth settings skip the network (ms_per_frame is then 0 for cached clips).
 
@@ -42,7 +45,7 @@ from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from data import list_split, load_clip  # noqa: E402
-from model import ClutterNet, primed  # noqa: E402
+from model import ClutterNet, parse_gate, primed  # noqa: E402
 
 
 def load_model(path):
@@ -131,24 +134,26 @@ def mean_of(rows, key):
     return float(np.mean(v)) if v else None
 
 
-def network_output(model, x, prime, cache, path):
-    """The network's raw output for clip x and the seconds it took (0 when read from the cache).
-    Runs where the model's parameters are (CPU, or a lent GPU with `--device cuda`)."""
+def network_output(model, x, prime, cache, path, gate=None):
+    """The network's output (through the correction gate, when given) for clip x and the seconds
+    it took (0 when read from the cache). Runs where the model's parameters are (CPU, or a lent
+    GPU with `--device cuda`)."""
+    tag = f".prime{prime}" + (".gate{:g},{},{:g}".format(*gate) if gate else "")
     cached = os.path.join(cache, f"{os.path.basename(os.path.dirname(path))}_{os.path.basename(path)}"
-                          f".prime{prime}.npy") if cache else None
+                          f"{tag}.npy") if cache else None
     if cached and os.path.exists(cached):
         return np.load(cached), 0.0
     with torch.no_grad():
         t0 = time.perf_counter()
         dev = next(model.parameters()).device
-        y = primed(model, torch.from_numpy(x).to(dev)[None, None], prime)[0, 0].cpu().numpy()
+        y = primed(model, torch.from_numpy(x).to(dev)[None, None], prime, gate)[0, 0].cpu().numpy()
         seconds = time.perf_counter() - t0
     if cached:
         np.save(cached, y)
     return y, seconds
 
 
-def evaluate_split(model, files, prime=0, smooths=(), cache=None):
+def evaluate_split(model, files, prime=0, smooths=(), cache=None, gate=None):
     """Metrics of the input and the filtered clip per split; with `smooths` (spec strings), also
     of the output with each smoothing of the correction, as `filtered[spec]`."""
     names = ["filtered"] + [f"filtered[{spec}]" for spec in smooths]
@@ -159,7 +164,7 @@ def evaluate_split(model, files, prime=0, smooths=(), cache=None):
     for path in files:
         clip, _ = load_clip(path)
         x, clean, mask, labels = clip["cluttered"], clip["clean"], clip["mask"], clip["labels"]
-        y, sec = network_output(model, x, prime, cache, path)
+        y, sec = network_output(model, x, prime, cache, path, gate)
         seconds += sec
         frames += len(x) if sec > 0 else 0
         outs = [y] + [x + smooth_correction(y - x, p) for p in parsed]
@@ -195,7 +200,13 @@ def main():
     ap.add_argument("--smooth", action="append", default=[], metavar="SPEC",
                     help="also score with the correction smoothed causally: ema:A, ema:A@G, avg:A, mean:K (repeatable)")
     ap.add_argument("--cache", help="directory for the network's raw outputs, reused by later runs")
+    ap.add_argument("--gate", metavar="ALPHA,BOX,LEVEL",
+                    help="the correction gate (model.gate_correction); `none` = without (default: the checkpoint's)")
     args = ap.parse_args()
+    try:
+        gate_flag = None if args.gate in (None, "none") else parse_gate(args.gate)
+    except ValueError as e:
+        ap.error(str(e))
     for spec in args.smooth:
         try:
             parse_smooth(spec)
@@ -208,7 +219,9 @@ def main():
     model.to(args.device)
     state = torch.load(args.checkpoint, weights_only=False, map_location="cpu")
     prime = state.get("config", {}).get("prime", 0) if args.prime is None else args.prime
-    results = {"checkpoint": args.checkpoint, "step": step, "prime": prime, "smooth": args.smooth}
+    gate = state.get("config", {}).get("gate") if args.gate is None else gate_flag
+    results = {"checkpoint": args.checkpoint, "step": step, "prime": prime, "smooth": args.smooth,
+               "gate": list(gate) if gate else None}
     for split in ("test-seeds", "test-motion"):
         files = list_split(args.data, split)
         if args.limit:
@@ -216,9 +229,9 @@ def main():
         if not files:
             print(f"{split}: no clips", file=sys.stderr)
             continue
-        r = evaluate_split(model, files, prime, args.smooth, args.cache)
+        r = evaluate_split(model, files, prime, args.smooth, args.cache, gate)
         results[split] = r
-        print(f"== {split} ({r['clips']} clips, step {step})")
+        print(f"== {split} ({r['clips']} clips, step {step}, gate {gate or 'none'})")
         for key in ("mae_all", "mae_in", "mae_out", "psnr", "ssim", "coherency"):
             a, b = r["input"][key], r["filtered"][key]
             print(f"  {key:10s} input {a:8.3f}   filtered {b:8.3f}")

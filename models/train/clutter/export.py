@@ -13,7 +13,9 @@ of the data is (T, H, W); temporal padding causal, spatial padding TF 'same' —
                                       only): y = x for x >= 0, slope * x below
 Decoder i = 0 is the coarsest (it gates skip level levels-2). Metadata: n0, levels, step,
 prime (copies of the first frame a stream is primed with; model.primed), temporal_padding=causal,
-spatial_padding=tf_same, activation=linear or prelu.
+spatial_padding=tf_same, activation=linear or prelu, and with a correction gate
+(model.gate_correction; `--gate ALPHA,BOX,LEVEL`, kept in the checkpoint's config as `gate`)
+gate_alpha, gate_box, gate_level.
 
     python export.py --checkpoint /var/cache/sluice/train/clutter/checkpoint.pt --out clutter.safetensors
 
@@ -34,7 +36,7 @@ from safetensors.torch import load_file, save_file
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from evaluate import load_model  # noqa: E402
-from model import ClutterNet  # noqa: E402
+from model import ClutterNet, parse_gate  # noqa: E402
 
 
 def rename(key):
@@ -55,12 +57,28 @@ def load_export(path):
     return net.eval(), stored, meta
 
 
-def to_checkpoint(path, out, prime=None):
+def gate_of(meta):
+    """The correction gate (alpha, box, level) an export's metadata holds, or None."""
+    keys = ("gate_alpha", "gate_box", "gate_level")
+    if not any(k in meta for k in keys):
+        return None
+    return parse_gate(",".join(meta[k] for k in keys))
+
+
+def gate_arg(spec, default):
+    """`--gate`: absent -> `default`, `none` -> no gate, else ALPHA,BOX,LEVEL."""
+    if spec is None:
+        return default
+    return None if spec == "none" else parse_gate(spec)
+
+
+def to_checkpoint(path, out, prime=None, gate=None):
     """Writes the net in export `path` as a checkpoint (the inverse of `main`'s export); `prime`
-    overrides the export's priming as `--prime` does for an export."""
+    and `gate` override the export's as `--prime` and `--gate` do for an export."""
     net, _, meta = load_export(path)
     prime = int(meta.get("prime", 0)) if prime is None else prime
-    config = {"n0": net.n0, "levels": net.levels, "act": net.act, "prime": prime}
+    config = {"n0": net.n0, "levels": net.levels, "act": net.act, "prime": prime,
+              "gate": gate_arg(gate, gate_of(meta))}
     torch.save({"model": net.state_dict(), "step": int(meta.get("step", 0)), "config": config}, out)
     print(f"{path} (step {meta.get('step', 0)}, {config}) -> {out}")
     return 0
@@ -73,12 +91,19 @@ def main():
     src.add_argument("--from-export", metavar="SAFETENSORS", help="an export to turn back into a checkpoint")
     ap.add_argument("--out", required=True)
     ap.add_argument("--prime", type=int, help="frames of priming (default: the source's, else 0)")
+    ap.add_argument("--gate", metavar="ALPHA,BOX,LEVEL",
+                    help="the correction gate (model.gate_correction); `none` drops it (default: the source's)")
     args = ap.parse_args()
+    try:
+        gate_arg(args.gate, None)
+    except ValueError as e:
+        ap.error(str(e))
     if args.from_export:
-        return to_checkpoint(args.from_export, args.out, args.prime)
+        return to_checkpoint(args.from_export, args.out, args.prime, args.gate)
     model, step = load_model(args.checkpoint)
     config = torch.load(args.checkpoint, weights_only=False, map_location="cpu").get("config", {})
     prime = config.get("prime", 0) if args.prime is None else args.prime
+    gate = gate_arg(args.gate, config.get("gate"))
     tensors = {rename(k): v.detach().contiguous().float() for k, v in model.state_dict().items()}
     meta = {
         "n0": str(model.n0),
@@ -90,6 +115,9 @@ def main():
         "activation": model.act,
         "layout": "NCTHW",
     }
+    if gate is not None:
+        meta.update({"gate_alpha": repr(float(gate[0])), "gate_box": str(int(gate[1])),
+                     "gate_level": repr(float(gate[2]))})
     save_file(tensors, args.out, metadata=meta)
     for name, t in sorted(tensors.items()):
         print(f"{name:28s} {tuple(t.shape)}")

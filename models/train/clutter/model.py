@@ -120,15 +120,52 @@ class ClutterNet(nn.Module):
         return (out, gates) if return_gates else out
 
 
-def primed(model, x, prime):
+def primed(model, x, prime, gate=None):
     """Runs `model` on `x` (N, 1, T, H, W) with `prime` copies of the first frame in front and
     drops their outputs. Why: zero history before the first frame is a step the causal convs see
     as a cut, so the first frames came out worse (and the error flickered); starting from a
-    history of the first frame held still removes it. The Rust model primes its streams alike."""
-    if prime <= 0:
-        return model(x)
-    xp = torch.cat([x[:, :, :1].expand(-1, -1, prime, -1, -1), x], dim=2)
-    return model(xp)[:, :, prime:]
+    history of the first frame held still removes it. The Rust model primes its streams alike.
+    With `gate` = (alpha, box, level), the clip's correction then goes through `gate_correction`
+    from its first frame (the priming frames' corrections, dropped anyway, would feed it the
+    start-up cut this priming exists to hide)."""
+    xp = torch.cat([x[:, :, :1].expand(-1, -1, prime, -1, -1), x], dim=2) if prime > 0 else x
+    y = model(xp)[:, :, prime:]
+    return y if gate is None else gate_correction(x, y, gate)
+
+
+def gate_correction(x, y, gate):
+    """The correction gate (reference of sluice_models::clutter::gate): the correction c = y - x
+    is scaled per pixel by min(1, s / level), where s is the in-frame box mean (box x box pixels,
+    the window clipped to the frame) of |c| in grey levels (0-255), averaged causally over time:
+    s_0 = box(|c_0|), s_t = alpha * box(|c_t|) + (1 - alpha) * s_{t-1}. Why: clutter is contiguous
+    and nearly static, so its correction is large over whole neighbourhoods frame after frame,
+    while stray small corrections on clean tissue are scattered and flicker (leakage, and the
+    temporal coherency score). x, y: (N, 1, T, H, W)."""
+    alpha, box, level = gate
+    c = y - x
+    a = c.abs() * 255.0
+    pad = box // 2
+    # Window sums over the zero-padded frame, divided by the window's in-frame pixel count.
+    ones = torch.ones_like(a[:, :, :1])
+    window = lambda v: F.avg_pool3d(F.pad(v, (pad, pad, pad, pad)), (1, box, box), stride=1)  # noqa: E731
+    b = window(a) / window(ones)
+    s = torch.empty_like(b)
+    s[:, :, 0] = b[:, :, 0]
+    for t in range(1, b.shape[2]):
+        s[:, :, t] = alpha * b[:, :, t] + (1.0 - alpha) * s[:, :, t - 1]
+    return x + torch.clamp(s / level, max=1.0) * c
+
+
+def parse_gate(spec):
+    """`ALPHA,BOX,LEVEL` (e.g. `0.05,11,4`) -> (alpha, box, level); ValueError when out of range
+    (the ranges sluice_models accepts: 0 < alpha <= 1, odd box 1..255, 0 < level <= 255)."""
+    parts = spec.split(",")
+    if len(parts) != 3:
+        raise ValueError(f"gate {spec!r}: expected ALPHA,BOX,LEVEL")
+    alpha, box, level = float(parts[0]), int(parts[1]), float(parts[2])
+    if not 0.0 < alpha <= 1.0 or not (1 <= box <= 255 and box % 2 == 1) or not 0.0 < level <= 255.0:
+        raise ValueError(f"gate {spec!r}: needs 0 < ALPHA <= 1, odd BOX in 1..255, 0 < LEVEL <= 255")
+    return (alpha, box, level)
 
 
 def count_params(model):
