@@ -2,7 +2,8 @@
 //! streamed one at a time (the live path), and a whole 32-frame clip (`filter_clip`), on 1 and
 //! 2 threads. Per-frame times: best and median (the machine may be shared; best-of skips
 //! preempted frames); fps = 1000 / median. The PyTorch peer on the same shape is
-//! `models/train/clutter/torch_bench.py`.
+//! `models/train/clutter/torch_bench.py`. When the weights have a correction gate, its share of
+//! a frame (one thread, after the network) is timed alone too.
 //!
 //! `cargo run --release -p sluice-models --example clutter_throughput [-- --size 128 --frames 40]`
 //! (`SLUICE_ISA` picks the tier). `--weights FILE` times another export (a retrained net).
@@ -12,7 +13,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use sluice_engine::Threads;
-use sluice_models::clutter::{Clutter, ClutterWeights};
+use sluice_models::clutter::{Clutter, ClutterWeights, GateState};
 use sluice_models::timing::{self, Reps};
 
 fn main() -> Result<(), Box<dyn Error>> {
@@ -36,12 +37,33 @@ fn main() -> Result<(), Box<dyn Error>> {
         None => ClutterWeights::bundled()?,
     };
     let activation = w.activation.name();
+    let gate = w.gate;
     let model = Clutter::new(w);
     let (h, w) = (size, size);
     // A deterministic echo-like clip: moving texture, a static bright band, speckle-ish noise.
     let clip = timing::echo_clip(clip_frames.max(frames), h, w);
     let gflop = model.plan(h, w, 1)?.flops_per_frame() as f64 / 1e9;
     println!("clutter filter ({activation}) {h}x{w}, {:.2} GFLOP per frame, tier {}", gflop, model.isa().name());
+    if let Some(params) = gate {
+        // The gate on the clip's frames with a fixed pattern of corrections up to ±6 grey levels.
+        let mut state = GateState::new(h, w);
+        let mut out = vec![0.0; h * w];
+        let mut frames_in = clip.chunks_exact(h * w).cycle();
+        let t = timing::measure(Reps::new(frames).with_inner(20), || {
+            let Some(x) = frames_in.next() else { return Ok(()) };
+            for (i, (y, v)) in out.iter_mut().zip(x).enumerate() {
+                *y = v + ((i % 9) as f32 - 4.0) * 1.5 / 255.0;
+            }
+            state.apply(&params, x, &mut out)
+        })?;
+        println!(
+            "correction gate (alpha {}, box {}, level {}): median {:.1} us per frame",
+            params.alpha,
+            params.box_px,
+            params.level,
+            t.median_ms() * 1e3
+        );
+    }
     for n in [1usize, 2] {
         let threads = Arc::new(Threads::new(n)?);
         let mut stream = model.stream(h, w, Arc::clone(&threads))?;

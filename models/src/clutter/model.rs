@@ -396,8 +396,9 @@ impl ClutterPlan {
 
     /// Filters the next `frames_per_step` frames of the stream held by `state`: `input` and
     /// `output` are `[frames][height][width]` grey levels (output = input + the predicted
-    /// correction, gated when the weights have a gate, unclamped). Allocates nothing. Errors (`BufferLength`) for wrong buffer
-    /// sizes, a state from another plan, or more threads than the state was made for.
+    /// correction, gated when the weights have a gate, unclamped). Allocates nothing. Errors
+    /// (`BufferLength`) for wrong buffer sizes, a state from another plan, or more threads than
+    /// the state was made for.
     pub fn run(&self, state: &mut ClutterState, input: &[f32], output: &mut [f32], threads: &Threads) -> Result<()> {
         let check = |buffer, expected, got| {
             if got == expected { Ok(()) } else { Err(EngineError::BufferLength { op: OP, buffer, expected, got }) }
