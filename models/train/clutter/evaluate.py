@@ -57,6 +57,11 @@ def load_model(path):
     return model, state.get("step")
 
 
+def to_8bit(x):
+    """The filter's output as a display or file gets it: clipped to [0, 1], rounded to k/255."""
+    return np.rint(np.clip(x, 0.0, 1.0) * 255.0) / 255.0
+
+
 def coherency(x, clean):
     e = np.abs(x - clean).reshape(x.shape[0], -1).mean(axis=1) * 255.0
     return float(np.abs(np.diff(e)).mean())
@@ -168,7 +173,7 @@ def evaluate_split(model, files, prime=0, smooths=(), cache=None, gate=None):
         seconds += sec
         frames += len(x) if sec > 0 else 0
         outs = [y] + [x + smooth_correction(y - x, p) for p in parsed]
-        outs = [np.rint(np.clip(o, 0.0, 1.0) * 255.0) / 255.0 for o in outs]
+        outs = [to_8bit(o) for o in outs]
         per["input"].append(clip_metrics(x, clean, mask))
         for name, o in zip(names, outs):
             per[name].append(clip_metrics(o, clean, mask))

@@ -28,8 +28,8 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from data import generate, list_split, load_clip  # noqa: E402
-from evaluate import coherency, load_model  # noqa: E402
-from model import gate_correction, primed  # noqa: E402
+from evaluate import coherency, load_model, network_output, to_8bit  # noqa: E402
+from model import gate_correction  # noqa: E402
 
 VALIDATION = [("normal", 900), ("lad", 100900), ("lcx", 200900)]
 ALPHAS = (0.2, 0.1, 0.05, 0.03, 0.02)
@@ -37,30 +37,20 @@ BOXES = (7, 11, 15, 21, 25, 31)
 LEVELS = (1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0)
 
 
-def outputs(model, files, prime, cache, split):
-    """(cluttered, clean, mask, ungated network output) per clip, the outputs cached."""
-    for path in files:
-        clip, _ = load_clip(path)
-        cached = os.path.join(cache, f"{split}_{os.path.basename(path)}.prime{prime}.npy")
-        if os.path.exists(cached):
-            y = np.load(cached)
-        else:
-            with torch.no_grad():
-                y = primed(model, torch.from_numpy(clip["cluttered"])[None, None], prime)[0, 0].numpy()
-            np.save(cached, y)
-        yield clip["cluttered"], clip["clean"], clip["mask"] > 0, y
-
-
 def scores(x, clean, inside, out):
-    o = np.rint(np.clip(out, 0.0, 1.0) * 255.0) / 255.0
+    """evaluate.py's mae_in, mae_out (leakage) and coherency, without its slower PSNR/SSIM."""
+    o = to_8bit(out)
     d = np.abs(o - clean) * 255.0
     return d[inside].mean(), d[~inside].mean(), coherency(o, clean)
 
 
-def scan(model, files, prime, cache, split, grid):
+def scan(model, files, prime, cache, grid):
     """Mean (mae_in, leakage, coherency) of the input, the ungated output and every gate."""
     rows = {g: [] for g in ["input", None] + grid}
-    for x, clean, inside, y in outputs(model, files, prime, cache, split):
+    for path in files:
+        clip, _ = load_clip(path)
+        x, clean, inside = clip["cluttered"], clip["clean"], clip["mask"] > 0
+        y, _ = network_output(model, x, prime, cache, path)
         rows["input"].append(scores(x, clean, inside, x))
         rows[None].append(scores(x, clean, inside, y))
         xt, yt = torch.from_numpy(x)[None, None].double(), torch.from_numpy(y)[None, None].double()
@@ -103,7 +93,7 @@ def main():
         files = list_split(args.data, split)
         if not files:
             ap.error(f"no clips in {args.data}/{split}" + ("" if args.sluice else " (pass --sluice to make val)"))
-        results[split] = scan(model, files, prime, args.cache, split, grid)
+        results[split] = scan(model, files, prime, args.cache, grid)
         print(f"{split}: {len(files)} clips scanned", flush=True)
     choice = pick(results["val"], args.margin)
     if choice is None:
