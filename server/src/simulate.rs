@@ -11,19 +11,17 @@
 //! 8-bit grey. Video layout: `clip_SEED.mp4` or `clip_SEED.webm`, the cluttered frames only.
 
 use std::fs;
-use std::io::{BufWriter, Write};
+use std::io::BufWriter;
 use std::path::Path;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
 use sluice_pipeline::echo::GreyVideo;
+use sluice_pipeline::echo::simulate::raw::{RAW_ARRAYS, write_raw};
 use sluice_pipeline::echo::simulate::{Clip, ClutterKind, MotionPattern, SimConfig, SimError, Simulator};
 use sluice_pipeline::video::{Container, OutputTarget, VideoError};
 
 use crate::cli::{ClutterArg, MotionArg, OutputFormat, SimulateEchoArgs};
-
-/// The arrays of a clip, in file order.
-const ARRAYS: [&str; 4] = ["cluttered", "clean", "mask", "labels"];
 
 /// What one clip became.
 #[derive(Debug, Clone)]
@@ -45,9 +43,7 @@ pub fn clutter_for(arg: ClutterArg, seed: u64) -> ClutterKind {
         ClutterArg::Nf => ClutterKind::NearField,
         ClutterArg::Rl => ClutterKind::Reverberation,
         ClutterArg::Both => ClutterKind::Both,
-        ClutterArg::Mixed => {
-            [ClutterKind::NearField, ClutterKind::Reverberation, ClutterKind::Both][(seed % 3) as usize]
-        }
+        ClutterArg::Mixed => ClutterKind::mixed(seed),
     }
 }
 
@@ -134,43 +130,10 @@ pub fn simulate_echo(args: &SimulateEchoArgs, mut done: impl FnMut(&ClipSummary)
     Ok(())
 }
 
-fn arrays(clip: &Clip) -> [&[f32]; 4] {
-    [&clip.cluttered, &clip.clean, &clip.mask, &clip.labels]
-}
-
-/// `NAME.bin` (the four arrays, f32 LE) and `NAME.json` (shape, names, parameters).
-fn write_raw(dir: &Path, name: &str, clip: &Clip) -> Result<()> {
-    let bin = dir.join(format!("{name}.bin"));
-    let file = fs::File::create(&bin).with_context(|| format!("cannot create {}", bin.display()))?;
-    let mut w = BufWriter::new(file);
-    for array in arrays(clip) {
-        for v in array {
-            w.write_all(&v.to_le_bytes())?;
-        }
-    }
-    w.flush().with_context(|| format!("cannot write {}", bin.display()))?;
-    let sidecar = serde_json::json!({
-        "shape": [clip.frames, clip.height, clip.width],
-        "dtype": "float32",
-        "byte_order": "little",
-        "arrays": ARRAYS,
-        "labels": { "0": "other", "1": "lv_myocardium", "2": "lv_blood" },
-        "pixel_mm": [clip.pixel_mm.0, clip.pixel_mm.1],
-        "seed": clip.scene.seed,
-        "clutter": clip.scene.clutter,
-        "motion": clip.scene.motion,
-        "scene": clip.scene,
-        "clutter_params": clip.clutter,
-    });
-    let json = dir.join(format!("{name}.json"));
-    fs::write(&json, serde_json::to_string_pretty(&sidecar)?)
-        .with_context(|| format!("cannot write {}", json.display()))
-}
-
 /// `DIR/{cluttered,clean,mask}/NNN.png`, 8-bit grey.
 fn write_pngs(dir: &Path, clip: &Clip) -> Result<()> {
     let mut bytes = vec![0u8; clip.frame_len()];
-    for (label, array) in ARRAYS.iter().zip(arrays(clip)).take(3) {
+    for (label, array) in RAW_ARRAYS.iter().zip([&clip.cluttered, &clip.clean, &clip.mask]) {
         let sub = dir.join(label);
         fs::create_dir_all(&sub).with_context(|| format!("cannot create {}", sub.display()))?;
         for t in 0..clip.frames {

@@ -23,6 +23,14 @@ pub enum ClutterKind {
 }
 
 impl ClutterKind {
+    /// The class of clip `seed` in a mixed set: near-field, reverberation, both, in turn by
+    /// seed (what `sluice simulate-echo --clutter mixed` and the training data use).
+    pub fn mixed(seed: u64) -> Self {
+        [Self::NearField, Self::Reverberation, Self::Both][(seed % 3) as usize]
+    }
+}
+
+impl ClutterKind {
     /// Whether near-field haze is added.
     pub fn has_near_field(self) -> bool {
         matches!(self, Self::NearField | Self::Both)

@@ -18,6 +18,7 @@
 //! | Lagrangian scatterers | `scatterers` |
 //! | point-spread function | `psf` |
 //! | haze, bands, ghosts | `clutter` |
+//! | the raw files the trainer reads | [`raw`] |
 
 mod anatomy;
 mod clutter;
@@ -26,6 +27,7 @@ mod error;
 mod geometry;
 mod params;
 mod psf;
+pub mod raw;
 mod rng;
 mod scatterers;
 
