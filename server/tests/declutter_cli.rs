@@ -9,7 +9,7 @@ use media::{luma as grey_frames, p, simulate_png, tempdir, tool, video_stream as
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-/// Frames and side of the simulated clip: 126 is not a multiple of 4 (the stage pads to 128).
+/// Frames and side of the simulated clip: 126 is not a multiple of 8 (the stage pads to 128).
 const FRAMES: usize = 10;
 const SIDE: usize = 126;
 

@@ -10,7 +10,7 @@ use sluice_server::http::video_jobs::{JobState, JobStatus};
 use std::path::Path;
 use std::process::Command;
 
-/// A 12-frame 98×98 simulated echo clip (sides not multiples of 4) as lossless H.264 at 25 fps.
+/// A 12-frame 98×98 simulated echo clip (sides not multiples of 8) as lossless H.264 at 25 fps.
 /// Why not smaller: on a 62×62 clip the net's corrections are a few grey levels, which the
 /// correction gate fades away, and the test could not tell a filter from a copy.
 fn make_clip(dir: &Path) -> std::path::PathBuf {

@@ -13,7 +13,7 @@
 //! The block convs carry the file's activation fused into their stores: none for a `linear`
 //! net, the conv's own PReLU slope for a `prelu` one ([`ClutterWeights::activation`]).
 //!
-//! Frame sides must be multiples of `2^(levels−1)` (4 for the bundled net): the model was
+//! Frame sides must be multiples of `2^(levels−1)` (8 for the bundled 4-level net): the model was
 //! trained that way (TF "same" padding of the stride-2 gate conv then pads the end only, and
 //! the skips and upsampled maps line up). For other sizes pad the bottom and right with zeros
 //! to the next multiple ([`ClutterPlan::padded_size`]) and crop the output: zeros are what the

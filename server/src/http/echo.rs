@@ -93,7 +93,7 @@ fn model() -> Result<Clutter, ApiError> {
 /// of PNG/JPEG frames (read in member-name order, at 30 fps), or a multi-frame DICOM (8-bit
 /// MONOCHROME1/2, RGB, YBR_FULL, YBR_FULL_422; uncompressed little endian or JPEG baseline;
 /// its Frame Time or Cine Rate gives the rate), told apart by content. Colour is reduced to
-/// BT.601 grey and frame sides that are not multiples of 4 are zero-padded and cropped back.
+/// BT.601 grey and frame sides that are not multiples of 8 are zero-padded and cropped back.
 /// The response streams the filtered clip as it is encoded: grey WebM (VP9) or fragmented MP4
 /// (H.264), 4:2:0 with neutral chroma, every frame's timing kept (an odd side loses its last
 /// row or column); or, with `format=dcm`, a multi-frame grey DICOM keeping a DICOM input's

@@ -13,7 +13,7 @@
 //! | the whole-clip pass | [`job`] |
 //!
 //! Rules: colour input is reduced to its BT.601 luma ([`grey`]); a frame whose sides are not
-//! multiples of 4 is zero-padded at the bottom and right and cropped back ([`stage`]); frames go
+//! multiples of 8 is zero-padded at the bottom and right and cropped back ([`stage`]); frames go
 //! through the network one at a time, in order, 0 frames late. All FFmpeg work is blocking.
 
 pub mod archive;
@@ -29,8 +29,8 @@ pub use job::{ClipInfo, DeclutterJob, DeclutterOptions, DeclutterSummary, Declut
 pub use stage::DeclutterStage;
 
 /// Largest frame the filter takes, in pixels: 640×480 (either orientation, or any shape of that
-/// area). The network's working set grows with the area, about 3.2 KiB per pixel (measured:
-/// 4.3 GB resident for 1280×1024, 0.1 GB for 128×128), so this keeps a job near 1 GB, within the
-/// deploy manifests' 2–4 GiB; and the network was trained on 128×128 frames of a whole sector
+/// area). The network's working set grows with the area, about 3.7 KiB per pixel (measured: 1.2 GB
+/// resident for a 640×480 `sluice declutter`, 1.05 GB with the earlier 3-level net), so this
+/// keeps a job near 1.2 GB, within the deploy manifests' 2–4 GiB; and the network was trained on 128×128 frames of a whole sector
 /// (about 1 mm per pixel), so much finer frames are outside what it learnt.
 pub const MAX_PIXELS: usize = 640 * 480;

@@ -1,6 +1,6 @@
 //! [`DeclutterStage`]: grey frames of any size through the clutter filter, one per call.
 //!
-//! The network needs frame sides that are multiples of 4 (`ClutterPlan::padded_size`): a frame
+//! The network needs frame sides that are multiples of 8 (`ClutterPlan::padded_size`): a frame
 //! is copied into the top-left of a zeroed buffer of the padded size — zero-padding at the
 //! bottom and right, which is what the echo sector has outside the fan — filtered, and the
 //! top-left `width × height` of the result is cropped back. The padding is written once, in
@@ -64,7 +64,7 @@ impl DeclutterStage {
         self.size
     }
 
-    /// The size the network runs at: (width, height) rounded up to multiples of 4.
+    /// The size the network runs at: (width, height) rounded up to the multiple the net needs (8).
     pub fn padded_size(&self) -> (usize, usize) {
         self.padded
     }
@@ -277,26 +277,26 @@ mod tests {
     #[test]
     fn stage_equals_the_stream_on_zero_padded_frames_cropped() {
         let model = model();
-        // 33×30 pads to 36×32: the network must see exactly the zero-padded frames.
+        // 33×30 pads to 40×32: the network must see exactly the zero-padded frames.
         let (w, h, frames) = (33, 30, 5);
         let x = echo_clip(frames, h, w);
         let single = Arc::new(Threads::single());
         let mut stage = DeclutterStage::new(&model, w, h, single.clone()).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!((stage.size(), stage.padded_size(), stage.latency()), ((33, 30), (36, 32), 0));
-        let mut stream = model.stream(32, 36, single).unwrap_or_else(|e| panic!("{e}"));
-        let mut padded = vec![0.0; 36 * 32];
-        let mut full = vec![0.0; 36 * 32];
+        assert_eq!((stage.size(), stage.padded_size(), stage.latency()), ((33, 30), (40, 32), 0));
+        let mut stream = model.stream(32, 40, single).unwrap_or_else(|e| panic!("{e}"));
+        let mut padded = vec![0.0; 40 * 32];
+        let mut full = vec![0.0; 40 * 32];
         let mut got = vec![f32::NAN; w * h];
         let mut changed = 0.0f32;
         for f in x.chunks_exact(w * h) {
             stage.process_f32(f, &mut got).unwrap_or_else(|e| panic!("{e}"));
             for (r, row) in f.chunks_exact(w).enumerate() {
-                padded[r * 36..r * 36 + w].copy_from_slice(row);
+                padded[r * 40..r * 40 + w].copy_from_slice(row);
             }
             stream.process(&padded, &mut full).unwrap_or_else(|e| panic!("{e}"));
             for (r, row) in got.chunks_exact(w).enumerate() {
                 for (c, v) in row.iter().enumerate() {
-                    assert_eq!(*v, full[r * 36 + c].clamp(0.0, 1.0), "pixel ({c}, {r})");
+                    assert_eq!(*v, full[r * 40 + c].clamp(0.0, 1.0), "pixel ({c}, {r})");
                     changed = changed.max((v - f[r * w + c]).abs());
                 }
             }
