@@ -54,9 +54,13 @@ test('echo tab: a simulated clip is filtered and shown in step with the clutter 
       .catch(async (e) => { throw new Error(`${e.message}; status: ${await page.locator('#echo-status').textContent()}`); });
     assert.equal(await page.locator('#echo-progress').evaluate((p) => p.value), 1);
 
-    // Both clips load: 128×128, 48 frames at 30 fps.
-    await page.waitForFunction(() => ['echo-before', 'echo-after'].every((id) => document.getElementById(id).readyState >= 2),
-      null, { timeout: 20_000 });
+    // Both clips load: 128×128, 48 frames at 30 fps. A WebM without a duration field can reach
+    // HAVE_CURRENT_DATA while its duration is still Infinity (Chromium finds it by parsing to the
+    // end; the page shows 0 until then), so wait for both.
+    await page.waitForFunction(() => ['echo-before', 'echo-after'].every((id) => {
+      const v = document.getElementById(id);
+      return v.readyState >= 2 && Number.isFinite(v.duration);
+    }), null, { timeout: 20_000 });
     const dims = await page.evaluate(() => ['echo-before', 'echo-after'].map((id) => {
       const v = document.getElementById(id);
       return [v.videoWidth, v.videoHeight, v.duration];
