@@ -133,7 +133,7 @@ pub fn simulate_echo(args: &SimulateEchoArgs, mut done: impl FnMut(&ClipSummary)
 /// `DIR/{cluttered,clean,mask}/NNN.png`, 8-bit grey.
 fn write_pngs(dir: &Path, clip: &Clip) -> Result<()> {
     let mut bytes = vec![0u8; clip.frame_len()];
-    for (label, array) in RAW_ARRAYS.iter().zip([&clip.cluttered, &clip.clean, &clip.mask]) {
+    for (label, array) in RAW_ARRAYS.iter().zip(clip.arrays()).take(3) {
         let sub = dir.join(label);
         fs::create_dir_all(&sub).with_context(|| format!("cannot create {}", sub.display()))?;
         for t in 0..clip.frames {

@@ -78,6 +78,11 @@ pub struct Clip {
 }
 
 impl Clip {
+    /// The four arrays in the order of [`raw::RAW_ARRAYS`] (the raw files' and PNG folders').
+    pub fn arrays(&self) -> [&[f32]; 4] {
+        [&self.cluttered, &self.clean, &self.mask, &self.labels]
+    }
+
     /// Pixels per frame.
     pub fn frame_len(&self) -> usize {
         self.height * self.width

@@ -42,7 +42,7 @@ pub fn write_raw(dir: &Path, name: &str, clip: &Clip) -> Result<(), RawError> {
         move |source| RawError::Io { path, source }
     };
     let mut w = BufWriter::new(fs::File::create(&bin).map_err(io(&bin))?);
-    for array in [&clip.cluttered, &clip.clean, &clip.mask, &clip.labels] {
+    for array in clip.arrays() {
         for v in array.iter() {
             w.write_all(&v.to_le_bytes()).map_err(io(&bin))?;
         }
