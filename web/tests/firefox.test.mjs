@@ -10,7 +10,7 @@ import { mkdtempSync } from 'node:fs';
 import { execFileSync, spawn } from 'node:child_process';
 import {
   launchFirefox, nullSink, artifactsDir, canvasInk, waitForDownload, speechServerSuite, assertLiveRoundTrip, assertSameWav,
-  collectPageErrors, loadedVideoSizes, liveRecording,
+  collectPageErrors, loadedVideoSizes, liveRecording, nullSinkAvailable, isBrowserHang, closeFirefox,
 } from './support.mjs';
 
 const ctx = speechServerSuite('firefox-server.log');
@@ -27,13 +27,27 @@ async function waitFor(page, predicate, timeout, statusId, ...args) {
     await page.waitForFunction(predicate, { timeout }, ...args);
   } catch (e) {
     const status = await page.$eval(`#${statusId}`, (el) => el.textContent).catch(() => '?');
-    throw new Error(`${e.message}; status: ${status}`);
+    throw new Error(`${e.message}; status: ${status}`, { cause: e });
   }
 }
 
 test('firefox: live tab, a PulseAudio microphone comes back enhanced like `sluice denoise`', async (t) => {
+  if (!nullSinkAvailable()) { t.skip('no PulseAudio server (set SLUICE_REQUIRE_PULSE to make this fail)'); return; }
+  // Firefox ESR has, once in many CI runs, stopped answering a protocol call in this test (180 s
+  // with no reply; not reproduced in 12 runs here, with and without busy CPUs). A browser that hangs
+  // gets one more try with a fresh browser and sink; a failed check never does.
+  try {
+    await liveRoundTrip();
+  } catch (e) {
+    if (!isBrowserHang(e)) throw e;
+    t.diagnostic(`firefox stopped answering (${e.message.split(' Increase')[0]}); one more try with a fresh browser`);
+    await liveRoundTrip();
+  }
+});
+
+/** The live tab through a PulseAudio null sink: start, play the noisy speech, stop, compare. */
+async function liveRoundTrip() {
   const sink = nullSink('firefox');
-  if (!sink) { t.skip('no PulseAudio server (set SLUICE_REQUIRE_PULSE to make this fail)'); return; }
   const browser = await launchFirefox({ microphone: sink.monitorDescription });
   try {
     const page = await browser.newPage();
@@ -68,9 +82,24 @@ test('firefox: live tab, a PulseAudio microphone comes back enhanced like `sluic
     assert.match(await page.$eval('#latency', (e) => e.textContent), /ms$/, 'latency shown');
     assert.deepEqual(pageErrors, []);
   } finally {
-    await browser.close();
+    await closeFirefox(browser);
     sink.close();
   }
+}
+
+test('firefox: a call the page never answers counts as a hang, and the hung browser still closes', async () => {
+  const browser = await launchFirefox({ protocolTimeout: 2_000 });
+  try {
+    const page = await browser.newPage();
+    await page.goto(ctx.server.url);
+    const hung = await page.evaluate(() => new Promise(() => {})).then(() => null, (e) => e);
+    assert.ok(isBrowserHang(hung), `not taken for a hang: ${hung}`);
+    assert.ok(isBrowserHang(new Error('wrapped', { cause: hung })), 'a wrapped hang is still one');
+    assert.equal(isBrowserHang(new assert.AssertionError({ message: 'timed out' })), false, 'a failed check is not a hang');
+  } finally {
+    await closeFirefox(browser);
+  }
+  assert.notEqual(browser.process().exitCode ?? browser.process().signalCode, null, 'firefox exited');
 });
 
 test('firefox: live tab, a denied microphone says so', async () => {
@@ -83,7 +112,7 @@ test('firefox: live tab, a denied microphone says so', async () => {
     assert.match(await page.$eval('#live-status', (e) => e.textContent), /Microphone access was denied/);
     assert.equal(await page.$eval('#live-start', (b) => b.disabled), false);
   } finally {
-    await browser.close();
+    await closeFirefox(browser);
   }
 });
 
@@ -107,7 +136,7 @@ test('firefox: file tab, upload, progress, before/after pictures, download', asy
     const saved = await waitForDownload(downloads);
     assertSameWav(saved, ctx.reference);
   } finally {
-    await browser.close();
+    await closeFirefox(browser);
   }
 });
 
@@ -142,7 +171,7 @@ test('firefox: video tab, upload, both videos play, comparison slider, download'
     assert.deepEqual([v.codec_name, v.width, v.height, v.nb_read_frames], ['vp9', 192, 128, '25']);
     assert.deepEqual(pageErrors, []);
   } finally {
-    await browser.close();
+    await closeFirefox(browser);
   }
 });
 
@@ -179,6 +208,6 @@ test('firefox: echo tab, a simulated clip is filtered, both clips seek and play 
     await page.screenshot({ path: join(artifactsDir(), 'firefox-echo-tab.png'), fullPage: true });
     assert.deepEqual(pageErrors, []);
   } finally {
-    await browser.close();
+    await closeFirefox(browser);
   }
 });

@@ -166,7 +166,7 @@ export async function launchChromium({ microphoneWav = null, denyMicrophone = fa
  * PulseAudio source it captures (see nullSink), with prompts granted — or, with
  * `denyMicrophone`, refused as by a user who blocks the site. Downloads land in `downloadDir`.
  */
-export async function launchFirefox({ microphone = null, denyMicrophone = false, downloadDir = null } = {}) {
+export async function launchFirefox({ microphone = null, denyMicrophone = false, downloadDir = null, protocolTimeout = 60_000 } = {}) {
   const prefs = {
     'media.navigator.streams.fake': false,
     'media.autoplay.default': 0, // allowed: the page plays the enhanced audio back
@@ -182,7 +182,26 @@ export async function launchFirefox({ microphone = null, denyMicrophone = false,
     executablePath: process.env.SLUICE_FIREFOX || '/usr/bin/firefox-esr',
     headless: true,
     extraPrefsFirefox: prefs,
+    // The slowest call these tests make answers in well under a second even on a loaded
+    // machine; a call unanswered for a minute is a hung browser (see isBrowserHang), not a slow
+    // one, and waiting puppeteer's default three minutes for it only delays the verdict.
+    protocolTimeout,
   });
+}
+
+/** Whether `error` (or what it wraps) is a protocol call the browser never answered. */
+export function isBrowserHang(error) {
+  for (let e = error; e; e = e.cause) {
+    if (e.name === 'ProtocolError' && /timed out/.test(e.message)) return true;
+  }
+  return false;
+}
+
+/** Closes `browser`, or kills its process if the close is not answered in 15 s (a hung browser). */
+export async function closeFirefox(browser) {
+  const closed = browser.close().then(() => true, () => false);
+  const gaveUp = new Promise((resolve) => { setTimeout(() => resolve(false), 15_000).unref(); });
+  if (!(await Promise.race([closed, gaveUp]))) browser.process()?.kill('SIGKILL');
 }
 
 /** `pactl` with `args`, its trimmed output, or null when no PulseAudio server answers. */
@@ -194,16 +213,21 @@ function pactl(...args) {
   }
 }
 
+/** Whether a PulseAudio server answers (nullSink can make sinks); with SLUICE_REQUIRE_PULSE set, a
+ *  missing server is an error instead of false. */
+export function nullSinkAvailable() {
+  if (pactl('info') !== null) return true;
+  if (process.env.SLUICE_REQUIRE_PULSE) throw new Error('SLUICE_REQUIRE_PULSE is set but no PulseAudio server answers `pactl info`');
+  return false;
+}
+
 /**
  * A mono 48 kHz PulseAudio null sink of the test's own (never a developer's real devices), or
  * null when no PulseAudio server answers — a failure instead when SLUICE_REQUIRE_PULSE is set,
  * as CI sets it. `close()` unloads it.
  */
 export function nullSink(tag) {
-  if (pactl('info') === null) {
-    if (process.env.SLUICE_REQUIRE_PULSE) throw new Error('SLUICE_REQUIRE_PULSE is set but no PulseAudio server answers `pactl info`');
-    return null;
-  }
+  if (!nullSinkAvailable()) return null;
   const name = `sluice_web_${tag}_${process.pid}`;
   const module = pactl('load-module', 'module-null-sink', `sink_name=${name}`, 'rate=48000', 'channels=1',
     `sink_properties=device.description=${name}`);
