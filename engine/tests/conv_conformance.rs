@@ -64,7 +64,7 @@ fn edge_specs() -> Vec<(ConvSpec, Vec<usize>)> {
 fn lanes_specs() -> Vec<(ConvSpec, Vec<usize>)> {
     let mut v = Vec::new();
     for cout in [16, 32, 48, 64, 80] {
-        for w in [1, 7, 9, 15, 17, 13, 21, 26] {
+        for w in [1, 7, 9, 15, 17, 13, 21, 26, 34, 40] {
             let spec = ConvSpec::new(5 + cout % 7, cout, &[3, 3]).same_padding().activation(Activation::Tanh);
             v.push((spec, vec![3, w]));
         }

@@ -1,6 +1,6 @@
 //! AVX2 channels-in-lanes blocks: 8 output channels per ymm, `vmaskmovps` stores for channel tails.
 
-use super::BlockArgs;
+use super::{BlockArgs, Tile};
 use crate::vmath::avx2::activate;
 use std::arch::x86_64::*;
 
@@ -9,12 +9,15 @@ const L: usize = 8;
 /// Pixels per block for V = 1..=4 (index V): 16 ymm allow R·V + V + 1 ≤ 16 ((3,4) spills and halves the rate).
 pub(super) const R: [usize; 5] = [1, 8, 6, 4, 2];
 
-/// Runs one block: `full` selects the `R[v]`-pixel tile, else a single pixel; `nkw` taps along W
-/// (1, 3 and 5 have unrolled kernels).
+/// Narrow tiles for rows and row tails too short for `R` (small maps): about half of `R`.
+pub(super) const R_NARROW: [usize; 5] = [1, 4, 3, 2, 1];
+
+/// Runs one block: `tile` picks the `R[v]`- or `R_NARROW[v]`-pixel tile or a single pixel;
+/// `nkw` taps along W (1, 3 and 5 have unrolled kernels).
 ///
 /// # Safety
 /// The CPU has AVX2 + FMA, and every address formed from `a` is in bounds.
-pub(super) unsafe fn run_block(v: usize, full: bool, nkw: usize, a: &BlockArgs) {
+pub(super) unsafe fn run_block(v: usize, tile: Tile, nkw: usize, a: &BlockArgs) {
     macro_rules! by_kw {
         ($r:expr, $v:literal) => {
             match nkw {
@@ -27,7 +30,11 @@ pub(super) unsafe fn run_block(v: usize, full: bool, nkw: usize, a: &BlockArgs) 
     }
     macro_rules! by_r {
         ($v:literal) => {
-            if full { by_kw!(R[$v], $v) } else { by_kw!(1, $v) }
+            match tile {
+                Tile::Full => by_kw!(R[$v], $v),
+                Tile::Narrow => by_kw!(R_NARROW[$v], $v),
+                Tile::Single => by_kw!(1, $v),
+            }
         };
     }
     // SAFETY: forwarded from the caller.

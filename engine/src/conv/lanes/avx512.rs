@@ -1,22 +1,29 @@
 //! AVX-512 channels-in-lanes blocks: 16 output channels per zmm, masked stores for channel tails.
 
-use super::BlockArgs;
+use super::{BlockArgs, Tile};
 use crate::vmath::avx512::activate;
 use std::arch::x86_64::*;
 
 const L: usize = 16;
 
-/// Pixels per block for V = 1..=4 (index V): 32 zmm allow R·V + V + 1 ≤ 32. V = 1 uses 6, not
-/// the 8 that fits: alternated runs on Zen 4 gave ESPCN l2 78.6–81.0 ms vs 79.4–81.4 (R = 8)
-/// and 83–89 (R = 12, 16), the 16→16 Conv3d 31.2–31.4 ms vs 31.6–32.0; R = 5 slowed the Conv3d.
-pub(super) const R: [usize; 5] = [1, 6, 12, 6, 6];
+/// Pixels per block for V = 1..=4 (index V): 32 zmm allow R·V + V + 1 ≤ 32. A core with two
+/// full-width 512-bit FMA pipes (Zen 5) needs ≥ 8 independent accumulators to hide the 4-cycle
+/// FMA latency, which V = 1 gets only from R ≥ 8: R = 16 (Zen 5, alternated runs) took the
+/// 16→16 Conv3d bench from 18.7–19.4 ms (R = 6, chosen on Zen 4, which has one) to 15.8–15.9
+/// (R = 8: 18.0–18.2, R = 12: 16.7–17.0, R = 20–28: 16.1–17.7, their row tails overlap more).
+/// On Zen 4 (one 512-bit FMA per cycle) R = 6 had measured best: Conv3d 31.2–31.4 ms against
+/// 31.6–32.0 for R = 8, and R = 12 or 16 slowed a 32-channel layer by 5–10 %.
+pub(super) const R: [usize; 5] = [1, 16, 12, 6, 6];
 
-/// Runs one block: `full` selects the `R[v]`-pixel tile, else a single pixel; `nkw` taps along W
-/// (1, 3 and 5 have unrolled kernels).
+/// Narrow tiles for rows and row tails too short for `R` (small maps): about half of `R`.
+pub(super) const R_NARROW: [usize; 5] = [1, 6, 6, 3, 3];
+
+/// Runs one block: `tile` picks the `R[v]`- or `R_NARROW[v]`-pixel tile or a single pixel;
+/// `nkw` taps along W (1, 3 and 5 have unrolled kernels).
 ///
 /// # Safety
 /// The CPU has AVX-512F/BW/DQ/VL + FMA, and every address formed from `a` is in bounds.
-pub(super) unsafe fn run_block(v: usize, full: bool, nkw: usize, a: &BlockArgs) {
+pub(super) unsafe fn run_block(v: usize, tile: Tile, nkw: usize, a: &BlockArgs) {
     macro_rules! by_kw {
         ($r:expr, $v:literal) => {
             match nkw {
@@ -29,7 +36,11 @@ pub(super) unsafe fn run_block(v: usize, full: bool, nkw: usize, a: &BlockArgs) 
     }
     macro_rules! by_r {
         ($v:literal) => {
-            if full { by_kw!(R[$v], $v) } else { by_kw!(1, $v) }
+            match tile {
+                Tile::Full => by_kw!(R[$v], $v),
+                Tile::Narrow => by_kw!(R_NARROW[$v], $v),
+                Tile::Single => by_kw!(1, $v),
+            }
         };
     }
     // SAFETY: forwarded from the caller.

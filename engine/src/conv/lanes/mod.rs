@@ -7,7 +7,8 @@
 //! output row into its interior (all W taps inside the input: the blocked kernel) and border
 //! pixels (one pixel at a time with the out-of-range taps clipped); out-of-range (kd, kh) rows
 //! are simply left out of the row list. An interior that is not a multiple of `R` ends with one
-//! block overlapping its predecessor rather than a slow single-pixel tail.
+//! block overlapping its predecessor rather than a slow single-pixel tail; interiors and tails
+//! shorter than `R` use a narrow tile of about `R/2`.
 
 #[cfg(target_arch = "x86_64")]
 mod avx2;
@@ -96,40 +97,73 @@ pub(super) struct BlockArgs<'a> {
     pub chan: Option<&'a [usize]>,
 }
 
+/// Width of one kernel call: the register tile `R`, the narrow tile `R_NARROW`, or one pixel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Tile {
+    Full,
+    Narrow,
+    Single,
+}
+
+/// The block that covers output column `ow` of a row whose interior (all W taps inside the
+/// input) is `lo..hi`, with tiles of `r` and `rn ≤ r` pixels: `(first pixel, tile, next column)`.
+/// Border pixels go one at a time (their taps are clipped). Interior pixels go in full tiles;
+/// a remainder longer than a narrow tile gets one more full tile ending at `hi` (overlapping
+/// its predecessor: the same values recomputed, not a slow tail), a shorter one a narrow tile
+/// ending at `hi`; an interior narrower than `r` goes in narrow tiles the same way, and one
+/// narrower than `rn` pixel by pixel.
+fn next_block(ow: usize, lo: usize, hi: usize, r: usize, rn: usize) -> (usize, Tile, usize) {
+    if ow < lo || ow >= hi {
+        return (ow, Tile::Single, ow + 1);
+    }
+    let (rem, width) = (hi - ow, hi - lo);
+    if rem >= r {
+        (ow, Tile::Full, ow + r)
+    } else if width >= r && rem > rn {
+        (hi - r, Tile::Full, hi)
+    } else if rem >= rn {
+        (ow, Tile::Narrow, ow + rn)
+    } else if width >= rn {
+        (hi - rn, Tile::Narrow, hi)
+    } else {
+        (ow, Tile::Single, ow + 1)
+    }
+}
+
 /// Register tiles `R` for each `V` (index V, 1..=4) per ISA; keep `R·V + V + 1` within the
 /// register file (16 ymm on AVX2, 32 zmm / 32 q on AVX-512 / NEON). Measured (specs/engine.md §3.5).
-pub(super) fn tile_r(isa: Isa, v: usize) -> usize {
-    let t: [usize; 5] = match isa {
+pub(super) fn tile_r(isa: Isa, v: usize) -> (usize, usize) {
+    let (full, narrow): ([usize; 5], [usize; 5]) = match isa {
         Isa::Avx2 => avx2_tiles(),
         Isa::Avx512 => avx512_tiles(),
         _ => neon_tiles(),
     };
-    t[v]
+    (full[v], narrow[v])
 }
 
 #[cfg(target_arch = "x86_64")]
-fn avx2_tiles() -> [usize; 5] {
-    avx2::R
+fn avx2_tiles() -> ([usize; 5], [usize; 5]) {
+    (avx2::R, avx2::R_NARROW)
 }
 #[cfg(not(target_arch = "x86_64"))]
-fn avx2_tiles() -> [usize; 5] {
-    [1; 5]
+fn avx2_tiles() -> ([usize; 5], [usize; 5]) {
+    ([1; 5], [1; 5])
 }
 #[cfg(target_arch = "x86_64")]
-fn avx512_tiles() -> [usize; 5] {
-    avx512::R
+fn avx512_tiles() -> ([usize; 5], [usize; 5]) {
+    (avx512::R, avx512::R_NARROW)
 }
 #[cfg(not(target_arch = "x86_64"))]
-fn avx512_tiles() -> [usize; 5] {
-    [1; 5]
+fn avx512_tiles() -> ([usize; 5], [usize; 5]) {
+    ([1; 5], [1; 5])
 }
 #[cfg(target_arch = "aarch64")]
-fn neon_tiles() -> [usize; 5] {
-    neon::R
+fn neon_tiles() -> ([usize; 5], [usize; 5]) {
+    (neon::R, neon::R_NARROW)
 }
 #[cfg(not(target_arch = "aarch64"))]
-fn neon_tiles() -> [usize; 5] {
-    [1; 5]
+fn neon_tiles() -> ([usize; 5], [usize; 5]) {
+    ([1; 5], [1; 5])
 }
 
 /// Whether this family covers `g` on `isa`.
@@ -197,7 +231,7 @@ impl LanesPacked {
     /// The widest block's tile, for logs: (R, V).
     pub fn tile(&self) -> (usize, usize) {
         let v = self.blocks.first().map_or(1, |b| b.v);
-        (tile_r(self.isa, v), v)
+        (tile_r(self.isa, v).0, v)
     }
 
     /// Computes output rows `rows` (flattened (od, oh)) of one image.
@@ -238,8 +272,8 @@ impl LanesPacked {
     }
 
     /// Advances co-block `b` of group `grp` from output column `*cur` to at least `end`: border
-    /// pixels one at a time with clipped taps, interior pixels in `R`-pixel blocks (a block may
-    /// run past `end`; the last one ends at the interior's end, overlapping its predecessor).
+    /// pixels one at a time with clipped taps, interior pixels in blocks ([`next_block`]; a block
+    /// may run past `end`).
     fn segment(&self, row: &RowCtx, grp: usize, b: &CoBlock, cur: &mut usize, end: usize) {
         let g = row.g;
         let (lo, hi) = g.interior(2);
@@ -251,7 +285,7 @@ impl LanesPacked {
         let mut bpad = [0.0f32; MAX_BLOCK];
         bpad[..nvalid].copy_from_slice(&row.bias[c0..c0 + nvalid]);
         let wblk = grp * self.group_len + b.off;
-        let r = tile_r(self.isa, b.v);
+        let (r, rn) = tile_r(self.isa, b.v);
         let chan_off = if row.map.contiguous() { c0 } else { 0 };
         let mut args = BlockArgs {
             rows: row.rows,
@@ -273,18 +307,8 @@ impl LanesPacked {
         };
         while *cur < end {
             let ow = *cur;
+            let (start, tile, next) = next_block(ow, lo, hi, r, rn);
             let interior = ow >= lo && ow < hi;
-            let (start, full, next) = if !interior {
-                (ow, false, ow + 1)
-            } else if ow + r <= hi {
-                (ow, true, ow + r)
-            } else if hi - lo >= r {
-                // R-tail: one more full block ending at `hi`, recomputing a few pixels of the
-                // previous block (same values, same band) instead of a slow tail.
-                (hi - r, true, hi)
-            } else {
-                (ow, false, ow + 1)
-            };
             let (a, e) = if interior { (0, kw_n) } else { kw_range(g, start) };
             // start·s + a·d − p ≥ 0 for the first valid tap; a pixel with no taps reads nothing.
             let iw0 = (start * g.stride[2] + a * g.dilation[2]).saturating_sub(g.pad[2]);
@@ -293,26 +317,26 @@ impl LanesPacked {
             args.w_off = wblk + if some { a * g.cin_g * lv } else { 0 };
             args.nkw = e - a;
             args.out_base = row.map.pixel(row.od, row.oh, start) + chan_off;
-            self.call(b.v, full, args.nkw, &args);
+            self.call(b.v, tile, args.nkw, &args);
             *cur = next;
         }
     }
 
-    /// Runs one block (`full`: `R` pixels, else 1) on the plan's ISA.
+    /// Runs one block of `tile`'s width on the plan's ISA.
     #[inline]
-    fn call(&self, v: usize, full: bool, nkw: usize, a: &BlockArgs) {
+    fn call(&self, v: usize, tile: Tile, nkw: usize, a: &BlockArgs) {
         match self.isa {
             #[cfg(target_arch = "x86_64")]
             // SAFETY: the plan's ISA was checked at build time (`Isa::require`), and the driver
             // built `a` so that every input, weight and output address the block forms is in bounds
             // (rows and taps clipped to the input, outputs in this band's rows).
-            Isa::Avx512 => unsafe { avx512::run_block(v, full, nkw, a) },
+            Isa::Avx512 => unsafe { avx512::run_block(v, tile, nkw, a) },
             #[cfg(target_arch = "x86_64")]
             // SAFETY: as above.
-            Isa::Avx2 => unsafe { avx2::run_block(v, full, nkw, a) },
+            Isa::Avx2 => unsafe { avx2::run_block(v, tile, nkw, a) },
             #[cfg(target_arch = "aarch64")]
             // SAFETY: as above.
-            Isa::Neon => unsafe { neon::run_block(v, full, nkw, a) },
+            Isa::Neon => unsafe { neon::run_block(v, tile, nkw, a) },
             _ => unreachable!("lanes kernel planned for {:?}", self.isa),
         }
     }
@@ -384,5 +408,59 @@ mod tests {
             }
         }
         Ok(())
+    }
+
+    /// Walks a row of `n` output pixels (interior `lo..hi`) the way `segment` does.
+    fn walk(n: usize, lo: usize, hi: usize, r: usize, rn: usize) -> Vec<(usize, Tile, usize)> {
+        let mut blocks = Vec::new();
+        let mut ow = 0;
+        while ow < n {
+            let b = next_block(ow, lo, hi, r, rn);
+            blocks.push(b);
+            ow = b.2;
+        }
+        blocks
+    }
+
+    /// Every pixel of every row shape is computed, each block stays inside the interior (or is a
+    /// single border pixel), and long interiors use full tiles: no row goes pixel by pixel where
+    /// a tile fits.
+    #[test]
+    fn blocks_cover_each_row_with_the_widest_tiles_that_fit() {
+        for (r, rn) in [(16, 6), (12, 6), (8, 4), (6, 3), (4, 2), (2, 1), (1, 1)] {
+            for n in 1..60usize {
+                for pad in 0..3.min(n) {
+                    let (lo, hi) = (pad, n - pad);
+                    let width = hi.saturating_sub(lo);
+                    let blocks = walk(n, lo, hi, r, rn);
+                    let mut covered = vec![false; n];
+                    for &(start, tile, next) in &blocks {
+                        let width = match tile {
+                            Tile::Full => r,
+                            Tile::Narrow => rn,
+                            Tile::Single => 1,
+                        };
+                        assert!(
+                            next > start && next <= start + width,
+                            "{r}/{rn} n={n}: block {start} {tile:?} → {next}"
+                        );
+                        if tile != Tile::Single {
+                            assert!(
+                                start >= lo && start + width <= hi,
+                                "{r}/{rn} n={n}: {tile:?} at {start} leaves {lo}..{hi}"
+                            );
+                        }
+                        covered[start..start + width].iter_mut().for_each(|c| *c = true);
+                    }
+                    assert!(covered.iter().all(|&c| c), "{r}/{rn} n={n} pad={pad}: {blocks:?}");
+                    let singles = blocks.iter().filter(|b| b.1 == Tile::Single && b.0 >= lo && b.0 < hi).count();
+                    if width >= rn {
+                        assert_eq!(singles, 0, "{r}/{rn} n={n} pad={pad}: interior pixels one by one: {blocks:?}");
+                    }
+                    let fulls = blocks.iter().filter(|b| b.1 == Tile::Full).count();
+                    assert_eq!(fulls >= 1, width >= r, "{r}/{rn} n={n} pad={pad}: {blocks:?}");
+                }
+            }
+        }
     }
 }

@@ -1,7 +1,7 @@
 //! NEON channels-in-lanes blocks: 4 output channels per q register; channel tails stored lane
 //! by lane.
 
-use super::BlockArgs;
+use super::{BlockArgs, Tile};
 use crate::vmath::neon::activate;
 use std::arch::aarch64::*;
 
@@ -10,11 +10,14 @@ const L: usize = 4;
 /// Pixels per block for V = 1..=4 (index V): 32 q registers allow R·V + V + 1 ≤ 32.
 pub(super) const R: [usize; 5] = [1, 8, 8, 6, 6];
 
-/// Runs one block: `full` selects the `R[v]`-pixel tile, else a single pixel.
+/// Narrow tiles for rows and row tails too short for `R` (small maps): about half of `R`.
+pub(super) const R_NARROW: [usize; 5] = [1, 4, 4, 3, 3];
+
+/// Runs one block: `tile` picks the `R[v]`- or `R_NARROW[v]`-pixel tile or a single pixel.
 ///
 /// # Safety
 /// Every address formed from `a` is in bounds (NEON is baseline on aarch64).
-pub(super) unsafe fn run_block(v: usize, full: bool, nkw: usize, a: &BlockArgs) {
+pub(super) unsafe fn run_block(v: usize, tile: Tile, nkw: usize, a: &BlockArgs) {
     macro_rules! by_kw {
         ($r:expr, $v:literal) => {
             match nkw {
@@ -27,7 +30,11 @@ pub(super) unsafe fn run_block(v: usize, full: bool, nkw: usize, a: &BlockArgs) 
     }
     macro_rules! by_r {
         ($v:literal) => {
-            if full { by_kw!(R[$v], $v) } else { by_kw!(1, $v) }
+            match tile {
+                Tile::Full => by_kw!(R[$v], $v),
+                Tile::Narrow => by_kw!(R_NARROW[$v], $v),
+                Tile::Single => by_kw!(1, $v),
+            }
         };
     }
     // SAFETY: forwarded from the caller.
