@@ -21,13 +21,17 @@ pub struct StreamingConv {
     out_frame_len: usize,
 }
 
-/// History of one or more independent streams (`[stream][hist + frames][frame]`).
+/// History of one or more independent streams (`[stream][hist + frames][frame]`): each
+/// stream's window holds its last `hist` input frames, then the slots of the next step's new
+/// frames ([`ConvHistory::input_mut`]).
 #[derive(Debug, Clone)]
 pub struct ConvHistory {
     buf: Vec<f32>,
     streams: usize,
     window: usize,
     hist: usize,
+    /// Elements of the new frames' slots per stream (`frames · frame_len`).
+    input: usize,
 }
 
 impl ConvHistory {
@@ -46,6 +50,18 @@ impl ConvHistory {
     /// Number of streams held.
     pub fn streams(&self) -> usize {
         self.streams
+    }
+
+    /// The slots of the next step's new frames of `stream` (`frames_per_step` input frames), for
+    /// the layer that produces them to write its output straight into them and save a copy
+    /// (then [`StreamingConv::step_filled`]). A step leaves stale values there: fill all of it
+    /// before every step. `None` for a stream this history does not hold.
+    pub fn input_mut(&mut self, stream: usize) -> Option<&mut [f32]> {
+        if stream >= self.streams {
+            return None;
+        }
+        let end = (stream + 1) * self.window;
+        self.buf.get_mut(end - self.input..end)
     }
 }
 
@@ -109,7 +125,8 @@ impl StreamingConv {
     /// A fresh (silent) history for `streams` independent streams.
     pub fn new_state(&self, streams: usize) -> ConvHistory {
         let window = (self.hist + self.frames) * self.frame_len;
-        ConvHistory { buf: vec![0.0; window * streams.max(1)], streams: streams.max(1), window, hist: self.hist }
+        let input = self.frames * self.frame_len;
+        ConvHistory { buf: vec![0.0; window * streams.max(1)], streams: streams.max(1), window, hist: self.hist, input }
     }
 
     /// Input frames of history kept per stream.
@@ -147,15 +164,45 @@ impl StreamingConv {
         scratch: &mut [f32],
         threads: &Threads,
     ) -> Result<()> {
-        check_len(OP, "state", (self.hist + self.frames) * self.frame_len * state.streams, state.buf.len())?;
+        self.check_state(state)?;
         let step_in = self.frames * self.frame_len;
         check_len(OP, "input", step_in * state.streams, input.len())?;
-        check_len(OP, "output", self.frames * self.out_frame_len * state.streams, output.len())?;
         let h = state.hist * self.frame_len;
         for (win, x) in state.buf.chunks_exact_mut(state.window).zip(input.chunks_exact(step_in)) {
             win[h..].copy_from_slice(x);
         }
+        self.run_window(state, output, scratch, threads)
+    }
+
+    /// As [`StreamingConv::step`] with every stream's new frames already written into
+    /// [`ConvHistory::input_mut`] (by the layer before, with no buffer in between).
+    pub fn step_filled(
+        &self,
+        state: &mut ConvHistory,
+        output: &mut [f32],
+        scratch: &mut [f32],
+        threads: &Threads,
+    ) -> Result<()> {
+        self.check_state(state)?;
+        self.run_window(state, output, scratch, threads)
+    }
+
+    fn check_state(&self, state: &ConvHistory) -> Result<()> {
+        check_len(OP, "state", (self.hist + self.frames) * self.frame_len * state.streams, state.buf.len())?;
+        check_len(OP, "state input", self.frames * self.frame_len, state.input)
+    }
+
+    /// Runs the conv over each stream's window (history + new frames), then shifts the window.
+    fn run_window(
+        &self,
+        state: &mut ConvHistory,
+        output: &mut [f32],
+        scratch: &mut [f32],
+        threads: &Threads,
+    ) -> Result<()> {
+        check_len(OP, "output", self.frames * self.out_frame_len * state.streams, output.len())?;
         self.conv.run(&state.buf, output, scratch, threads)?;
+        let step_in = self.frames * self.frame_len;
         for win in state.buf.chunks_exact_mut(state.window) {
             win.copy_within(step_in.., 0);
         }

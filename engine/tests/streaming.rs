@@ -107,3 +107,37 @@ fn non_causal_specs_are_refused() {
     assert!(StreamingConv::new(&spec.clone().causal_time(), &[4, 4], 1, &[0.0; 9], None).is_err());
     assert!(StreamingConv::new(&spec.causal_time(), &[4], 0, &[0.0; 9], None).is_err());
 }
+
+/// A producer that writes a step's new frames straight into the history's input slots and
+/// then steps (`step_filled`) gets exactly what `step` gives when handed the same frames, for
+/// several streams at once and several frames per step.
+#[test]
+fn filled_steps_equal_copied_steps() {
+    let mut r = rng(13);
+    let t = Threads::single();
+    for isa in tiers() {
+        for (frames, streams) in [(1, 1), (1, 3), (4, 2)] {
+            let spec = ConvSpec::new(3, 16, &[3, 3, 3]).same_padding().causal_time().activation(Activation::Relu);
+            let w = rand_vec(&mut r, spec.weight_len());
+            let b = rand_vec(&mut r, 16);
+            let s =
+                StreamingConv::with_isa(isa, &spec, &[5, 19], frames, &w, Some(&b)).unwrap_or_else(|e| panic!("{e}"));
+            let (fi, fo) = (s.input_frame_len() * frames, s.output_frame_len() * frames);
+            let (mut copied, mut filled) = (s.new_state(streams), s.new_state(streams));
+            let mut scratch = vec![0.0; s.scratch_len(&t)];
+            for step in 0..5 {
+                let x = rand_vec(&mut r, fi * streams);
+                let mut want = vec![0.0; fo * streams];
+                s.step(&mut copied, &x, &mut want, &mut scratch, &t).unwrap_or_else(|e| panic!("{e}"));
+                for (i, chunk) in x.chunks_exact(fi).enumerate() {
+                    let slots = filled.input_mut(i).unwrap_or_else(|| panic!("stream {i} of {streams}"));
+                    slots.copy_from_slice(chunk);
+                }
+                let mut got = vec![0.0; fo * streams];
+                s.step_filled(&mut filled, &mut got, &mut scratch, &t).unwrap_or_else(|e| panic!("{e}"));
+                assert_eq!(got, want, "{isa} frames {frames} streams {streams} step {step}");
+            }
+            assert!(filled.input_mut(streams).is_none(), "a stream the history does not hold");
+        }
+    }
+}

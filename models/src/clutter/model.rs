@@ -139,6 +139,11 @@ fn invalid(reason: String) -> EngineError {
     EngineError::InvalidSpec { op: OP, reason }
 }
 
+/// A one-stream history without input slots for its stream: a state not made by `new_state`.
+fn no_slots(part: &str) -> EngineError {
+    invalid(format!("{part} history holds no stream; make the state with the plan's new_state"))
+}
+
 /// TF "same" padding (before, after) of one spatial axis, as `model.py`'s `same_pad`.
 fn same_pad(size: usize, k: usize, s: usize) -> (usize, usize) {
     let out = size.div_ceil(s);
@@ -356,9 +361,7 @@ impl ClutterPlan {
             .iter()
             .map(|e| EncState {
                 hist: [e.convs[0].new_state(1), e.convs[1].new_state(1)],
-                mid: vec![0.0; f * e.convs[0].output_frame_len()],
                 out: vec![0.0; f * e.convs[1].output_frame_len()],
-                pooled: e.pool.as_ref().map_or_else(Vec::new, |p| vec![0.0; f * p.output_len()]),
             })
             .collect();
         let levels = self.enc.len();
@@ -377,10 +380,7 @@ impl ClutterPlan {
                     a: vec![0.0; px(l + 1)],
                     a_up: vec![0.0; px(l)],
                     gated: vec![0.0; f * d.gate.image_len()],
-                    g_up: vec![0.0; f * d.g_up.output_len()],
                     u: vec![0.0; f * d.up.output_frame_len()],
-                    cat: vec![0.0; f * d.concat.output_len()],
-                    mid: vec![0.0; f * d.convs[0].output_frame_len()],
                     out: vec![0.0; f * d.convs[1].output_frame_len()],
                 }
             })
@@ -424,14 +424,23 @@ impl ClutterPlan {
         }
         let ClutterState { enc, dec, scratch, gate, .. } = state;
         let scratch = scratch.as_mut_slice();
+        // Each layer writes its output straight into the input slots of the temporal conv that
+        // reads it next (`ConvHistory::input_mut`), so no buffer sits between them.
         for (l, p) in self.enc.iter().enumerate() {
-            let (done, rest) = enc.split_at_mut(l);
-            let Some(s) = rest.first_mut() else { continue };
-            let x = done.last().map_or(input, |prev| prev.pooled.as_slice());
-            p.convs[0].step(&mut s.hist[0], x, &mut s.mid, scratch, threads)?;
-            p.convs[1].step(&mut s.hist[1], &s.mid, &mut s.out, scratch, threads)?;
-            if let Some(pool) = &p.pool {
-                pool.run(&s.out, &mut s.pooled, scratch, threads)?;
+            let (done, rest) = enc.split_at_mut(l + 1);
+            let Some(s) = done.last_mut() else { continue };
+            let [h0, h1] = &mut s.hist;
+            let slots = h1.input_mut(0).ok_or_else(|| no_slots("encoder"))?;
+            if l == 0 {
+                p.convs[0].step(h0, input, slots, scratch, threads)?;
+            } else {
+                // The level above pooled into this conv's slots.
+                p.convs[0].step_filled(h0, slots, scratch, threads)?;
+            }
+            p.convs[1].step_filled(h1, &mut s.out, scratch, threads)?;
+            if let (Some(pool), Some(next)) = (&p.pool, rest.first_mut()) {
+                let slots = next.hist[0].input_mut(0).ok_or_else(|| no_slots("encoder"))?;
+                pool.run(&s.out, slots, scratch, threads)?;
             }
         }
         let levels = self.enc.len();
@@ -450,11 +459,12 @@ impl ClutterPlan {
             p.gate_up.run(&d.a, &mut d.a_up)?;
             p.gate.run(skip, &d.a_up, &mut d.gated)?;
             // Up: nearest (1, 2, 2), causal 2³ conv, concat [up, gated skip], two 3³ convs.
-            p.g_up.run(g, &mut d.g_up)?;
-            p.up.step(&mut d.up_hist, &d.g_up, &mut d.u, scratch, threads)?;
-            p.concat.run(&[&d.u, &d.gated], &mut d.cat)?;
-            p.convs[0].step(&mut d.hist[0], &d.cat, &mut d.mid, scratch, threads)?;
-            p.convs[1].step(&mut d.hist[1], &d.mid, &mut d.out, scratch, threads)?;
+            p.g_up.run(g, d.up_hist.input_mut(0).ok_or_else(|| no_slots("decoder"))?)?;
+            p.up.step_filled(&mut d.up_hist, &mut d.u, scratch, threads)?;
+            let [h0, h1] = &mut d.hist;
+            p.concat.run(&[&d.u, &d.gated], h0.input_mut(0).ok_or_else(|| no_slots("decoder"))?)?;
+            p.convs[0].step_filled(h0, h1.input_mut(0).ok_or_else(|| no_slots("decoder"))?, scratch, threads)?;
+            p.convs[1].step_filled(h1, &mut d.out, scratch, threads)?;
         }
         let h = dec.last().map_or(bottom, |d| d.out.as_slice());
         self.head.run(h, output, scratch, threads)?;
@@ -469,16 +479,16 @@ impl ClutterPlan {
     }
 }
 
-/// Histories and work buffers of one encoder level.
+/// Histories and output of one encoder level (its second conv's, the skip connection's input;
+/// the first conv writes into the second's history slots, the pool into the next level's).
 #[derive(Debug, Clone)]
 struct EncState {
     hist: [ConvHistory; 2],
-    mid: Vec<f32>,
     out: Vec<f32>,
-    pooled: Vec<f32>,
 }
 
-/// Histories and work buffers of one decoder level.
+/// Histories and work buffers of one decoder level (the upsampled gating map, the concat and
+/// the first conv's output go straight into the history slots of the conv that reads them).
 #[derive(Debug, Clone)]
 struct DecState {
     theta_hist: ConvHistory,
@@ -489,10 +499,7 @@ struct DecState {
     a: Vec<f32>,
     a_up: Vec<f32>,
     gated: Vec<f32>,
-    g_up: Vec<f32>,
     u: Vec<f32>,
-    cat: Vec<f32>,
-    mid: Vec<f32>,
     out: Vec<f32>,
 }
 

@@ -29,9 +29,10 @@ pub use job::{ClipInfo, DeclutterJob, DeclutterOptions, DeclutterSummary, Declut
 pub use stage::DeclutterStage;
 
 /// Largest frame the filter takes, in pixels: 640×480 (either orientation, or any shape of that
-/// area). The network's working set grows with the area, about 3.7 KiB per pixel (measured: 1.2 GB
-/// resident for a 640×480 `sluice declutter`, 1.05 GB with the earlier 3-level net), so this
-/// keeps a job near 1.2 GB, within the deploy manifests' 2–4 GiB; and the network was trained on
+/// area). The network's working set grows with the area, about 3.2 KiB per pixel (measured: 0.98
+/// GB resident for a 640×480 `sluice declutter`; 1.21 GB before each layer wrote into the next
+/// conv's history slots), so this keeps a job under 1 GB, within the deploy manifests' 2–4 GiB;
+/// and the network was trained on
 /// 128×128 frames of a whole sector (about 1 mm per pixel), so much finer frames are outside what
 /// it learnt.
 pub const MAX_PIXELS: usize = 640 * 480;
