@@ -171,7 +171,7 @@ impl StreamingConv {
         for (win, x) in state.buf.chunks_exact_mut(state.window).zip(input.chunks_exact(step_in)) {
             win[h..].copy_from_slice(x);
         }
-        self.run_window(state, output, scratch, threads)
+        self.step_filled(state, output, scratch, threads)
     }
 
     /// As [`StreamingConv::step`] with every stream's new frames already written into
@@ -184,22 +184,6 @@ impl StreamingConv {
         threads: &Threads,
     ) -> Result<()> {
         self.check_state(state)?;
-        self.run_window(state, output, scratch, threads)
-    }
-
-    fn check_state(&self, state: &ConvHistory) -> Result<()> {
-        check_len(OP, "state", (self.hist + self.frames) * self.frame_len * state.streams, state.buf.len())?;
-        check_len(OP, "state input", self.frames * self.frame_len, state.input)
-    }
-
-    /// Runs the conv over each stream's window (history + new frames), then shifts the window.
-    fn run_window(
-        &self,
-        state: &mut ConvHistory,
-        output: &mut [f32],
-        scratch: &mut [f32],
-        threads: &Threads,
-    ) -> Result<()> {
         check_len(OP, "output", self.frames * self.out_frame_len * state.streams, output.len())?;
         self.conv.run(&state.buf, output, scratch, threads)?;
         let step_in = self.frames * self.frame_len;
@@ -207,5 +191,10 @@ impl StreamingConv {
             win.copy_within(step_in.., 0);
         }
         Ok(())
+    }
+
+    fn check_state(&self, state: &ConvHistory) -> Result<()> {
+        check_len(OP, "state", (self.hist + self.frames) * self.frame_len * state.streams, state.buf.len())?;
+        check_len(OP, "state input", self.frames * self.frame_len, state.input)
     }
 }
