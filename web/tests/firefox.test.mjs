@@ -10,7 +10,7 @@ import { mkdtempSync } from 'node:fs';
 import { execFileSync, spawn } from 'node:child_process';
 import {
   launchFirefox, nullSink, artifactsDir, canvasInk, waitForDownload, speechServerSuite, assertLiveRoundTrip, assertSameWav,
-  collectPageErrors, loadedVideoSizes, liveRecording, nullSinkAvailable, isBrowserHang, closeFirefox,
+  collectPageErrors, loadedVideoSizes, liveRecording, nullSinkAvailable, isBrowserHang, closeFirefox, browserProcesses,
 } from './support.mjs';
 
 const ctx = speechServerSuite('firefox-server.log');
@@ -41,6 +41,7 @@ test('firefox: live tab, a PulseAudio microphone comes back enhanced like `sluic
   } catch (e) {
     if (!isBrowserHang(e)) throw e;
     t.diagnostic(`firefox stopped answering (${e.message.split(' Increase')[0]}); one more try with a fresh browser`);
+    for (const line of (e.processes || '').split('\n').filter(Boolean)) t.diagnostic(`  ${line}`);
     await liveRoundTrip();
   }
 });
@@ -81,6 +82,9 @@ async function liveRoundTrip() {
     assert.match(await page.$eval('#snr-value', (e) => e.textContent), /dB$/, 'local SNR shown');
     assert.match(await page.$eval('#latency', (e) => e.textContent), /ms$/, 'latency shown');
     assert.deepEqual(pageErrors, []);
+  } catch (e) {
+    if (isBrowserHang(e)) e.processes = browserProcesses(browser);
+    throw e;
   } finally {
     await closeFirefox(browser);
     sink.close();

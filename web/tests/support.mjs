@@ -197,6 +197,30 @@ export function isBrowserHang(error) {
   return false;
 }
 
+/** `ps` lines of `browser`'s process and all its descendants (Firefox's content processes are
+ *  its fork server's children): state, CPU share and memory, to tell a hung browser that spins
+ *  from one that waits; '' when ps fails. */
+export function browserProcesses(browser) {
+  const root = browser.process()?.pid;
+  if (!root) return '';
+  let rows;
+  try {
+    rows = execFileSync('ps', ['-e', '-o', 'pid=,ppid=,stat=,pcpu=,rss=,etime=,args='], { stdio: ['ignore', 'pipe', 'ignore'] })
+      .toString().trim().split('\n').map((line) => line.trim().split(/\s+/));
+  } catch {
+    return '';
+  }
+  const tree = new Set([String(root)]);
+  for (let grew = true; grew;) {
+    grew = false;
+    for (const [pid, ppid] of rows) if (tree.has(ppid) && !tree.has(pid)) { tree.add(pid); grew = true; }
+  }
+  // A child's last argument names its kind (tab, rdd, socket, utility…).
+  const kind = (r) => (r[0] === String(root) ? 'main' : r.includes('-contentproc') ? r[r.length - 1] : r.slice(6).join(' '));
+  const keep = rows.filter(([pid]) => tree.has(pid)).map((r) => `${r.slice(0, 6).join(' ')} ${kind(r)}`);
+  return ['pid ppid stat %cpu rss etime kind', ...keep].join('\n');
+}
+
 /** Closes `browser`, or kills its process if the close is not answered in 15 s (a hung browser). */
 export async function closeFirefox(browser) {
   const closed = browser.close().then(() => true, () => false);
