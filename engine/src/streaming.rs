@@ -55,13 +55,14 @@ impl ConvHistory {
     /// The slots of the next step's new frames of `stream` (`frames_per_step` input frames), for
     /// the layer that produces them to write its output straight into them and save a copy
     /// (then [`StreamingConv::step_filled`]). A step leaves stale values there: fill all of it
-    /// before every step. `None` for a stream this history does not hold.
-    pub fn input_mut(&mut self, stream: usize) -> Option<&mut [f32]> {
+    /// before every step. Errors (`InvalidSpec`) for a stream this history does not hold.
+    pub fn input_mut(&mut self, stream: usize) -> Result<&mut [f32]> {
         if stream >= self.streams {
-            return None;
+            return Err(invalid(OP, format!("stream {stream} of a history holding {}", self.streams)));
         }
+        // In bounds: the buffer is `streams` windows, each ending in its `input` slots.
         let end = (stream + 1) * self.window;
-        self.buf.get_mut(end - self.input..end)
+        Ok(&mut self.buf[end - self.input..end])
     }
 }
 

@@ -139,11 +139,6 @@ fn invalid(reason: String) -> EngineError {
     EngineError::InvalidSpec { op: OP, reason }
 }
 
-/// A one-stream history without input slots for its stream: a state not made by `new_state`.
-fn no_slots(part: &str) -> EngineError {
-    invalid(format!("{part} history holds no stream; make the state with the plan's new_state"))
-}
-
 /// TF "same" padding (before, after) of one spatial axis, as `model.py`'s `same_pad`.
 fn same_pad(size: usize, k: usize, s: usize) -> (usize, usize) {
     let out = size.div_ceil(s);
@@ -430,7 +425,7 @@ impl ClutterPlan {
             let (done, rest) = enc.split_at_mut(l + 1);
             let Some(s) = done.last_mut() else { continue };
             let [h0, h1] = &mut s.hist;
-            let slots = h1.input_mut(0).ok_or_else(|| no_slots("encoder"))?;
+            let slots = h1.input_mut(0)?;
             if l == 0 {
                 p.convs[0].step(h0, input, slots, scratch, threads)?;
             } else {
@@ -439,7 +434,7 @@ impl ClutterPlan {
             }
             p.convs[1].step_filled(h1, &mut s.out, scratch, threads)?;
             if let (Some(pool), Some(next)) = (&p.pool, rest.first_mut()) {
-                let slots = next.hist[0].input_mut(0).ok_or_else(|| no_slots("encoder"))?;
+                let slots = next.hist[0].input_mut(0)?;
                 pool.run(&s.out, slots, scratch, threads)?;
             }
         }
@@ -459,11 +454,11 @@ impl ClutterPlan {
             p.gate_up.run(&d.a, &mut d.a_up)?;
             p.gate.run(skip, &d.a_up, &mut d.gated)?;
             // Up: nearest (1, 2, 2), causal 2³ conv, concat [up, gated skip], two 3³ convs.
-            p.g_up.run(g, d.up_hist.input_mut(0).ok_or_else(|| no_slots("decoder"))?)?;
+            p.g_up.run(g, d.up_hist.input_mut(0)?)?;
             p.up.step_filled(&mut d.up_hist, &mut d.u, scratch, threads)?;
             let [h0, h1] = &mut d.hist;
-            p.concat.run(&[&d.u, &d.gated], h0.input_mut(0).ok_or_else(|| no_slots("decoder"))?)?;
-            p.convs[0].step_filled(h0, h1.input_mut(0).ok_or_else(|| no_slots("decoder"))?, scratch, threads)?;
+            p.concat.run(&[&d.u, &d.gated], h0.input_mut(0)?)?;
+            p.convs[0].step_filled(h0, h1.input_mut(0)?, scratch, threads)?;
             p.convs[1].step_filled(h1, &mut d.out, scratch, threads)?;
         }
         let h = dec.last().map_or(bottom, |d| d.out.as_slice());
