@@ -435,22 +435,22 @@ mod tests {
                     let blocks = walk(n, lo, hi, r, rn);
                     let mut covered = vec![false; n];
                     for &(start, tile, next) in &blocks {
-                        let width = match tile {
+                        let span = match tile {
                             Tile::Full => r,
                             Tile::Narrow => rn,
                             Tile::Single => 1,
                         };
                         assert!(
-                            next > start && next <= start + width,
+                            next > start && next <= start + span,
                             "{r}/{rn} n={n}: block {start} {tile:?} → {next}"
                         );
                         if tile != Tile::Single {
                             assert!(
-                                start >= lo && start + width <= hi,
+                                start >= lo && start + span <= hi,
                                 "{r}/{rn} n={n}: {tile:?} at {start} leaves {lo}..{hi}"
                             );
                         }
-                        covered[start..start + width].iter_mut().for_each(|c| *c = true);
+                        covered[start..start + span].iter_mut().for_each(|c| *c = true);
                     }
                     assert!(covered.iter().all(|&c| c), "{r}/{rn} n={n} pad={pad}: {blocks:?}");
                     let singles = blocks.iter().filter(|b| b.1 == Tile::Single && b.0 >= lo && b.0 < hi).count();
